@@ -1,0 +1,28 @@
+//! Starling layer 2 of 5: the process model, with no knowledge of Lua or YAML.
+//!
+//! Must not import `starling-entry`, `starling-lua` or `starling-host`.
+//!
+//! - [`pid`]: process identifiers and their printed form.
+//! - [`value`]: payloads, the owned values that cross process boundaries.
+//! - [`message`]: messages, events and exit reasons.
+//! - [`node`]: the node (hosts, pid counter, directory, registry).
+//! - [`worker`]: scheduler workers, run queues, timers, the [`Engine`] hook.
+//! - [`envelope`]: what travels between workers.
+
+pub mod directory;
+pub mod envelope;
+pub mod message;
+pub mod node;
+pub mod pid;
+pub mod registry;
+pub mod value;
+pub mod worker;
+
+pub use directory::Addr;
+pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest};
+pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
+pub use node::{EngineFactory, HostKind, Node, PidError};
+pub use pid::{HostId, Pid};
+pub use registry::{RegisterError, Registry};
+pub use value::{ErrorKind, ErrorValue, Payload, Table, Value};
+pub use worker::{Engine, Local, ProcCore, RelationError, Step, Wakeup};

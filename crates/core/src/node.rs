@@ -1,0 +1,312 @@
+//! The node: everything the workers of one `starling` instance share.
+//!
+//! A [`Node`] owns the host table, the pid counter, the [directory](crate::directory) of live
+//! processes and the name [`Registry`]. It is built once at boot with every host the project
+//! defines; a host's workers are attached when the host starts. Nothing here is a process-wide
+//! static, so several nodes can live in one test binary.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use rustc_hash::FxHashMap;
+
+use crate::directory::{Addr, Directory};
+use crate::envelope::{Envelope, SpawnRequest};
+use crate::pid::{HostId, Pid, parse_pid_text, write_pid};
+use crate::registry::Registry;
+use crate::value::{ErrorKind, ErrorValue};
+use crate::worker::{Engine, Local};
+
+/// What kind of host an entry is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HostKind {
+    /// `process.host`: a pool of workers running any number of processes.
+    Process,
+    /// `terminal.host`: one process at a time, bound to stdin/stdout.
+    Terminal,
+}
+
+/// Handle to one worker thread's inbound queue.
+#[derive(Clone, Debug)]
+pub struct WorkerHandle {
+    tx: Sender<Envelope>,
+    live: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct HostSlot {
+    name: Box<str>,
+    kind: HostKind,
+    workers: OnceLock<Box<[WorkerHandle]>>,
+    next: AtomicUsize,
+}
+
+/// Why a pid string did not resolve.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PidError {
+    /// Not of the form `{host|0x…}`.
+    Malformed,
+    /// Well-formed, but the host is unknown on this node.
+    UnknownHost,
+}
+
+/// Builds a [`Node`] from its host list.
+#[derive(Debug, Default)]
+pub struct NodeBuilder {
+    hosts: Vec<(String, HostKind)>,
+}
+
+impl NodeBuilder {
+    /// Declares a host; returns its id.
+    pub fn host(&mut self, name: &str, kind: HostKind) -> HostId {
+        self.hosts.push((name.to_string(), kind));
+        HostId(self.hosts.len() as u32 - 1)
+    }
+
+    /// Freezes the host table.
+    pub fn build(self) -> Arc<Node> {
+        let mut host_ids = FxHashMap::default();
+        let hosts = self
+            .hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, kind))| {
+                host_ids.insert(name.clone().into_boxed_str(), HostId(i as u32));
+                HostSlot {
+                    name: name.into(),
+                    kind,
+                    workers: OnceLock::new(),
+                    next: AtomicUsize::new(0),
+                }
+            })
+            .collect();
+        Arc::new(Node {
+            hosts,
+            host_ids,
+            next_num: AtomicU64::new(1),
+            directory: Directory::new(),
+            registry: Registry::default(),
+            control: OnceLock::new(),
+            stopping: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Shared state of one running node.
+#[derive(Debug)]
+pub struct Node {
+    hosts: Box<[HostSlot]>,
+    host_ids: FxHashMap<Box<str>, HostId>,
+    next_num: AtomicU64,
+    pub(crate) directory: Directory,
+    /// The name registry.
+    pub registry: Registry,
+    control: OnceLock<Sender<Envelope>>,
+    stopping: AtomicBool,
+}
+
+/// Creates the engine of one worker thread (called on that thread).
+pub type EngineFactory = Arc<dyn Fn(&std::rc::Rc<Local>) -> Box<dyn Engine> + Send + Sync>;
+
+impl Node {
+    /// Starts building a node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    /// Looks up a host by entry id.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.host_ids.get(name).copied()
+    }
+
+    /// A host's entry id.
+    pub fn host_name(&self, id: HostId) -> &str {
+        &self.hosts[id.0 as usize].name
+    }
+
+    /// A host's kind.
+    pub fn host_kind(&self, id: HostId) -> HostKind {
+        self.hosts[id.0 as usize].kind
+    }
+
+    /// True once the host's workers are running.
+    pub fn host_running(&self, id: HostId) -> bool {
+        self.hosts[id.0 as usize].workers.get().is_some()
+    }
+
+    /// The printed form of a pid.
+    pub fn format_pid(&self, pid: Pid) -> String {
+        let mut s = String::with_capacity(32);
+        write_pid(&mut s, self.host_name(pid.host), pid.num).expect("writing to a String");
+        s
+    }
+
+    /// Appends the printed form of a pid to `out`.
+    pub fn write_pid(&self, out: &mut String, pid: Pid) {
+        write_pid(out, self.host_name(pid.host), pid.num).expect("writing to a String");
+    }
+
+    /// Parses a printed pid.
+    pub fn parse_pid(&self, s: &str) -> Result<Pid, PidError> {
+        let t = parse_pid_text(s).ok_or(PidError::Malformed)?;
+        if t.node.is_some() {
+            return Err(PidError::UnknownHost);
+        }
+        let host = self.host_id(t.host).ok_or(PidError::UnknownHost)?;
+        Ok(Pid::local(host, t.num))
+    }
+
+    /// Allocates the next pid number (node-wide, starting at 1).
+    pub fn next_num(&self) -> u64 {
+        self.next_num.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// True while `pid` names a live process (or control receiver) of this node.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.directory.get(pid.num).is_some()
+    }
+
+    /// Number of live processes and control receivers.
+    pub fn live_count(&self) -> usize {
+        self.directory.len()
+    }
+
+    /// Starts `workers` threads for a host, each running an engine made by `factory`.
+    pub fn start_host(
+        self: &Arc<Self>,
+        host: HostId,
+        workers: usize,
+        factory: EngineFactory,
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        let slot = &self.hosts[host.0 as usize];
+        let mut handles = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers);
+        let mut receivers = Vec::with_capacity(workers);
+        for _ in 0..workers.max(1) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let live = Arc::new(AtomicUsize::new(0));
+            handles.push(WorkerHandle {
+                tx,
+                live: live.clone(),
+            });
+            receivers.push((rx, live));
+        }
+        if slot.workers.set(handles.into_boxed_slice()).is_err() {
+            return Err(std::io::Error::other(format!(
+                "host {} already started",
+                slot.name
+            )));
+        }
+        for (index, (rx, live)) in receivers.into_iter().enumerate() {
+            let node = self.clone();
+            let factory = factory.clone();
+            let name = format!("{}#{index}", slot.name);
+            threads.push(std::thread::Builder::new().name(name).spawn(move || {
+                let local = Local::new(node, host, index as u16, rx, live);
+                let mut engine = factory(&local);
+                local.run(engine.as_mut());
+            })?);
+        }
+        Ok(threads)
+    }
+
+    /// Sets the queue of the control plane (supervisors, exec watcher).
+    pub fn set_control(&self, tx: Sender<Envelope>) {
+        let _ = self.control.set(tx);
+    }
+
+    /// Registers a control-plane receiver under pid `num` (on `host`, for printing) with id `slot`.
+    pub fn register_control(&self, host: HostId, num: u64, slot: u32) -> Pid {
+        self.directory.insert(
+            num,
+            Addr {
+                host: Addr::CONTROL,
+                worker: 0,
+                slot,
+            },
+        );
+        Pid::local(host, num)
+    }
+
+    /// Removes a control-plane receiver.
+    pub fn unregister_control(&self, pid: Pid) {
+        self.directory.remove(pid.num);
+    }
+
+    pub(crate) fn worker(&self, addr: Addr) -> Option<&WorkerHandle> {
+        self.hosts
+            .get(addr.host as usize)?
+            .workers
+            .get()?
+            .get(addr.worker as usize)
+    }
+
+    pub(crate) fn route(&self, num: u64) -> Option<Addr> {
+        self.directory.get(num)
+    }
+
+    /// Sends an envelope to wherever `to` lives; `false` when it is not alive.
+    pub fn post(&self, to: Pid, make: impl FnOnce(u32) -> Envelope) -> bool {
+        let Some(addr) = self.route(to.num) else {
+            return false;
+        };
+        self.post_addr(addr, make(addr.slot))
+    }
+
+    pub(crate) fn post_addr(&self, addr: Addr, env: Envelope) -> bool {
+        if addr.host == Addr::CONTROL {
+            return self.control.get().is_some_and(|tx| tx.send(env).is_ok());
+        }
+        self.worker(addr).is_some_and(|w| w.tx.send(env).is_ok())
+    }
+
+    /// Queues a spawn on the least-loaded worker of `req.host`.
+    pub fn request_spawn(&self, req: SpawnRequest) -> Result<(), ErrorValue> {
+        let slot = &self.hosts[req.host.0 as usize];
+        let Some(workers) = slot.workers.get() else {
+            return Err(ErrorValue::new(
+                ErrorKind::Unavailable,
+                format!("host {} not running", slot.name),
+            ));
+        };
+        let start = slot.next.fetch_add(1, Ordering::Relaxed);
+        let mut best = start % workers.len();
+        let mut best_load = usize::MAX;
+        for i in 0..workers.len() {
+            let w = (start + i) % workers.len();
+            let load = workers[w].live.load(Ordering::Relaxed);
+            if load < best_load {
+                best = w;
+                best_load = load;
+            }
+        }
+        workers[best]
+            .tx
+            .send(Envelope::Spawn(Box::new(req)))
+            .map_err(|_| {
+                ErrorValue::new(
+                    ErrorKind::Unavailable,
+                    format!("host {} not running", slot.name),
+                )
+            })
+    }
+
+    /// Asks every worker of every host to stop.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for h in self.hosts.iter() {
+            if let Some(ws) = h.workers.get() {
+                for w in ws.iter() {
+                    let _ = w.tx.send(Envelope::Shutdown);
+                }
+            }
+        }
+    }
+
+    /// True after [`Node::shutdown`].
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}

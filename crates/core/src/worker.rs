@@ -1,0 +1,825 @@
+//! One scheduler worker: a thread, its run queue, its timers and the processes it owns.
+//!
+//! Processes never move between workers: an engine (the Lua VM of this thread) holds their
+//! state. The worker owns the process-model half of each process ([`ProcCore`]: mailbox,
+//! events, monitors, links) and asks the [`Engine`] to run a process when it has news.
+//!
+//! # Guarantees
+//! - A process is stepped only by its own worker, one step at a time.
+//! - News (a message, an event, a timer, a completion, a kill) for a blocked process puts it
+//!   on the run queue exactly once; news for a running process is noticed when its step ends.
+//! - A step that is preempted goes to the back of the run queue, so busy processes share the
+//!   worker round-robin.
+//!
+//! # Ordering
+//! Deliveries to processes on this worker are applied immediately, in program order. Deliveries
+//! to other workers go through their FIFO inbound queue (see [`crate::envelope`]).
+//!
+//! # Cancellation
+//! A kill (terminate, failed link) marks the process; the worker ends it before its next step.
+//! A process that is running when killed from this worker is ended by its engine at the next
+//! resume boundary. Shutdown drops every process without notifying anyone.
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use slab::Slab;
+
+use crate::directory::Addr;
+use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest};
+use crate::message::{Event, EventKind, ExitReason, ExitResult, Message, unix_now};
+use crate::node::Node;
+use crate::pid::{HostId, Pid};
+use crate::registry::RegisterError;
+use crate::value::{ErrorKind, ErrorValue, Payload};
+
+/// What a step of a process ended with.
+#[derive(Debug)]
+pub enum Step {
+    /// Every coroutine is waiting for something.
+    Blocked,
+    /// The time slice ran out; run again later.
+    Preempted,
+    /// The process finished.
+    Exit(ExitReason),
+}
+
+/// The per-worker code runner (the Lua VM, or native processes later).
+///
+/// Engines are called only from their worker's loop, never re-entrantly: code running inside
+/// a step reaches the worker through [`Local`], not through the engine.
+pub trait Engine {
+    /// Runs the process in `slot` until it blocks, is preempted or ends.
+    fn step(&mut self, slot: u32) -> Step;
+    /// Starts a process requested by another worker or the control plane.
+    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue>;
+    /// Drops the engine half of a process that has ended or was killed.
+    fn release(&mut self, slot: u32);
+}
+
+/// Something a blocked coroutine may be waiting for, delivered to its process.
+#[derive(Debug)]
+pub enum Wakeup {
+    /// Timer `token` fired.
+    Timer(u64),
+    /// Request `token` completed.
+    Done(u64, ExitResult),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum RunState {
+    Idle,
+    Queued,
+    Running,
+}
+
+/// A `listen` subscription: a topic and the messages routed to it.
+#[derive(Debug)]
+pub struct Listener {
+    /// The topic.
+    pub topic: Box<str>,
+    /// Messages waiting to be received.
+    pub queue: VecDeque<Message>,
+}
+
+/// Rarely used parts of a process, boxed to keep idle processes small.
+#[derive(Debug, Default)]
+pub struct ProcExtra {
+    /// Processes monitoring this one.
+    pub watchers: Vec<Pid>,
+    /// Processes this one monitors.
+    pub watching: Vec<Pid>,
+    /// Linked processes.
+    pub links: Vec<Pid>,
+    /// Topic subscriptions.
+    pub listeners: Vec<Listener>,
+    /// Convert link failures into LINK_DOWN events instead of dying.
+    pub trap_links: bool,
+}
+
+/// The process-model half of a process: queues and relations.
+#[derive(Debug)]
+pub struct ProcCore {
+    /// Its pid.
+    pub pid: Pid,
+    run: RunState,
+    news: bool,
+    /// Mailbox: messages for the inbox, or not yet routed anywhere.
+    pub mailbox: VecDeque<Message>,
+    /// Events (EXIT, LINK_DOWN, CANCEL) not yet received.
+    pub events: VecDeque<Event>,
+    /// Timers fired and requests completed since the last step.
+    pub wakeups: Vec<Wakeup>,
+    /// Set when the process must end before its next step.
+    pub kill: Option<ErrorValue>,
+    /// Monitors, links, listeners.
+    pub extra: Option<Box<ProcExtra>>,
+}
+
+impl ProcCore {
+    fn new(pid: Pid) -> ProcCore {
+        ProcCore {
+            pid,
+            run: RunState::Idle,
+            news: false,
+            mailbox: VecDeque::new(),
+            events: VecDeque::new(),
+            wakeups: Vec::new(),
+            kill: None,
+            extra: None,
+        }
+    }
+
+    /// The boxed extras, created on first use.
+    pub fn extra(&mut self) -> &mut ProcExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    fn route(&mut self, msg: Message) {
+        if let Some(x) = &mut self.extra {
+            if let Some(l) = x.listeners.iter_mut().find(|l| l.topic == msg.topic) {
+                l.queue.push_back(msg);
+                return;
+            }
+        }
+        self.mailbox.push_back(msg);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerEntry {
+    at: Instant,
+    seq: u64,
+    slot: u32,
+    num: u64,
+    token: u64,
+}
+
+/// Errors of relation and delivery calls.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RelationError {
+    /// The other process is not alive.
+    NotFound,
+    /// Already monitoring it.
+    AlreadyExists,
+}
+
+/// The worker's state, shared (on its own thread) by the loop and the engine's callbacks.
+#[derive(Debug)]
+pub struct Local {
+    node: Arc<Node>,
+    host: HostId,
+    index: u16,
+    rx: Receiver<Envelope>,
+    live: Arc<AtomicUsize>,
+    procs: RefCell<Slab<ProcCore>>,
+    ready: RefCell<VecDeque<u32>>,
+    timers: RefCell<BinaryHeap<Reverse<TimerEntry>>>,
+    timer_seq: Cell<u64>,
+    current: Cell<Option<u32>>,
+    stop: Cell<bool>,
+}
+
+impl Local {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        host: HostId,
+        index: u16,
+        rx: Receiver<Envelope>,
+        live: Arc<AtomicUsize>,
+    ) -> Rc<Local> {
+        Rc::new(Local {
+            node,
+            host,
+            index,
+            rx,
+            live,
+            procs: RefCell::new(Slab::new()),
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(BinaryHeap::new()),
+            timer_seq: Cell::new(0),
+            current: Cell::new(None),
+            stop: Cell::new(false),
+        })
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// This worker's host.
+    pub fn host(&self) -> HostId {
+        self.host
+    }
+
+    /// Slot of the process being stepped (or initialised), if any.
+    pub fn current(&self) -> Option<u32> {
+        self.current.get()
+    }
+
+    /// Sets the current process; returns the previous one (for nested spawns).
+    pub fn set_current(&self, slot: Option<u32>) -> Option<u32> {
+        self.current.replace(slot)
+    }
+
+    /// The pid of a local process.
+    pub fn pid_of(&self, slot: u32) -> Pid {
+        self.procs.borrow()[slot as usize].pid
+    }
+
+    /// Runs `f` on a local process's core state. `f` must not call back into the worker.
+    pub fn with<R>(&self, slot: u32, f: impl FnOnce(&mut ProcCore) -> R) -> R {
+        f(&mut self.procs.borrow_mut()[slot as usize])
+    }
+
+    /// Number of processes on this worker.
+    pub fn len(&self) -> usize {
+        self.procs.borrow().len()
+    }
+
+    /// True when this worker has no processes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_local(&self, addr: Addr) -> bool {
+        addr.host as u32 == self.host.0 && addr.worker == self.index
+    }
+
+    fn my_addr(&self, slot: u32) -> Addr {
+        Addr {
+            host: self.host.0 as u16,
+            worker: self.index,
+            slot,
+        }
+    }
+
+    /// Creates a process on this worker. `init` builds the engine half and may fail, in which
+    /// case nothing is left behind. `num` = 0 allocates a fresh pid number.
+    pub fn spawn_local(
+        &self,
+        parent: Option<Pid>,
+        flags: SpawnFlags,
+        num: u64,
+        init: impl FnOnce(u32, Pid) -> Result<(), ErrorValue>,
+    ) -> Result<Pid, ErrorValue> {
+        let num = if num == 0 { self.node.next_num() } else { num };
+        let pid = Pid::local(self.host, num);
+        let slot = {
+            let mut procs = self.procs.borrow_mut();
+            let entry = procs.vacant_entry();
+            let slot = entry.key() as u32;
+            entry.insert(ProcCore::new(pid));
+            slot
+        };
+        self.node.directory.insert(num, self.my_addr(slot));
+        if let Err(e) = init(slot, pid) {
+            self.node.directory.remove(num);
+            self.procs.borrow_mut().remove(slot as usize);
+            return Err(e);
+        }
+        self.live.fetch_add(1, Ordering::Relaxed);
+        if let Some(parent) = parent {
+            if flags.monitor {
+                self.with(slot, |p| p.extra().watchers.push(parent));
+            }
+            if flags.link {
+                self.with(slot, |p| p.extra().links.push(parent));
+            }
+        }
+        self.notify(slot);
+        Ok(pid)
+    }
+
+    /// Marks a local process as having news.
+    pub fn notify(&self, slot: u32) {
+        let mut procs = self.procs.borrow_mut();
+        let Some(p) = procs.get_mut(slot as usize) else {
+            return;
+        };
+        match p.run {
+            RunState::Idle => {
+                p.run = RunState::Queued;
+                self.ready.borrow_mut().push_back(slot);
+            }
+            RunState::Queued => {}
+            RunState::Running => p.news = true,
+        }
+    }
+
+    /// Delivers an envelope to wherever `to` lives; `false` when it is not alive.
+    pub fn post(&self, to: Pid, make: impl FnOnce(u32) -> Envelope) -> bool {
+        let Some(addr) = self.node.route(to.num) else {
+            return false;
+        };
+        let env = make(addr.slot);
+        if self.is_local(addr) {
+            self.apply(env);
+            true
+        } else {
+            self.node.post_addr(addr, env)
+        }
+    }
+
+    /// Sends a user message (SPEC §5.2): `Err` when the receiver is not alive.
+    pub fn send(&self, to: Pid, msg: Message) -> Result<(), Message> {
+        let Some(addr) = self.node.route(to.num) else {
+            return Err(msg);
+        };
+        if addr.host == Addr::CONTROL {
+            // Supervisors and watchers have pids but no mailbox.
+            return Ok(());
+        }
+        let env = Envelope::Message {
+            to,
+            slot: addr.slot,
+            msg,
+        };
+        if self.is_local(addr) {
+            self.apply(env);
+        } else {
+            self.node.post_addr(addr, env);
+        }
+        Ok(())
+    }
+
+    /// Sends a CANCEL event from `from` to `to`.
+    pub fn cancel(&self, from: Pid, to: Pid, reason: &str) -> bool {
+        let event = Event {
+            kind: EventKind::Cancel,
+            from,
+            result: None,
+            reason: Some(reason.into()),
+            at: unix_now(),
+        };
+        self.post(to, |slot| Envelope::Event { to, slot, event })
+    }
+
+    /// Ends `to` with `reason` (terminate).
+    pub fn kill(&self, to: Pid, reason: ErrorValue) -> bool {
+        self.post(to, |slot| Envelope::Kill { to, slot, reason })
+    }
+
+    /// `slot` starts monitoring `target`.
+    pub fn monitor(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
+        let me = self.pid_of(slot);
+        if self.with(slot, |p| p.extra().watching.contains(&target)) {
+            return Err(RelationError::AlreadyExists);
+        }
+        if !self.post(target, |s| Envelope::Relation {
+            to: target,
+            slot: s,
+            other: me,
+            op: RelationOp::Monitor,
+        }) {
+            return Err(RelationError::NotFound);
+        }
+        self.with(slot, |p| p.extra().watching.push(target));
+        Ok(())
+    }
+
+    /// `slot` stops monitoring `target`; no EXIT from it arrives afterwards.
+    pub fn demonitor(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
+        let me = self.pid_of(slot);
+        let was = self.with(slot, |p| {
+            let w = &mut p.extra().watching;
+            let before = w.len();
+            w.retain(|x| *x != target);
+            before != w.len()
+        });
+        // Drop an EXIT that may already be queued.
+        self.with(slot, |p| {
+            p.events
+                .retain(|e| !(e.kind == EventKind::Exit && e.from == target))
+        });
+        self.post(target, |s| Envelope::Relation {
+            to: target,
+            slot: s,
+            other: me,
+            op: RelationOp::Demonitor,
+        });
+        if was {
+            Ok(())
+        } else {
+            Err(RelationError::NotFound)
+        }
+    }
+
+    /// Links `slot` and `target` both ways.
+    pub fn link(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
+        let me = self.pid_of(slot);
+        if self.with(slot, |p| p.extra().links.contains(&target)) {
+            return Ok(());
+        }
+        if !self.post(target, |s| Envelope::Relation {
+            to: target,
+            slot: s,
+            other: me,
+            op: RelationOp::Link,
+        }) {
+            return Err(RelationError::NotFound);
+        }
+        self.with(slot, |p| p.extra().links.push(target));
+        Ok(())
+    }
+
+    /// Removes the link between `slot` and `target`.
+    pub fn unlink(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
+        let me = self.pid_of(slot);
+        self.with(slot, |p| p.extra().links.retain(|x| *x != target));
+        if self.post(target, |s| Envelope::Relation {
+            to: target,
+            slot: s,
+            other: me,
+            op: RelationOp::Unlink,
+        }) {
+            Ok(())
+        } else {
+            Err(RelationError::NotFound)
+        }
+    }
+
+    /// Registers `name` for `pid` (SPEC §5.6).
+    pub fn register(&self, name: &str, pid: Pid) -> Result<(), RegisterError> {
+        self.node.registry.insert(name, pid)?;
+        if !self.node.is_alive(pid) {
+            // It ended meanwhile: its exit may have released names before we inserted.
+            self.node.registry.release(pid);
+        }
+        Ok(())
+    }
+
+    /// Arms a timer that wakes `slot` with [`Wakeup::Timer`]`(token)` at `at`.
+    pub fn add_timer(&self, slot: u32, at: Instant, token: u64) {
+        let seq = self.timer_seq.get() + 1;
+        self.timer_seq.set(seq);
+        let num = self.pid_of(slot).num;
+        self.timers.borrow_mut().push(Reverse(TimerEntry {
+            at,
+            seq,
+            slot,
+            num,
+            token,
+        }));
+    }
+
+    /// Sends the outcome of a request to the process waiting for it.
+    pub fn reply(&self, to: ReplyTo, result: ExitResult) {
+        self.post(to.pid, |slot| Envelope::Wake {
+            to: to.pid,
+            slot,
+            token: to.token,
+            result,
+        });
+    }
+
+    /// Applies an envelope addressed to a process on this worker.
+    fn apply(&self, env: Envelope) {
+        match env {
+            Envelope::Message { to, slot, msg } => {
+                if self.with_live(slot, to, |p| p.route(msg)).is_some() {
+                    self.notify(slot);
+                }
+            }
+            Envelope::Event { to, slot, event } => {
+                if self
+                    .with_live(slot, to, |p| p.events.push_back(event))
+                    .is_some()
+                {
+                    self.notify(slot);
+                }
+            }
+            Envelope::LinkExit {
+                to,
+                slot,
+                from,
+                reason,
+            } => {
+                let hit = self.with_live(slot, to, |p| {
+                    let x = p.extra();
+                    let before = x.links.len();
+                    x.links.retain(|l| *l != from);
+                    if before == x.links.len() || !reason.is_error() {
+                        return false;
+                    }
+                    if x.trap_links {
+                        p.events.push_back(Event {
+                            kind: EventKind::LinkDown,
+                            from,
+                            result: Some(reason),
+                            reason: None,
+                            at: unix_now(),
+                        });
+                    } else if p.kill.is_none() {
+                        p.kill = Some(
+                            ErrorValue::new(ErrorKind::Canceled, "linked process failed")
+                                .retryable(None),
+                        );
+                    }
+                    true
+                });
+                if hit == Some(true) {
+                    self.notify(slot);
+                }
+            }
+            Envelope::Relation {
+                to,
+                slot,
+                other,
+                op,
+            } => {
+                let alive = self.with_live(slot, to, |p| {
+                    let x = p.extra();
+                    match op {
+                        RelationOp::Monitor => x.watchers.push(other),
+                        RelationOp::Demonitor => x.watchers.retain(|w| *w != other),
+                        RelationOp::Link => {
+                            if !x.links.contains(&other) {
+                                x.links.push(other)
+                            }
+                        }
+                        RelationOp::Unlink => x.links.retain(|w| *w != other),
+                    }
+                });
+                if alive.is_none() {
+                    self.relation_to_dead(to, other, op);
+                }
+            }
+            Envelope::Kill { to, slot, reason } => {
+                if self
+                    .with_live(slot, to, |p| {
+                        if p.kill.is_none() {
+                            p.kill = Some(reason)
+                        }
+                    })
+                    .is_some()
+                {
+                    self.notify(slot);
+                }
+            }
+            Envelope::Wake {
+                to,
+                slot,
+                token,
+                result,
+            } => {
+                if self
+                    .with_live(slot, to, |p| p.wakeups.push(Wakeup::Done(token, result)))
+                    .is_some()
+                {
+                    self.notify(slot);
+                }
+            }
+            Envelope::Spawn(_) => unreachable!("spawn requests are handled by the loop"),
+            Envelope::Shutdown => self.stop.set(true),
+        }
+    }
+
+    /// The target of a monitor/link died before the request reached it: answer as if it had
+    /// ended just now, so the requester is not left waiting forever.
+    fn relation_to_dead(&self, target: Pid, other: Pid, op: RelationOp) {
+        let reason = ExitReason::error(ErrorValue::new(ErrorKind::NotFound, "process not found"));
+        match op {
+            RelationOp::Monitor => {
+                let event = Event {
+                    kind: EventKind::Exit,
+                    from: target,
+                    result: Some(reason),
+                    reason: None,
+                    at: unix_now(),
+                };
+                self.post(other, |slot| Envelope::Event {
+                    to: other,
+                    slot,
+                    event,
+                });
+            }
+            RelationOp::Link => {
+                self.post(other, |slot| Envelope::LinkExit {
+                    to: other,
+                    slot,
+                    from: target,
+                    reason,
+                });
+            }
+            RelationOp::Demonitor | RelationOp::Unlink => {}
+        }
+    }
+
+    fn with_live<R>(&self, slot: u32, pid: Pid, f: impl FnOnce(&mut ProcCore) -> R) -> Option<R> {
+        let mut procs = self.procs.borrow_mut();
+        match procs.get_mut(slot as usize) {
+            Some(p) if p.pid == pid => Some(f(p)),
+            _ => None,
+        }
+    }
+
+    /// Ends a process: releases its pid and names and tells monitors and links.
+    fn finish(&self, slot: u32, reason: ExitReason) {
+        let p = self.procs.borrow_mut().remove(slot as usize);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.node.directory.remove(p.pid.num);
+        self.node.registry.release(p.pid);
+        let Some(x) = p.extra else { return };
+        let from = p.pid;
+        let at = unix_now();
+        for w in x.watchers {
+            let event = Event {
+                kind: EventKind::Exit,
+                from,
+                result: Some(reason.clone()),
+                reason: None,
+                at,
+            };
+            self.post(w, |slot| Envelope::Event { to: w, slot, event });
+        }
+        for l in x.links {
+            let reason = reason.clone();
+            self.post(l, |slot| Envelope::LinkExit {
+                to: l,
+                slot,
+                from,
+                reason,
+            });
+        }
+        for t in x.watching {
+            self.post(t, |slot| Envelope::Relation {
+                to: t,
+                slot,
+                other: from,
+                op: RelationOp::Demonitor,
+            });
+        }
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let due = {
+                let mut timers = self.timers.borrow_mut();
+                match timers.peek() {
+                    Some(Reverse(t)) if t.at <= now => timers.pop().map(|Reverse(t)| t),
+                    _ => None,
+                }
+            };
+            let Some(t) = due else { break };
+            let hit = {
+                let mut procs = self.procs.borrow_mut();
+                match procs.get_mut(t.slot as usize) {
+                    Some(p) if p.pid.num == t.num => {
+                        p.wakeups.push(Wakeup::Timer(t.token));
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if hit {
+                self.notify(t.slot);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.timers.borrow().peek().map(|Reverse(t)| t.at)
+    }
+
+    fn handle(&self, env: Envelope, engine: &mut dyn Engine) {
+        match env {
+            Envelope::Spawn(req) => {
+                let reply = req.reply;
+                let result = engine.spawn(*req);
+                if let Some(reply) = reply {
+                    let result = result.map(|pid| {
+                        Payload::one(crate::value::Value::str(self.node.format_pid(pid)))
+                    });
+                    self.reply(reply, result);
+                }
+            }
+            other => self.apply(other),
+        }
+    }
+
+    /// Runs the worker loop until shutdown.
+    pub(crate) fn run(self: &Rc<Self>, engine: &mut dyn Engine) {
+        let mut spins = 0u32;
+        while !self.stop.get() {
+            while let Ok(env) = self.rx.try_recv() {
+                self.handle(env, engine);
+            }
+            if self.timers.borrow().peek().is_some() {
+                self.fire_timers(Instant::now());
+            }
+            let next = self.ready.borrow_mut().pop_front();
+            if let Some(slot) = next {
+                spins = 0;
+                self.run_one(slot, engine);
+                continue;
+            }
+            if self.stop.get() {
+                break;
+            }
+            // Nothing to do: spin briefly (cheap wake-ups under load), then park.
+            if spins < 64 {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            let got = match self.next_deadline() {
+                Some(at) => match self.rx.recv_deadline(at) {
+                    Ok(env) => Some(env),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match self.rx.recv() {
+                    Ok(env) => Some(env),
+                    Err(_) => break,
+                },
+            };
+            if let Some(env) = got {
+                self.handle(env, engine);
+            }
+        }
+    }
+
+    fn run_one(&self, slot: u32, engine: &mut dyn Engine) {
+        let kill = {
+            let mut procs = self.procs.borrow_mut();
+            let Some(p) = procs.get_mut(slot as usize) else {
+                return;
+            };
+            p.run = RunState::Running;
+            p.news = false;
+            p.kill.take()
+        };
+        if let Some(reason) = kill {
+            engine.release(slot);
+            self.finish(slot, ExitReason::error(reason));
+            return;
+        }
+        self.current.set(Some(slot));
+        let step = engine.step(slot);
+        self.current.set(None);
+        match step {
+            Step::Exit(reason) => {
+                engine.release(slot);
+                self.finish(slot, reason);
+            }
+            Step::Blocked | Step::Preempted => {
+                let mut procs = self.procs.borrow_mut();
+                let Some(p) = procs.get_mut(slot as usize) else {
+                    return;
+                };
+                if matches!(step, Step::Preempted) || p.news || p.kill.is_some() {
+                    p.run = RunState::Queued;
+                    self.ready.borrow_mut().push_back(slot);
+                } else {
+                    p.run = RunState::Idle;
+                }
+            }
+        }
+    }
+
+    /// Subscribes `slot`'s inbox: returns nothing, messages stay in the mailbox queue.
+    pub fn listen(&self, slot: u32, topic: &str) -> usize {
+        self.with(slot, |p| {
+            let x = p.extra.get_or_insert_with(Default::default);
+            if let Some(i) = x.listeners.iter().position(|l| &*l.topic == topic) {
+                return i;
+            }
+            let mut queue = VecDeque::new();
+            let mut rest = VecDeque::with_capacity(p.mailbox.len());
+            for m in p.mailbox.drain(..) {
+                if &*m.topic == topic {
+                    queue.push_back(m)
+                } else {
+                    rest.push_back(m)
+                }
+            }
+            p.mailbox = rest;
+            x.listeners.push(Listener {
+                topic: topic.into(),
+                queue,
+            });
+            x.listeners.len() - 1
+        })
+    }
+
+    /// Removes a topic subscription; its undelivered messages go back to the mailbox front.
+    pub fn unlisten(&self, slot: u32, topic: &str) {
+        self.with(slot, |p| {
+            let Some(x) = &mut p.extra else { return };
+            if let Some(i) = x.listeners.iter().position(|l| &*l.topic == topic) {
+                let l = x.listeners.remove(i);
+                for m in l.queue.into_iter().rev() {
+                    p.mailbox.push_front(m);
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Entry kinds Starling runs (SPEC 2): their names, typed specs and checks.
+
+pub(crate) mod fields;
+mod host;
+mod lua;
+mod service;
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+pub use self::host::{
+    DEFAULT_LOCAL_QUEUE_SIZE, DEFAULT_QUEUE_SIZE, ProcessHostSpec, TerminalHostSpec,
+};
+pub use self::lua::{LuaSpec, SourceOrigin};
+pub use self::service::{CONTROL_HOST, ServiceSpec};
+
+use crate::entry::{EntrySpec, Origin};
+use crate::error::{LoadError, Site};
+use crate::id::EntryId;
+use fields::Fields;
+
+/// `process.host`.
+pub const PROCESS_HOST: &str = "process.host";
+/// `terminal.host`.
+pub const TERMINAL_HOST: &str = "terminal.host";
+/// `process.lua`.
+pub const PROCESS_LUA: &str = "process.lua";
+/// `library.lua`.
+pub const LIBRARY_LUA: &str = "library.lua";
+/// `function.lua`.
+pub const FUNCTION_LUA: &str = "function.lua";
+/// `process.service`.
+pub const PROCESS_SERVICE: &str = "process.service";
+
+/// Every kind with a typed spec, in SPEC order.
+pub const SUPPORTED_KINDS: [&str; 6] = [
+    PROCESS_HOST,
+    TERMINAL_HOST,
+    PROCESS_LUA,
+    LIBRARY_LUA,
+    FUNCTION_LUA,
+    PROCESS_SERVICE,
+];
+
+/// What the spec of one entry is built from.
+#[derive(Debug)]
+pub(crate) struct SpecInput<'a> {
+    pub(crate) id: &'a EntryId,
+    pub(crate) kind: &'a str,
+    pub(crate) data: &'a Map<String, Value>,
+    pub(crate) origin: &'a Origin,
+    pub(crate) site: &'a Site,
+    /// The file a top-level `source: file://...` was read from.
+    pub(crate) source_file: Option<PathBuf>,
+    /// The line of the `source:` key, for inline sources.
+    pub(crate) source_line: Option<usize>,
+}
+
+/// Checks an entry's data against its kind. Returns the spec and, for a kind Starling does
+/// not implement, the warning to report.
+pub(crate) fn build_spec(input: SpecInput<'_>) -> Result<(EntrySpec, Option<String>), LoadError> {
+    let fields = Fields::new(input.site, &input.id.namespace, input.data);
+    let spec = match input.kind {
+        PROCESS_HOST => EntrySpec::ProcessHost(ProcessHostSpec::from_fields(&fields)?),
+        TERMINAL_HOST => EntrySpec::TerminalHost(TerminalHostSpec::from_fields(&fields)?),
+        PROCESS_LUA => EntrySpec::LuaProcess(LuaSpec::from_fields(&fields, &input, false)?),
+        LIBRARY_LUA => EntrySpec::LuaLibrary(LuaSpec::from_fields(&fields, &input, false)?),
+        FUNCTION_LUA => EntrySpec::LuaFunction(LuaSpec::from_fields(&fields, &input, true)?),
+        PROCESS_SERVICE => EntrySpec::Service(ServiceSpec::from_fields(&fields)?),
+        other => {
+            let warning = format!(
+                "{}: kind {other} is not supported by starling; entry ignored",
+                input.site
+            );
+            return Ok((EntrySpec::Unsupported, Some(warning)));
+        }
+    };
+    Ok((spec, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EntryRef;
+
+    fn build(kind: &str, data: serde_json::Value) -> Result<(EntrySpec, Option<String>), String> {
+        let id = EntryId::new("app", "e");
+        let origin = Origin {
+            file: "src/a.yaml".into(),
+            line: Some(2),
+            index: Some(0),
+        };
+        let site = Site {
+            file: origin.file.clone(),
+            line: origin.line,
+            column: None,
+            entry: Some(EntryRef::Id(id.clone())),
+        };
+        let map = data.as_object().expect("object").clone();
+        build_spec(SpecInput {
+            id: &id,
+            kind,
+            data: &map,
+            origin: &origin,
+            site: &site,
+            source_file: Some("src/e.lua".into()),
+            source_line: None,
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn dispatches_by_kind() {
+        let source = serde_json::json!({"source": "return 1", "method": "main"});
+        assert!(matches!(
+            build(PROCESS_LUA, source.clone()),
+            Ok((EntrySpec::LuaProcess(_), None))
+        ));
+        assert!(matches!(
+            build(LIBRARY_LUA, source.clone()),
+            Ok((EntrySpec::LuaLibrary(_), None))
+        ));
+        let Ok((EntrySpec::LuaFunction(spec), None)) = build(FUNCTION_LUA, source) else {
+            panic!("function.lua");
+        };
+        assert_eq!(spec.source_origin, SourceOrigin::File("src/e.lua".into()));
+        assert!(matches!(
+            build(PROCESS_HOST, serde_json::json!({})),
+            Ok((EntrySpec::ProcessHost(_), None))
+        ));
+        assert!(matches!(
+            build(TERMINAL_HOST, serde_json::json!({})),
+            Ok((EntrySpec::TerminalHost(_), None))
+        ));
+        assert!(matches!(
+            build(
+                PROCESS_SERVICE,
+                serde_json::json!({"process": "p", "host": "h"})
+            ),
+            Ok((EntrySpec::Service(_), None))
+        ));
+    }
+
+    #[test]
+    fn unknown_kind_is_unsupported_with_a_warning() {
+        assert_eq!(
+            build("http.service", serde_json::json!({"addr": ":80"})),
+            Ok((
+                EntrySpec::Unsupported,
+                Some("src/a.yaml:2: entry app:e: kind http.service is not supported by starling; entry ignored".into())
+            ))
+        );
+    }
+}

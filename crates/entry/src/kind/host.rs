@@ -1,0 +1,142 @@
+//! `process.host` (SPEC 2.1) and `terminal.host` (SPEC 2.2).
+
+use crate::error::LoadError;
+use crate::kind::fields::Fields;
+use crate::lifecycle::Lifecycle;
+
+/// Default `host.queue_size`.
+pub const DEFAULT_QUEUE_SIZE: usize = 1024;
+/// Default `host.local_queue_size`.
+pub const DEFAULT_LOCAL_QUEUE_SIZE: usize = 256;
+
+/// A host that runs Lua processes on a worker pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessHostSpec {
+    /// `host.workers`: worker threads. Default: the number of CPUs.
+    pub workers: usize,
+    /// `host.queue_size`: global run-queue capacity, a tuning hint. Default 1024.
+    pub queue_size: usize,
+    /// `host.local_queue_size`: per-worker queue capacity, a tuning hint. Default 256.
+    pub local_queue_size: usize,
+    /// `lifecycle`.
+    pub lifecycle: Lifecycle,
+}
+
+impl ProcessHostSpec {
+    pub(super) fn from_fields(data: &Fields<'_>) -> Result<ProcessHostSpec, LoadError> {
+        let host = data.block("host")?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Zero or absent takes the default; what is left must be positive (SPEC 2.1).
+        let size = |key: &str, default: usize| -> Result<usize, LoadError> {
+            match host.integer(key)? {
+                None | Some(0) => Ok(default),
+                Some(n) if n < 0 => {
+                    Err(host.error(format!("{} must be positive, found {n}", host.name(key))))
+                }
+                Some(n) => usize::try_from(n)
+                    .map_err(|_| host.error(format!("{} is too large, found {n}", host.name(key)))),
+            }
+        };
+        Ok(ProcessHostSpec {
+            workers: size("workers", cpus)?,
+            queue_size: size("queue_size", DEFAULT_QUEUE_SIZE)?,
+            local_queue_size: size("local_queue_size", DEFAULT_LOCAL_QUEUE_SIZE)?,
+            lifecycle: Lifecycle::from_fields(data)?,
+        })
+    }
+}
+
+/// A host that runs one process at a time, bound to the terminal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TerminalHostSpec {
+    /// `hide_logs`: keep log lines off the console while its process runs. Default false.
+    pub hide_logs: bool,
+    /// `lifecycle`.
+    pub lifecycle: Lifecycle,
+}
+
+impl TerminalHostSpec {
+    pub(super) fn from_fields(data: &Fields<'_>) -> Result<TerminalHostSpec, LoadError> {
+        Ok(TerminalHostSpec {
+            hide_logs: data.boolean("hide_logs")?.unwrap_or(false),
+            lifecycle: Lifecycle::from_fields(data)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{EntryRef, Site};
+    use crate::id::EntryId;
+    use serde_json::{Value, json};
+
+    fn site() -> Site {
+        Site {
+            file: "a.yaml".into(),
+            line: Some(2),
+            column: None,
+            entry: Some(EntryRef::Id(EntryId::new("app", "processes"))),
+        }
+    }
+
+    fn process_host(data: Value) -> Result<ProcessHostSpec, String> {
+        let site = site();
+        let map = data.as_object().expect("object").clone();
+        ProcessHostSpec::from_fields(&Fields::new(&site, "app", &map)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn process_host_defaults() {
+        let spec = process_host(json!({"lifecycle": {"auto_start": true}})).expect("valid");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(spec.workers, cpus);
+        assert_eq!(spec.queue_size, 1024);
+        assert_eq!(spec.local_queue_size, 256);
+        assert!(spec.lifecycle.auto_start);
+        let zero = process_host(json!({"host": {"workers": 0}})).expect("valid");
+        assert_eq!(zero.workers, cpus);
+    }
+
+    #[test]
+    fn process_host_reads_sizes() {
+        let spec =
+            process_host(json!({"host": {"workers": 3, "queue_size": 10, "local_queue_size": 4}}))
+                .expect("valid");
+        assert_eq!(
+            (spec.workers, spec.queue_size, spec.local_queue_size),
+            (3, 10, 4)
+        );
+    }
+
+    #[test]
+    fn negative_sizes_are_errors() {
+        assert_eq!(
+            process_host(json!({"host": {"workers": -2}})),
+            Err("a.yaml:2: entry app:processes: host.workers must be positive, found -2".into())
+        );
+        assert_eq!(
+            process_host(json!({"host": {"queue_size": -1}})),
+            Err("a.yaml:2: entry app:processes: host.queue_size must be positive, found -1".into())
+        );
+        assert_eq!(
+            process_host(json!({"host": {"workers": "four"}})),
+            Err(
+                "a.yaml:2: entry app:processes: host.workers must be an integer, found a string"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn terminal_host_reads_hide_logs() {
+        let site = site();
+        let map = json!({"hide_logs": true})
+            .as_object()
+            .expect("object")
+            .clone();
+        let spec = TerminalHostSpec::from_fields(&Fields::new(&site, "app", &map)).expect("valid");
+        assert!(spec.hide_logs);
+        assert!(!spec.lifecycle.auto_start);
+    }
+}

@@ -1,0 +1,302 @@
+//! Loading a whole project: lock file, configuration and every definition file, into checked
+//! entries (SPEC 1, 2.7).
+//!
+//! Starling fails the load with one message at the first problem, where Wippy logs a warning
+//! and skips the file (SPEC 11.9). Problems are found in a fixed order: lock file,
+//! configuration, definition files in [`crate::scan`] order (syntax, shape, `name`/`kind`),
+//! duplicate ids, overrides (configuration first, then `-o` in order), `file://` references,
+//! kind checks (entries in id order).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::definition::{self, RawEntry};
+use crate::entry::Entry;
+use crate::error::{LoadError, Site};
+use crate::id::EntryId;
+use crate::interpolate::FileRefs;
+use crate::kind::{SpecInput, build_spec};
+use crate::lock::{LOCK_FILE, LockFile, read_lock};
+use crate::overrides::Override;
+use crate::scan;
+
+/// What `run` passes to [`load_project`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The lock file, relative to the project directory unless absolute. Default `wippy.lock`.
+    pub lock_file: PathBuf,
+    /// `--config FILE`s, in order; empty means `.wippy.yaml` if present.
+    pub config_files: Vec<PathBuf>,
+    /// `--set section.path=value` arguments, in order.
+    pub sets: Vec<String>,
+    /// `-o ns:entry:field=value` arguments, in order; they apply after the configuration's
+    /// `override:` map.
+    pub overrides: Vec<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            lock_file: PathBuf::from(LOCK_FILE),
+            config_files: Vec::new(),
+            sets: Vec::new(),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// A loaded project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project directory (where the lock file was looked up).
+    pub dir: PathBuf,
+    /// The lock file.
+    pub lock: LockFile,
+    /// The merged configuration.
+    pub config: Config,
+    /// Every entry, sorted by id.
+    pub entries: Vec<Entry>,
+    /// Things worth a warning: a missing source directory, unsupported kinds (one each),
+    /// ignored lock file replacements.
+    pub warnings: Vec<String>,
+}
+
+impl Project {
+    /// The entry with this id.
+    pub fn get(&self, id: &EntryId) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.id.cmp(id))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The source tree the entries were read from.
+    pub fn src_root(&self) -> PathBuf {
+        self.lock.src_root()
+    }
+}
+
+/// Loads the project in `dir`: its lock file, configuration and definition files.
+pub fn load_project(dir: &Path, opts: &LoadOptions) -> Result<Project, LoadError> {
+    let lock = read_lock(&dir.join(&opts.lock_file))?;
+    let config = Config::load(dir, &opts.config_files, &opts.sets)?;
+    let mut overrides = Vec::new();
+    for (key, value) in config.overrides() {
+        overrides.push(Override::from_config(&key, value)?);
+    }
+    for arg in &opts.overrides {
+        overrides.push(Override::from_arg(arg)?);
+    }
+
+    let mut warnings = Vec::new();
+    if !lock.replacements.is_empty() {
+        warnings.push(format!(
+            "lock file {}: replacements are not supported and were ignored",
+            lock.path.display()
+        ));
+    }
+    let src_root = lock.src_root();
+    let entries = if src_root.is_dir() {
+        load_entries(&src_root, &overrides, &mut warnings)?
+    } else {
+        warnings.push(format!(
+            "source directory {} not found; no entries loaded",
+            src_root.display()
+        ));
+        // Overrides still name their entries, so a typo is not silently ignored.
+        load_raw_entries(Vec::new(), &overrides)?;
+        Vec::new()
+    };
+
+    Ok(Project {
+        dir: dir.to_path_buf(),
+        lock,
+        config,
+        entries,
+        warnings,
+    })
+}
+
+/// Loads every definition file under `src_root` into checked entries, sorted by id.
+fn load_entries(
+    src_root: &Path,
+    overrides: &[Override],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Entry>, LoadError> {
+    let mut raw = Vec::new();
+    for path in scan::definition_files(src_root)? {
+        let bytes = std::fs::read(&path).map_err(|e| LoadError::io(&path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            LoadError::definition(
+                &Site::file(&path),
+                format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+            )
+        })?;
+        if let Some(entries) = definition::parse_file(&path, &text)? {
+            raw.extend(entries);
+        }
+    }
+    let raw = load_raw_entries(raw, overrides)?;
+
+    let mut entries = Vec::with_capacity(raw.len());
+    for mut entry in raw {
+        let site = entry.site();
+        let refs = FileRefs {
+            src_root,
+            yaml_file: &entry.origin.file,
+        };
+        refs.expand_map(&mut entry.meta).map_err(|(at, message)| {
+            LoadError::definition(&site, format!("meta.{at}: {message}"))
+        })?;
+        let read = refs
+            .expand_map(&mut entry.data)
+            .map_err(|(at, message)| LoadError::definition(&site, format!("{at}: {message}")))?;
+        let source_file = read
+            .into_iter()
+            .find(|(key, _)| key == "source")
+            .map(|(_, path)| path);
+
+        let (spec, warning) = build_spec(SpecInput {
+            id: &entry.id,
+            kind: &entry.kind,
+            data: &entry.data,
+            origin: &entry.origin,
+            site: &site,
+            source_file,
+            source_line: entry.field_lines.get("source").copied(),
+        })?;
+        warnings.extend(warning);
+        entries.push(Entry {
+            id: entry.id,
+            kind: entry.kind,
+            meta: entry.meta,
+            data: entry.data,
+            origin: entry.origin,
+            spec,
+        });
+    }
+    Ok(entries)
+}
+
+/// Checks ids for duplicates, sorts by id and applies the overrides.
+fn load_raw_entries(
+    mut raw: Vec<RawEntry>,
+    overrides: &[Override],
+) -> Result<Vec<RawEntry>, LoadError> {
+    let mut seen: BTreeMap<&EntryId, &RawEntry> = BTreeMap::new();
+    for entry in &raw {
+        if let Some(first) = seen.insert(&entry.id, entry) {
+            let place = |e: &RawEntry| {
+                Box::new(Site {
+                    file: e.origin.file.clone(),
+                    line: e.origin.line,
+                    column: None,
+                    entry: None,
+                })
+            };
+            return Err(LoadError::DuplicateId {
+                id: entry.id.clone(),
+                first: place(first),
+                second: place(entry),
+            });
+        }
+    }
+    drop(seen);
+    // Stable sort: ids are unique, so the order is total anyway.
+    raw.sort_by(|a, b| a.id.cmp(&b.id));
+    for ov in overrides {
+        ov.apply(&mut raw)?;
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Origin;
+    use serde_json::Map;
+
+    fn raw(ns: &str, name: &str, file: &str, line: usize) -> RawEntry {
+        RawEntry {
+            id: EntryId::new(ns, name),
+            kind: "x.y".into(),
+            meta: Map::new(),
+            data: Map::new(),
+            origin: Origin {
+                file: file.into(),
+                line: Some(line),
+                index: Some(0),
+            },
+            field_lines: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn default_options_use_wippy_lock() {
+        let opts = LoadOptions::default();
+        assert_eq!(opts.lock_file, PathBuf::from("wippy.lock"));
+        assert!(opts.config_files.is_empty() && opts.sets.is_empty() && opts.overrides.is_empty());
+    }
+
+    #[test]
+    fn raw_entries_are_sorted_and_duplicates_name_both_places() {
+        let sorted = load_raw_entries(
+            vec![
+                raw("b", "x", "1.yaml", 1),
+                raw("a", "z", "1.yaml", 5),
+                raw("a", "b", "2.yaml", 2),
+            ],
+            &[],
+        )
+        .expect("unique");
+        let ids: Vec<String> = sorted.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, ["a:b", "a:z", "b:x"]);
+
+        let err = load_raw_entries(
+            vec![raw("a", "x", "1.yaml", 4), raw("a", "x", "1.yaml", 9)],
+            &[],
+        )
+        .expect_err("duplicate");
+        assert_eq!(
+            err.to_string(),
+            "duplicate entry id a:x: defined in 1.yaml:4 and in 1.yaml:9"
+        );
+    }
+
+    #[test]
+    fn project_get_finds_by_id() {
+        let entry = |name: &str| Entry {
+            id: EntryId::new("app", name),
+            kind: "x.y".into(),
+            meta: Map::new(),
+            data: Map::new(),
+            origin: Origin {
+                file: "a.yaml".into(),
+                line: None,
+                index: None,
+            },
+            spec: crate::entry::EntrySpec::Unsupported,
+        };
+        let project = Project {
+            dir: PathBuf::from("."),
+            lock: LockFile {
+                path: PathBuf::from("wippy.lock"),
+                src_dir: "./src".into(),
+                modules_dir: ".wippy".into(),
+                replacements: Vec::new(),
+            },
+            config: Config::default(),
+            entries: vec![entry("a"), entry("b"), entry("c")],
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            project
+                .get(&EntryId::new("app", "b"))
+                .map(|e| e.id.name.as_str()),
+            Some("b")
+        );
+        assert!(project.get(&EntryId::new("app", "d")).is_none());
+        assert_eq!(project.src_root(), PathBuf::from("./src"));
+    }
+}

@@ -1,0 +1,29 @@
+//! Errors of the Lua layer.
+
+use thiserror::Error;
+
+/// A problem found while compiling a project's Lua entries.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ProgramError {
+    /// The source does not parse.
+    #[error("{file}:{}: {message} (entry {entry})", line.map(|l| l.to_string()).unwrap_or_else(|| "?".into()))]
+    Syntax {
+        /// Entry id.
+        entry: String,
+        /// Source file (or YAML file for inline sources).
+        file: String,
+        /// Line in `file`, when known.
+        line: Option<usize>,
+        /// Luau's message.
+        message: String,
+    },
+    /// `modules:` names something that does not exist.
+    #[error("unknown module '{module}' in {entry}")]
+    UnknownModule {
+        /// Entry id.
+        entry: String,
+        /// The unknown name.
+        module: String,
+    },
+}

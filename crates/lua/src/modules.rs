@@ -1,0 +1,106 @@
+//! Every global and module a script sees (SPEC §4.2, §4.3), composed in one place.
+//!
+//! Each Lua module lives in its own file under `modules/` with one `install` function. Globals
+//! are installed on the VM's global table, which is then sealed read-only; gated modules are
+//! kept in [`Ctx::modules`] and copied into the template of each entry that lists them.
+
+use std::rc::Rc;
+
+use mlua::{Function, Lua, Table, Value};
+
+use crate::engine::{Ctx, Refs};
+
+pub(crate) mod base;
+pub(crate) mod channel;
+pub(crate) mod errors;
+pub(crate) mod io;
+pub(crate) mod logger;
+pub(crate) mod payload;
+pub(crate) mod process;
+pub(crate) mod time;
+
+/// The Lua half of the engine, see `prelude.lua`.
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Installs everything on a fresh VM and seals it.
+pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let globals = lua.globals();
+    let raw = lua.create_table()?;
+    raw.raw_set("PENDING", PENDING_MARK)?;
+    raw.raw_set("RAISE", RAISE_MARK)?;
+    channel::install_raw(lua, ctx, &raw)?;
+    time::install_raw(lua, ctx, &raw)?;
+    errors::install_raw(lua, &raw)?;
+    let out: Table = lua.load(PRELUDE).set_name("=starling.prelude").call(raw)?;
+
+    lua.set_named_registry_value("starling.chan", out.get::<Table>("chan_methods")?)?;
+    let blocking: Function = out.get("blocking")?;
+    let refs = Refs {
+        pending: PENDING_MARK,
+        raise: RAISE_MARK,
+        task_body: out.get("task_body")?,
+        globals: globals.clone(),
+    };
+    if ctx.refs.set(refs).is_err() {
+        return Err(mlua::Error::runtime("engine installed twice"));
+    }
+
+    globals.raw_set("coroutine", out.get::<Table>("coroutine")?)?;
+    globals.raw_set("channel", out.get::<Table>("channel")?)?;
+    base::install(lua, ctx, &globals)?;
+    errors::install(lua, &globals)?;
+    payload::install(lua, &globals)?;
+    process::install(lua, ctx, &globals, &blocking)?;
+
+    let mut modules = ctx.modules.borrow_mut();
+    modules.insert("time", Value::Table(time::module(lua, ctx, &out)?));
+    modules.insert("io", Value::Table(io::module(lua, ctx, &blocking)?));
+    modules.insert("logger", logger::module(lua, ctx)?);
+    drop(modules);
+
+    for name in [
+        "load",
+        "loadstring",
+        "loadfile",
+        "dofile",
+        "collectgarbage",
+        "rawlen",
+        "debug",
+        "utf8",
+        "getfenv",
+        "setfenv",
+        "gcinfo",
+        "newproxy",
+    ] {
+        globals.raw_set(name, Value::Nil)?;
+    }
+    lua.sandbox(true)?;
+    Ok(())
+}
+
+/// The marker a blocking primitive returns to ask the prelude to yield.
+pub(crate) const PENDING_MARK: mlua::LightUserData =
+    mlua::LightUserData(std::ptr::without_provenance_mut(1));
+/// The marker that makes the prelude raise the value that follows it.
+pub(crate) const RAISE_MARK: mlua::LightUserData =
+    mlua::LightUserData(std::ptr::without_provenance_mut(2));
+
+/// Reads a required string argument or raises naming the function and position.
+pub(crate) fn str_arg(v: Option<&Value>, func: &str, pos: usize) -> mlua::Result<String> {
+    match v {
+        Some(Value::String(s)) => Ok(s.to_str()?.to_string()),
+        Some(other) => Err(mlua::Error::runtime(format!(
+            "bad argument #{pos} to '{func}' (string expected, got {})",
+            other.type_name()
+        ))),
+        None => Err(mlua::Error::runtime(format!(
+            "bad argument #{pos} to '{func}' (string expected, got no value)"
+        ))),
+    }
+}
+
+/// Seals a table installed below the globals (the sandbox only seals the first level).
+pub(crate) fn seal(t: &Table) -> Table {
+    t.set_readonly(true);
+    t.clone()
+}

@@ -1,0 +1,148 @@
+//! Base globals (SPEC §4.2): `print` to the log, `require`, the restricted `os`, Unicode-aware
+//! `string.upper`/`lower`, Lua 5.3 `math` shims, a minimal `package`, and the out-of-scope
+//! event-bus functions.
+
+use std::rc::Rc;
+
+use mlua::{Lua, MultiValue, Table, Value};
+
+use crate::engine::{Ctx, misuse};
+use crate::modules::logger::emit;
+use crate::modules::seal;
+use crate::services::Level;
+
+pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
+    let c = ctx.clone();
+    g.raw_set(
+        "print",
+        lua.create_function(move |lua, args: MultiValue| {
+            if !c.services.log_enabled(Level::Info) {
+                return Ok(());
+            }
+            let mut parts = Vec::with_capacity(args.len());
+            for v in args.iter() {
+                parts.push(tostring(lua, v)?);
+            }
+            emit(lua, &c, Level::Info, "", &parts.join(" "), &[], Vec::new())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    g.raw_set(
+        "require",
+        lua.create_function(move |_, name: String| {
+            let p = c.current()?;
+            match p.env.get::<Value>(name.as_str())? {
+                Value::Nil => Err(misuse(format!("module '{name}' not found"))),
+                v => Ok(v),
+            }
+        })?,
+    )?;
+
+    // os: only time, date, clock, difftime.
+    let std_os: Table = g.get("os")?;
+    let os = lua.create_table()?;
+    for name in ["time", "date", "clock", "difftime"] {
+        os.raw_set(name, std_os.get::<Value>(name)?)?;
+    }
+    g.raw_set("os", os)?;
+
+    // string.upper/lower: Unicode simple case mapping for valid UTF-8 (SPEC §11.11).
+    let string: Table = g.get("string")?;
+    string.raw_set(
+        "upper",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let b = s.as_bytes();
+            match std::str::from_utf8(&b) {
+                Ok(text) if !text.is_ascii() => lua.create_string(text.to_uppercase()),
+                _ => lua.create_string(b.to_ascii_uppercase()),
+            }
+        })?,
+    )?;
+    string.raw_set(
+        "lower",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let b = s.as_bytes();
+            match std::str::from_utf8(&b) {
+                Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
+                _ => lua.create_string(b.to_ascii_lowercase()),
+            }
+        })?,
+    )?;
+
+    // math shims for Lua 5.3 code on Luau's doubles (SPEC §4.1).
+    let math: Table = g.get("math")?;
+    math.raw_set(
+        "type",
+        lua.create_function(|_, v: Value| {
+            Ok(match v {
+                Value::Integer(_) => Some("integer"),
+                Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => {
+                    Some("integer")
+                }
+                Value::Number(_) => Some("float"),
+                _ => None,
+            })
+        })?,
+    )?;
+    math.raw_set(
+        "tointeger",
+        lua.create_function(|_, v: Value| {
+            Ok(match v {
+                Value::Integer(i) => Some(i as f64),
+                Value::Number(n) if n.fract() == 0.0 && n.is_finite() => Some(n),
+                Value::String(s) => s
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .filter(|n| n.fract() == 0.0),
+                _ => None,
+            })
+        })?,
+    )?;
+    math.raw_set(
+        "ult",
+        lua.create_function(|_, (a, b): (f64, f64)| Ok((a as i64 as u64) < (b as i64 as u64)))?,
+    )?;
+    math.raw_set(
+        "pow",
+        lua.create_function(|_, (a, b): (f64, f64)| Ok(a.powf(b)))?,
+    )?;
+    math.raw_set("log10", lua.create_function(|_, a: f64| Ok(a.log10()))?)?;
+    math.raw_set("maxinteger", 9_007_199_254_740_991.0)?;
+    math.raw_set("mininteger", -9_007_199_254_740_991.0)?;
+
+    let package = lua.create_table()?;
+    package.raw_set("path", "")?;
+    package.raw_set("cpath", "")?;
+    package.raw_set(
+        "loadlib",
+        lua.create_function(|_, _: MultiValue| Ok((Value::Nil, "loadlib is not supported")))?,
+    )?;
+    package.raw_set("loaded", seal(&lua.create_table()?))?;
+    g.raw_set("package", package)?;
+
+    for name in ["subscribe", "unsubscribe"] {
+        let n = name.to_string();
+        g.raw_set(
+            name,
+            lua.create_function(move |_, _: MultiValue| -> mlua::Result<()> {
+                Err(misuse(format!("{n}: event bus not supported")))
+            })?,
+        )?;
+    }
+    Ok(())
+}
+
+/// `tostring(v)` as Lua would print it (error objects and other userdata use `__tostring`).
+pub(crate) fn tostring(lua: &Lua, v: &Value) -> mlua::Result<String> {
+    match v {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        Value::Nil => Ok("nil".into()),
+        Value::Boolean(b) => Ok(b.to_string()),
+        _ => {
+            let f: mlua::Function = lua.globals().get("tostring")?;
+            Ok(f.call::<mlua::LuaString>(v.clone())?.to_string_lossy())
+        }
+    }
+}

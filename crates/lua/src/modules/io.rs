@@ -1,0 +1,159 @@
+//! `io` (SPEC §9.1): the terminal, for processes on a terminal host only.
+
+use std::rc::Rc;
+
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use starling_core::{ErrorKind, ReplyTo};
+
+use crate::engine::Ctx;
+use crate::modules::base::tostring;
+use crate::modules::seal;
+use crate::services::{Stream, Terminal};
+use crate::task::{TokenUse, WaitKind};
+use crate::userdata::error::fail;
+
+fn no_terminal(lua: &Lua) -> mlua::Result<MultiValue> {
+    fail(lua, ErrorKind::Unavailable, "no terminal context")
+}
+
+fn ok_true() -> MultiValue {
+    MultiValue::from_vec(vec![Value::Boolean(true)])
+}
+
+/// The terminal, when the caller runs on a terminal host.
+fn terminal(ctx: &Ctx) -> Option<&dyn Terminal> {
+    if ctx.terminal {
+        ctx.services.terminal()
+    } else {
+        None
+    }
+}
+
+fn write(
+    lua: &Lua,
+    ctx: &Ctx,
+    stream: Stream,
+    args: &MultiValue,
+    sep: &str,
+    nl: bool,
+) -> mlua::Result<MultiValue> {
+    let Some(t) = terminal(ctx) else {
+        return no_terminal(lua);
+    };
+    let mut buf = Vec::new();
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            buf.extend_from_slice(sep.as_bytes());
+        }
+        match v {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            other => buf.extend_from_slice(tostring(lua, other)?.as_bytes()),
+        }
+    }
+    if nl {
+        buf.push(b'\n');
+    }
+    match t.write(stream, &buf) {
+        Ok(()) => Ok(ok_true()),
+        Err(e) => fail(lua, ErrorKind::Internal, format!("write failed: {e}")),
+    }
+}
+
+/// Registers a read request and returns PENDING, or `nil, err`.
+fn start_read(lua: &Lua, ctx: &Ctx, n: Option<usize>) -> mlua::Result<MultiValue> {
+    let Some(t) = terminal(ctx) else {
+        return no_terminal(lua);
+    };
+    let p = ctx.current()?;
+    let task = ctx.current_task()?;
+    let wait = p.set_wait(task, WaitKind::Call);
+    let token = ctx.token(&p, TokenUse::Call { task, wait });
+    let reply = ReplyTo { pid: p.pid, token };
+    match n {
+        None => t.read_line(reply),
+        Some(n) => t.read(n, reply),
+    }
+    Ok(ctx.pending())
+}
+
+/// Builds the `io` module table.
+pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Result<Table> {
+    let io = lua.create_table()?;
+    let c = ctx.clone();
+    io.raw_set(
+        "write",
+        lua.create_function(move |lua, args: MultiValue| {
+            write(lua, &c, Stream::Stdout, &args, "", false)
+        })?,
+    )?;
+    let c = ctx.clone();
+    io.raw_set(
+        "print",
+        lua.create_function(move |lua, args: MultiValue| {
+            write(lua, &c, Stream::Stdout, &args, "\t", true)
+        })?,
+    )?;
+    let c = ctx.clone();
+    io.raw_set(
+        "eprint",
+        lua.create_function(move |lua, args: MultiValue| {
+            write(lua, &c, Stream::Stderr, &args, "\t", true)
+        })?,
+    )?;
+    let c = ctx.clone();
+    io.raw_set(
+        "flush",
+        lua.create_function(move |lua, ()| {
+            if terminal(&c).is_none() {
+                return no_terminal(lua);
+            }
+            Ok(ok_true())
+        })?,
+    )?;
+    let c = ctx.clone();
+    let readline = lua.create_function(move |lua, ()| start_read(lua, &c, None))?;
+    io.raw_set("readline", blocking.call::<Function>(readline)?)?;
+    let c = ctx.clone();
+    let read = lua.create_function(move |lua, n: Option<f64>| {
+        let n = match n {
+            Some(n) if n > 0.0 => n as usize,
+            _ => 1024,
+        };
+        start_read(lua, &c, Some(n))
+    })?;
+    io.raw_set("read", blocking.call::<Function>(read)?)?;
+    let c = ctx.clone();
+    io.raw_set(
+        "raw",
+        lua.create_function(move |lua, on: Option<bool>| {
+            let Some(t) = terminal(&c) else {
+                return no_terminal(lua);
+            };
+            let p = c.current()?;
+            let on = on.unwrap_or(true);
+            let held = p.raw_mode.get();
+            let next = if on { held + 1 } else { held.saturating_sub(1) };
+            let change = (held == 0 && next == 1) || (held == 1 && next == 0);
+            if change {
+                if let Err(e) = t.set_raw(on) {
+                    return fail(
+                        lua,
+                        ErrorKind::Unavailable,
+                        format!("raw mode unavailable: {e}"),
+                    );
+                }
+            }
+            p.raw_mode.set(next);
+            Ok(ok_true())
+        })?,
+    )?;
+    let c = ctx.clone();
+    io.raw_set(
+        "args",
+        lua.create_function(move |lua, ()| {
+            let args = terminal(&c).map(|t| t.args()).unwrap_or_default();
+            lua.create_sequence_from(args)
+        })?,
+    )?;
+    Ok(seal(&io))
+}

@@ -1,0 +1,550 @@
+//! The `process` global (SPEC §5).
+
+use std::rc::Rc;
+
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
+use starling_core::{
+    ErrorKind, ErrorValue, Message, Pid, PidError, RegisterError, RelationError, ReplyTo,
+    SpawnFlags, SpawnRequest,
+};
+
+use crate::chan::ChanKind;
+use crate::convert;
+use crate::engine::{Ctx, misuse};
+use crate::modules::channel::new_chan;
+use crate::modules::{seal, str_arg};
+use crate::task::{TokenUse, WaitKind};
+use crate::userdata::error::{fail, fail_with};
+
+fn ok_true() -> MultiValue {
+    MultiValue::from_vec(vec![Value::Boolean(true)])
+}
+
+fn one(lua: &Lua, v: impl IntoLuaMulti) -> mlua::Result<MultiValue> {
+    v.into_lua_multi(lua)
+}
+
+/// Resolves `dest` (a pid string or a registered name).
+fn resolve(ctx: &Ctx, dest: &str) -> Result<Pid, ErrorValue> {
+    let node = ctx.local.node();
+    match node.parse_pid(dest) {
+        Ok(pid) => Ok(pid),
+        Err(PidError::UnknownHost) => Err(ErrorValue::new(ErrorKind::NotFound, "host not found")),
+        Err(PidError::Malformed) => node.registry.lookup(dest).ok_or_else(|| {
+            ErrorValue::new(
+                ErrorKind::NotFound,
+                format!("could not resolve '{dest}' as PID or registered name"),
+            )
+        }),
+    }
+}
+
+fn dest_arg(
+    lua: &Lua,
+    ctx: &Ctx,
+    v: Option<&Value>,
+    func: &str,
+) -> mlua::Result<Result<Pid, MultiValue>> {
+    let dest = str_arg(v, func, 1)?;
+    Ok(match resolve(ctx, &dest) {
+        Ok(p) => Ok(p),
+        Err(e) => Err(fail_with(lua, e)?),
+    })
+}
+
+fn relation_error(lua: &Lua, e: RelationError) -> mlua::Result<MultiValue> {
+    match e {
+        RelationError::NotFound => fail(lua, ErrorKind::NotFound, "pid not registered"),
+        RelationError::AlreadyExists => {
+            fail(lua, ErrorKind::AlreadyExists, "already monitoring pid")
+        }
+    }
+}
+
+fn send(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
+    if args.len() < 2 {
+        return fail(
+            lua,
+            ErrorKind::Invalid,
+            "send requires at least destination and topic arguments",
+        );
+    }
+    let args: Vec<Value> = args.into_iter().collect();
+    let dest = str_arg(args.first(), "send", 1)?;
+    let topic = str_arg(args.get(1), "send", 2)?;
+    if topic.starts_with('@') {
+        return fail(lua, ErrorKind::Invalid, "cannot send to @ topics");
+    }
+    let to = match resolve(ctx, &dest) {
+        Ok(p) => p,
+        Err(e) => return fail_with(lua, e),
+    };
+    let p = ctx.current()?;
+    let payload = convert::to_payload(&args[2..])?;
+    let msg = Message {
+        from: Some(p.pid),
+        topic: topic.into_boxed_str(),
+        payload,
+    };
+    match ctx.local.send(to, msg) {
+        Ok(()) => Ok(ok_true()),
+        Err(_) => fail(lua, ErrorKind::NotFound, "process not found"),
+    }
+}
+
+fn spawn(
+    lua: &Lua,
+    ctx: &Ctx,
+    flags: SpawnFlags,
+    func: &str,
+    args: MultiValue,
+) -> mlua::Result<MultiValue> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let id = str_arg(args.first(), func, 1)?;
+    let host = str_arg(args.get(1), func, 2)?;
+    let p = ctx.current()?;
+    let node = ctx.local.node().clone();
+    let Some(host_id) = node.host_id(&host) else {
+        return fail(lua, ErrorKind::NotFound, format!("host not found: {host}"));
+    };
+    if !node.host_running(host_id) {
+        return fail(
+            lua,
+            ErrorKind::Unavailable,
+            format!("host {host} not running"),
+        );
+    }
+    let payload = convert::to_payload(args.get(2..).unwrap_or(&[]))?;
+    if host_id == ctx.local.host() && !ctx.terminal {
+        return match ctx.spawn_here(lua, &id, &payload, Some(p.pid), flags, 0) {
+            Ok(child) => {
+                remember(ctx, p.slot, child, flags);
+                one(lua, ctx.pid_string(child))
+            }
+            Err(e) => fail_with(lua, e),
+        };
+    }
+    // Another host: its worker creates the process and answers; this coroutine waits.
+    let task = ctx.current_task()?;
+    let num = node.next_num();
+    let child = Pid::local(host_id, num);
+    remember(ctx, p.slot, child, flags);
+    let wait = p.set_wait(task, WaitKind::Call);
+    let token = ctx.token(&p, TokenUse::Call { task, wait });
+    let req = SpawnRequest {
+        entry: id.into(),
+        host: host_id,
+        args: payload,
+        parent: Some(p.pid),
+        flags,
+        reply: Some(ReplyTo { pid: p.pid, token }),
+        num,
+    };
+    if let Err(e) = node.request_spawn(req) {
+        p.tokens.borrow_mut().remove(&token);
+        if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
+            t.wait = None;
+        }
+        return fail_with(lua, e);
+    }
+    Ok(ctx.pending())
+}
+
+/// The parent's half of a monitor/link set up by a spawn.
+fn remember(ctx: &Ctx, slot: u32, child: Pid, flags: SpawnFlags) {
+    if flags.monitor || flags.link {
+        ctx.local.with(slot, |c| {
+            let x = c.extra();
+            if flags.monitor {
+                x.watching.push(child);
+            }
+            if flags.link {
+                x.links.push(child);
+            }
+        });
+    }
+}
+
+fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let name = str_arg(args.first(), "register", 1)?;
+    if name.is_empty() {
+        return fail(lua, ErrorKind::Invalid, "name cannot be empty");
+    }
+    if let Some(r) = scope_check(lua, args.get(2))? {
+        return Ok(r);
+    }
+    let pid = match args.get(1) {
+        None | Some(Value::Nil) => ctx.current()?.pid,
+        Some(Value::String(s)) => match ctx.local.node().parse_pid(&s.to_str()?) {
+            Ok(p) => p,
+            Err(_) => {
+                return fail(
+                    lua,
+                    ErrorKind::Invalid,
+                    format!("invalid pid: {}", s.to_str()?),
+                );
+            }
+        },
+        Some(other) => {
+            return fail(
+                lua,
+                ErrorKind::Invalid,
+                format!("invalid pid: expected string, got {}", other.type_name()),
+            );
+        }
+    };
+    if !ctx.local.node().is_alive(pid) {
+        return fail(lua, ErrorKind::NotFound, "process not found");
+    }
+    match ctx.local.register(&name, pid) {
+        Ok(()) => Ok(ok_true()),
+        Err(RegisterError::Taken(_)) => {
+            fail(lua, ErrorKind::AlreadyExists, "name already registered")
+        }
+    }
+}
+
+/// `None` for the LOCAL scope; `Some(nil, err)` for cluster or invalid scopes.
+fn scope_check(lua: &Lua, scope: Option<&Value>) -> mlua::Result<Option<MultiValue>> {
+    match scope {
+        None | Some(Value::Nil) => Ok(None),
+        Some(Value::Integer(0)) => Ok(None),
+        Some(Value::Number(n)) if *n == 0.0 => Ok(None),
+        Some(Value::Integer(1..=3)) => Ok(Some(fail(
+            lua,
+            ErrorKind::Unavailable,
+            "cluster registry not available",
+        )?)),
+        Some(Value::Number(n)) if [1.0, 2.0, 3.0].contains(n) => Ok(Some(fail(
+            lua,
+            ErrorKind::Unavailable,
+            "cluster registry not available",
+        )?)),
+        Some(other) => Ok(Some(fail(
+            lua,
+            ErrorKind::Invalid,
+            format!(
+                "invalid scope: {}",
+                other
+                    .to_string()
+                    .unwrap_or_else(|_| other.type_name().into())
+            ),
+        )?)),
+    }
+}
+
+fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Result<MultiValue> {
+    let topic = str_arg(Some(&topic), "listen", 1)?;
+    if topic.is_empty() {
+        return fail(lua, ErrorKind::Invalid, "topic cannot be empty");
+    }
+    if topic.starts_with('@') {
+        return fail(lua, ErrorKind::Invalid, "cannot listen to @ topics");
+    }
+    let as_message = match &opts {
+        Some(Value::Table(t)) => t.get::<Option<bool>>("message")?.unwrap_or(false),
+        _ => false,
+    };
+    let p = ctx.current()?;
+    if let Some((_, ud, _)) = p
+        .specials
+        .borrow()
+        .listeners
+        .iter()
+        .find(|(t, _, _)| **t == *topic)
+    {
+        return one(lua, ud.clone());
+    }
+    ctx.local.listen(p.slot, &topic);
+    let (ud, st) = new_chan(
+        lua,
+        ChanKind::Listen {
+            topic: topic.clone().into(),
+            raw: !as_message,
+        },
+        0,
+    )?;
+    p.specials
+        .borrow_mut()
+        .listeners
+        .push((topic.into(), ud.clone(), st));
+    one(lua, ud)
+}
+
+pub(crate) fn install(
+    lua: &Lua,
+    ctx: &Rc<Ctx>,
+    g: &Table,
+    blocking: &Function,
+) -> mlua::Result<()> {
+    let t = lua.create_table()?;
+
+    let c = ctx.clone();
+    t.raw_set(
+        "pid",
+        lua.create_function(move |_, ()| Ok(c.pid_string(c.current()?.pid)))?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "id",
+        lua.create_function(move |_, ()| Ok(c.current()?.entry.code.id.to_string()))?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "send",
+        lua.create_function(move |lua, args: MultiValue| send(lua, &c, args))?,
+    )?;
+
+    for (name, flags) in [
+        (
+            "spawn",
+            SpawnFlags {
+                monitor: false,
+                link: false,
+            },
+        ),
+        (
+            "spawn_monitored",
+            SpawnFlags {
+                monitor: true,
+                link: false,
+            },
+        ),
+        (
+            "spawn_linked",
+            SpawnFlags {
+                monitor: false,
+                link: true,
+            },
+        ),
+        (
+            "spawn_linked_monitored",
+            SpawnFlags {
+                monitor: true,
+                link: true,
+            },
+        ),
+    ] {
+        let c = ctx.clone();
+        let f =
+            lua.create_function(move |lua, args: MultiValue| spawn(lua, &c, flags, name, args))?;
+        t.raw_set(name, blocking.call::<Function>(f)?)?;
+    }
+
+    let c = ctx.clone();
+    t.raw_set(
+        "inbox",
+        lua.create_function(move |lua, ()| {
+            let p = c.current()?;
+            if let Some((ud, _)) = &p.specials.borrow().inbox {
+                return Ok(ud.clone());
+            }
+            let (ud, st) = new_chan(lua, ChanKind::Inbox, 0)?;
+            p.specials.borrow_mut().inbox = Some((ud.clone(), st));
+            Ok(ud)
+        })?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "events",
+        lua.create_function(move |lua, ()| {
+            let p = c.current()?;
+            if let Some((ud, _)) = &p.specials.borrow().events {
+                return Ok(ud.clone());
+            }
+            let (ud, st) = new_chan(lua, ChanKind::Events, 0)?;
+            p.specials.borrow_mut().events = Some((ud.clone(), st));
+            Ok(ud)
+        })?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "listen",
+        lua.create_function(move |lua, (topic, opts): (Value, Option<Value>)| {
+            listen(lua, &c, topic, opts)
+        })?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "unlisten",
+        lua.create_function(move |_, ch: mlua::AnyUserData| {
+            let p = c.current()?;
+            let topic = {
+                let mut s = p.specials.borrow_mut();
+                let ptr = ch.to_pointer();
+                let i = s
+                    .listeners
+                    .iter()
+                    .position(|(_, ud, _)| ud.to_pointer() == ptr);
+                i.map(|i| s.listeners.remove(i).0)
+            };
+            if let Some(topic) = topic {
+                c.local.unlisten(p.slot, &topic);
+            }
+            Ok(())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    t.raw_set(
+        "terminate",
+        lua.create_function(move |lua, dest: Value| {
+            let pid = match dest_arg(lua, &c, Some(&dest), "terminate")? {
+                Ok(p) => p,
+                Err(r) => return Ok(r),
+            };
+            let me = c.current()?;
+            let reason = ErrorValue::new(ErrorKind::Canceled, "process terminated").retryable(None);
+            if !c.local.kill(pid, reason) {
+                return fail(lua, ErrorKind::NotFound, "process not found");
+            }
+            if pid == me.pid {
+                crate::vm::request_kill();
+            }
+            Ok(ok_true())
+        })?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "cancel",
+        lua.create_function(move |lua, (dest, reason): (Value, Option<String>)| {
+            let pid = match dest_arg(lua, &c, Some(&dest), "cancel")? {
+                Ok(p) => p,
+                Err(r) => return Ok(r),
+            };
+            let me = c.current()?;
+            if c.local.cancel(me.pid, pid, reason.as_deref().unwrap_or("")) {
+                Ok(ok_true())
+            } else {
+                fail(lua, ErrorKind::NotFound, "process not found")
+            }
+        })?,
+    )?;
+    type Rel = fn(&starling_core::Local, u32, Pid) -> Result<(), RelationError>;
+    let rels: [(&str, Rel); 4] = [
+        ("monitor", |l, s, p| l.monitor(s, p)),
+        ("unmonitor", |l, s, p| l.demonitor(s, p)),
+        ("link", |l, s, p| l.link(s, p)),
+        ("unlink", |l, s, p| l.unlink(s, p)),
+    ];
+    for (name, op) in rels {
+        let c = ctx.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, dest: Value| {
+                let pid = match dest_arg(lua, &c, Some(&dest), name)? {
+                    Ok(p) => p,
+                    Err(r) => return Ok(r),
+                };
+                let me = c.current()?;
+                match op(&c.local, me.slot, pid) {
+                    Ok(()) => Ok(ok_true()),
+                    Err(e) => relation_error(lua, e),
+                }
+            })?,
+        )?;
+    }
+    let c = ctx.clone();
+    t.raw_set(
+        "get_options",
+        lua.create_function(move |lua, ()| {
+            let p = c.current()?;
+            let trap = c.local.with(p.slot, |core| {
+                core.extra.as_ref().is_some_and(|x| x.trap_links)
+            });
+            let t = lua.create_table()?;
+            t.raw_set("trap_links", trap)?;
+            Ok(t)
+        })?,
+    )?;
+    let c = ctx.clone();
+    t.raw_set(
+        "set_options",
+        lua.create_function(move |lua, opts: Value| {
+            let bad = |m: &str| -> mlua::Result<MultiValue> {
+                let (_, e) = fail(lua, ErrorKind::Invalid, m)?
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .fold((Value::Nil, Value::Nil), |acc, v| (acc.1, v));
+                Ok(MultiValue::from_vec(vec![Value::Boolean(false), e]))
+            };
+            let Value::Table(t) = opts else {
+                return bad("options parameter must be a table");
+            };
+            let mut trap = None;
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let key = match &k {
+                    Value::String(s) => s.to_str()?.to_string(),
+                    other => other.to_string().unwrap_or_default(),
+                };
+                match key.as_str() {
+                    "trap_links" => match v {
+                        Value::Boolean(b) => trap = Some(b),
+                        _ => return bad("trap_links must be a boolean"),
+                    },
+                    "upgradable" => {}
+                    other => return bad(&format!("option {other} is not supported")),
+                }
+            }
+            if let Some(trap) = trap {
+                let p = c.current()?;
+                c.local.with(p.slot, |core| core.extra().trap_links = trap);
+            }
+            Ok(MultiValue::from_vec(vec![Value::Boolean(true), Value::Nil]))
+        })?,
+    )?;
+    t.raw_set(
+        "upgrade",
+        lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+            Err(misuse("process.upgrade: not supported"))
+        })?,
+    )?;
+
+    let ev = lua.create_table()?;
+    ev.raw_set("EXIT", "pid.exit")?;
+    ev.raw_set("LINK_DOWN", "pid.link.down")?;
+    ev.raw_set("CANCEL", "pid.cancel")?;
+    t.raw_set("event", seal(&ev))?;
+
+    let reg = lua.create_table()?;
+    for (k, v) in [
+        ("LOCAL", 0),
+        ("EVENTUAL", 1),
+        ("CONSISTENT", 2),
+        ("STRONG", 3),
+    ] {
+        reg.raw_set(k, v)?;
+    }
+    let c = ctx.clone();
+    reg.raw_set(
+        "register",
+        lua.create_function(move |lua, args: MultiValue| register(lua, &c, args))?,
+    )?;
+    let c = ctx.clone();
+    reg.raw_set(
+        "lookup",
+        lua.create_function(move |lua, name: Value| {
+            let name = str_arg(Some(&name), "lookup", 1)?;
+            match c.local.node().registry.lookup(&name) {
+                Some(pid) => one(lua, c.pid_string(pid)),
+                None => fail(lua, ErrorKind::NotFound, "name not registered"),
+            }
+        })?,
+    )?;
+    let c = ctx.clone();
+    reg.raw_set(
+        "unregister",
+        lua.create_function(move |lua, (name, scope): (Value, Option<Value>)| {
+            let name = str_arg(Some(&name), "unregister", 1)?;
+            if let Some(r) = scope_check(lua, scope.as_ref())? {
+                return Ok(r);
+            }
+            one(lua, c.local.node().registry.remove(&name))
+        })?,
+    )?;
+    t.raw_set("registry", seal(&reg))?;
+    g.raw_set("process", t)
+}

@@ -1,0 +1,157 @@
+//! `time` (SPEC §8): sleeping, timeouts, the clock, durations.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use mlua::{Lua, MultiValue, Table, Value};
+use starling_core::ErrorKind;
+
+use crate::chan::ChanKind;
+use crate::engine::Ctx;
+use crate::modules::channel::new_chan;
+use crate::modules::seal;
+use crate::task::{TokenUse, WaitKind};
+use crate::userdata::error::fail;
+use crate::userdata::time::{LuaDuration, LuaTime, duration_arg};
+
+/// Layout constants (Go reference layouts).
+pub(crate) const LAYOUTS: [(&str, &str); 15] = [
+    ("RFC3339", "2006-01-02T15:04:05Z07:00"),
+    ("RFC3339NANO", "2006-01-02T15:04:05.999999999Z07:00"),
+    ("RFC822", "02 Jan 06 15:04 MST"),
+    ("RFC822Z", "02 Jan 06 15:04 -0700"),
+    ("RFC850", "Monday, 02-Jan-06 15:04:05 MST"),
+    ("RFC1123", "Mon, 02 Jan 2006 15:04:05 MST"),
+    ("RFC1123Z", "Mon, 02 Jan 2006 15:04:05 -0700"),
+    ("KITCHEN", "3:04PM"),
+    ("STAMP", "Jan _2 15:04:05"),
+    ("STAMP_MILLI", "Jan _2 15:04:05.000"),
+    ("STAMP_MICRO", "Jan _2 15:04:05.000000"),
+    ("STAMP_NANO", "Jan _2 15:04:05.000000000"),
+    ("DATE_TIME", "2006-01-02 15:04:05"),
+    ("DATE_ONLY", "2006-01-02"),
+    ("TIME_ONLY", "15:04:05"),
+];
+
+fn deadline(ns: i64) -> Instant {
+    Instant::now() + Duration::from_nanos(ns as u64)
+}
+
+pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result<()> {
+    let c = ctx.clone();
+    raw.raw_set(
+        "sleep",
+        lua.create_function(move |lua, d: Value| {
+            let ns = match duration_arg(&d) {
+                Ok(ns) => ns,
+                Err(e) => return fail(lua, ErrorKind::Invalid, e),
+            };
+            if ns <= 0 {
+                return Ok(MultiValue::new());
+            }
+            let p = c.current()?;
+            let task = c.current_task()?;
+            let wait = p.set_wait(task, WaitKind::Sleep);
+            let token = c.token(&p, TokenUse::Sleep { task, wait });
+            c.local.add_timer(p.slot, deadline(ns), token);
+            Ok(c.pending())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// Builds the `time` module table.
+pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("sleep", prelude.get::<Value>("sleep")?)?;
+
+    let c = ctx.clone();
+    t.raw_set(
+        "after",
+        lua.create_function(move |lua, d: Value| {
+            let ns = match duration_arg(&d) {
+                Ok(ns) if ns > 0 => ns,
+                Ok(_) => return fail(lua, ErrorKind::Invalid, "duration must be positive"),
+                Err(e) => return fail(lua, ErrorKind::Invalid, e),
+            };
+            let p = c.current()?;
+            let (ud, st) = new_chan(lua, ChanKind::User, 1)?;
+            let token = c.token(&p, TokenUse::After(st));
+            c.local.add_timer(p.slot, deadline(ns), token);
+            Ok(MultiValue::from_vec(vec![Value::UserData(ud)]))
+        })?,
+    )?;
+
+    t.raw_set("now", lua.create_function(|_, ()| Ok(LuaTime::now()))?)?;
+    t.raw_set(
+        "unix",
+        lua.create_function(|_, (sec, nsec): (i64, Option<i64>)| {
+            let ns = sec as i128 * 1_000_000_000 + nsec.unwrap_or(0) as i128;
+            let ts = Timestamp::from_nanosecond(ns)
+                .map_err(|e| mlua::Error::runtime(format!("time out of range: {e}")))?;
+            Ok(LuaTime {
+                ts,
+                tz: TimeZone::system(),
+            })
+        })?,
+    )?;
+    t.raw_set(
+        "parse_duration",
+        lua.create_function(|lua, v: Value| match duration_arg(&v) {
+            Ok(ns) => Ok(MultiValue::from_vec(vec![Value::UserData(
+                lua.create_userdata(LuaDuration(ns))?,
+            )])),
+            Err(e) => fail(lua, ErrorKind::Invalid, e),
+        })?,
+    )?;
+
+    for (name, ns) in [
+        ("NANOSECOND", 1i64),
+        ("MICROSECOND", 1_000),
+        ("MILLISECOND", 1_000_000),
+        ("SECOND", 1_000_000_000),
+        ("MINUTE", 60_000_000_000),
+        ("HOUR", 3_600_000_000_000),
+    ] {
+        t.raw_set(name, ns)?;
+    }
+    for (i, m) in [
+        "JANUARY",
+        "FEBRUARY",
+        "MARCH",
+        "APRIL",
+        "MAY",
+        "JUNE",
+        "JULY",
+        "AUGUST",
+        "SEPTEMBER",
+        "OCTOBER",
+        "NOVEMBER",
+        "DECEMBER",
+    ]
+    .iter()
+    .enumerate()
+    {
+        t.raw_set(*m, i + 1)?;
+    }
+    for (i, d) in [
+        "SUNDAY",
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+    ]
+    .iter()
+    .enumerate()
+    {
+        t.raw_set(*d, i)?;
+    }
+    for (k, v) in LAYOUTS {
+        t.raw_set(k, v)?;
+    }
+    Ok(seal(&t))
+}

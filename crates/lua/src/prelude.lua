@@ -1,0 +1,111 @@
+-- The Lua half of the engine. Runs once per VM, before the globals are sealed, with the real
+-- standard library in scope. It receives the raw Rust primitives in `raw` and returns the
+-- functions and method tables the engine installs.
+--
+-- Blocking protocol: a Rust primitive that cannot finish now registers a wait and returns
+-- PENDING; `block` then yields PENDING up to the scheduler, which resumes the coroutine with the
+-- answer once it is ready. An answer that starts with RAISE is raised at the call site.
+-- User coroutines (coroutine.create/wrap) forward PENDING yields upward, so blocking works
+-- inside them too (SPEC 4.5).
+
+local raw = ...
+local PENDING, RAISE = raw.PENDING, raw.RAISE
+local co_yield, co_resume, co_status, co_create = coroutine.yield, coroutine.resume, coroutine.status, coroutine.create
+local pack, unpack = table.pack, table.unpack
+local error, xpcall, tostring = error, xpcall, tostring
+local traceback = debug.traceback
+
+local function finish(first, ...)
+	if first == RAISE then
+		error((...), 0)
+	end
+	return first, ...
+end
+
+local function block(first, ...)
+	if first == PENDING then
+		return finish(co_yield(PENDING))
+	end
+	return first, ...
+end
+
+-- coroutine: standard functions, resume/wrap made transparent to runtime suspensions.
+local function resume(co, ...)
+	local r = pack(co_resume(co, ...))
+	while r[1] and r[2] == PENDING and r.n == 2 and co_status(co) == "suspended" do
+		r = pack(co_resume(co, co_yield(PENDING)))
+	end
+	return unpack(r, 1, r.n)
+end
+
+local function wrap(f)
+	local co = co_create(f)
+	return function(...)
+		local r = pack(resume(co, ...))
+		if r[1] then
+			return unpack(r, 2, r.n)
+		end
+		error(r[2], 0)
+	end
+end
+
+local co = {}
+for k, v in pairs(coroutine) do
+	co[k] = v
+end
+co.resume = resume
+co.wrap = wrap
+co.spawn = raw.spawn_coroutine
+
+-- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
+local capture = raw.capture_error
+local function on_error(e)
+	return capture(e, traceback(nil, 2))
+end
+local function task_body(f, ...)
+	return xpcall(f, on_error, ...)
+end
+
+-- channel: userdata methods that may block are wrapped here.
+local chan_recv, chan_send, select_raw = raw.chan_recv, raw.chan_send, raw.select
+local chan_methods = {
+	receive = function(ch)
+		return block(chan_recv(ch))
+	end,
+	send = function(ch, v)
+		return block(chan_send(ch, v))
+	end,
+	close = raw.chan_close,
+	case_receive = raw.case_receive,
+	case_send = raw.case_send,
+}
+
+local channel = {
+	new = raw.chan_new,
+	select = function(cases, default)
+		return block(select_raw(cases, default))
+	end,
+}
+
+local sleep_raw, call_raw = raw.sleep, raw.call
+local function sleep(d)
+	return block(sleep_raw(d))
+end
+
+-- Generic wrapper for Rust primitives that may return PENDING (spawn on another host, io…).
+local function blocking(f)
+	return function(...)
+		return block(f(...))
+	end
+end
+
+return {
+	block = block,
+	blocking = blocking,
+	coroutine = co,
+	channel = channel,
+	chan_methods = chan_methods,
+	task_body = task_body,
+	sleep = sleep,
+	call = call_raw and blocking(call_raw) or nil,
+}

@@ -1,0 +1,80 @@
+//! What the engine needs from its host: log output and, on a terminal host, the terminal.
+//!
+//! The host crate implements these; the engine never touches stdin, stdout or the log format.
+
+use std::io;
+
+use starling_core::ReplyTo;
+
+/// Log levels, in increasing severity (the numbers match `logmanager.min_level`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// `-1`.
+    Debug,
+    /// `0`.
+    Info,
+    /// `1`.
+    Warn,
+    /// `2`.
+    Error,
+}
+
+impl Level {
+    /// Upper-case name as printed on the console.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// One application log line (from `logger` or `print`).
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    /// Severity.
+    pub level: Level,
+    /// Logger name (`""` for the root logger).
+    pub name: String,
+    /// Message.
+    pub message: String,
+    /// Context fields first (`pid`, `location`), then the call's fields in sorted key order;
+    /// keys are unique.
+    pub fields: Vec<(String, serde_json::Value)>,
+}
+
+/// Output stream of the terminal.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// The terminal bound to a terminal host (SPEC §2.2, §9.1).
+pub trait Terminal: Send + Sync {
+    /// Writes and flushes.
+    fn write(&self, stream: Stream, bytes: &[u8]) -> io::Result<()>;
+    /// Starts reading one line; the outcome is sent to `reply` as a [`starling_core::Envelope::Wake`]
+    /// whose payload is the line (without its end-of-line), or an error at end of input.
+    fn read_line(&self, reply: ReplyTo);
+    /// Starts reading up to `n` bytes, answered like [`Terminal::read_line`].
+    fn read(&self, n: usize, reply: ReplyTo);
+    /// Switches raw mode on or off (reference-counted by the caller).
+    fn set_raw(&self, on: bool) -> io::Result<()>;
+    /// Command-line arguments given after the exec spec.
+    fn args(&self) -> Vec<String>;
+}
+
+/// Host services available to every worker's engine.
+pub trait Services: Send + Sync {
+    /// True when records at `level` would be printed (lets callers skip building them).
+    fn log_enabled(&self, level: Level) -> bool;
+    /// Emits one application log record.
+    fn log(&self, record: LogRecord);
+    /// The terminal, for engines running on a terminal host.
+    fn terminal(&self) -> Option<&dyn Terminal>;
+}

@@ -1,0 +1,184 @@
+//! Processes as the engine sees them: coroutines (tasks), what each is waiting for, and waking.
+//!
+//! A process is one or more tasks: its main function and every `coroutine.spawn`ed function.
+//! Each task is a Luau thread resumed by the scheduler. A task that blocks registers a [`Wait`]
+//! and yields PENDING; whoever completes the wait stores the values to resume it with and puts
+//! it on the process's ready list.
+//!
+//! # Guarantees
+//! Within a process tasks run one at a time and switch only when one blocks (SPEC §4.5, §7.4).
+//! A task is woken at most once per wait: every wait has a process-unique id and a waiter whose
+//! id no longer matches its task's current wait is stale and skipped.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use mlua::{AnyUserData, Table, Thread, Value};
+use rustc_hash::FxHashMap;
+use slab::Slab;
+use starling_core::Pid;
+
+use crate::chan::ChanState;
+use crate::engine::Prepared;
+
+/// What a blocked task waits for.
+pub(crate) enum WaitKind {
+    /// `ch:receive()`.
+    Recv,
+    /// `ch:send(v)`.
+    Send,
+    /// `channel.select`: the channels of each case, by case index.
+    Select(Vec<(AnyUserData, Rc<RefCell<ChanState>>)>),
+    /// `time.sleep`.
+    Sleep,
+    /// A request answered through the worker (spawn elsewhere, terminal input).
+    Call,
+}
+
+/// A task's current wait.
+pub(crate) struct Wait {
+    pub(crate) id: u64,
+    pub(crate) kind: WaitKind,
+}
+
+/// One coroutine of a process.
+pub(crate) struct Task {
+    pub(crate) thread: Thread,
+    pub(crate) wait: Option<Wait>,
+    /// Values to resume with; `None` means "resume with nothing".
+    pub(crate) resume: Option<Vec<Value>>,
+}
+
+/// A wait that completes through a worker token (timers and requests).
+pub(crate) enum TokenUse {
+    /// Wake task after a sleep.
+    Sleep { task: u32, wait: u64 },
+    /// Fill and close a `time.after` channel.
+    After(Rc<RefCell<ChanState>>),
+    /// Wake task with a request's result: its first value, or `nil, err`.
+    Call { task: u32, wait: u64 },
+}
+
+/// Subscriptions whose values come from the worker's queues.
+#[derive(Default)]
+pub(crate) struct Specials {
+    pub(crate) inbox: Option<(AnyUserData, Rc<RefCell<ChanState>>)>,
+    pub(crate) events: Option<(AnyUserData, Rc<RefCell<ChanState>>)>,
+    pub(crate) listeners: Vec<(Box<str>, AnyUserData, Rc<RefCell<ChanState>>)>,
+}
+
+/// The engine half of a process.
+pub(crate) struct ProcState {
+    pub(crate) slot: u32,
+    pub(crate) pid: Pid,
+    pub(crate) entry: Rc<Prepared>,
+    pub(crate) env: Table,
+    pub(crate) tasks: RefCell<Slab<Task>>,
+    pub(crate) ready: RefCell<VecDeque<u32>>,
+    pub(crate) main: Cell<u32>,
+    next_id: Cell<u64>,
+    pub(crate) tokens: RefCell<FxHashMap<u64, TokenUse>>,
+    pub(crate) specials: RefCell<Specials>,
+    /// Raw-mode references held by this process (reset when it ends).
+    pub(crate) raw_mode: Cell<u32>,
+}
+
+impl ProcState {
+    pub(crate) fn new(slot: u32, pid: Pid, entry: Rc<Prepared>, env: Table) -> ProcState {
+        ProcState {
+            slot,
+            pid,
+            entry,
+            env,
+            tasks: RefCell::new(Slab::new()),
+            ready: RefCell::new(VecDeque::new()),
+            main: Cell::new(0),
+            next_id: Cell::new(1),
+            tokens: RefCell::new(FxHashMap::default()),
+            specials: RefCell::new(Specials::default()),
+            raw_mode: Cell::new(0),
+        }
+    }
+
+    /// A fresh, process-unique id (waits and worker tokens share the sequence).
+    pub(crate) fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// Adds a task that runs `thread`, ready to start with `args`.
+    pub(crate) fn add_task(&self, thread: Thread, args: Vec<Value>) -> u32 {
+        let id = self.tasks.borrow_mut().insert(Task {
+            thread,
+            wait: None,
+            resume: Some(args),
+        }) as u32;
+        self.ready.borrow_mut().push_back(id);
+        id
+    }
+
+    /// Records that `task` now waits; returns the wait id.
+    pub(crate) fn set_wait(&self, task: u32, kind: WaitKind) -> u64 {
+        let id = self.next_id();
+        if let Some(t) = self.tasks.borrow_mut().get_mut(task as usize) {
+            t.wait = Some(Wait { id, kind });
+        }
+        id
+    }
+
+    /// True while `task` still waits on wait `id`.
+    pub(crate) fn is_waiting(&self, task: u32, id: u64) -> bool {
+        self.tasks
+            .borrow()
+            .get(task as usize)
+            .and_then(|t| t.wait.as_ref())
+            .is_some_and(|w| w.id == id)
+    }
+
+    /// The select case channels of a waiting task (to build its result).
+    pub(crate) fn case_channel(&self, task: u32, case: usize) -> Option<AnyUserData> {
+        let tasks = self.tasks.borrow();
+        match &tasks.get(task as usize)?.wait.as_ref()?.kind {
+            WaitKind::Select(cases) => cases.get(case).map(|(ud, _)| ud.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when the waiting task is in a select.
+    pub(crate) fn in_select(&self, task: u32) -> bool {
+        let tasks = self.tasks.borrow();
+        tasks
+            .get(task as usize)
+            .and_then(|t| t.wait.as_ref())
+            .is_some_and(|w| matches!(w.kind, WaitKind::Select(_)))
+    }
+
+    /// Completes `task`'s wait `id` with `values`. Channel borrows must be released first:
+    /// this removes the task's other select registrations.
+    pub(crate) fn wake(&self, task: u32, id: u64, values: Vec<Value>) -> bool {
+        let wait = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(task as usize) else {
+                return false;
+            };
+            if t.wait.as_ref().is_none_or(|w| w.id != id) {
+                return false;
+            }
+            t.resume = Some(values);
+            t.wait.take()
+        };
+        if let Some(Wait {
+            kind: WaitKind::Select(cases),
+            id,
+        }) = wait
+        {
+            for (_, st) in cases {
+                st.borrow_mut().forget(task, id);
+            }
+        }
+        self.ready.borrow_mut().push_back(task);
+        true
+    }
+}

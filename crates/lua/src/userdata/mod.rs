@@ -1,0 +1,6 @@
+//! Userdata types scripts hold: errors, messages, payloads, times and durations.
+
+pub mod error;
+pub mod message;
+pub mod payload;
+pub mod time;

@@ -1,0 +1,37 @@
+//! Layer 5 of 5: the command line. Parses arguments, calls `starling-host`, prints one
+//! `starling: ` line for errors and maps outcomes to exit statuses.
+
+mod args;
+mod init;
+mod run;
+
+use clap::Parser;
+
+/// Exit status for command-line and configuration errors.
+pub(crate) const EXIT_ERROR: i32 = 1;
+
+pub(crate) fn main() -> i32 {
+    let args = match args::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let result = match args.command {
+        args::Command::Init(a) => init::init(a),
+        args::Command::Run(a) => run::run(&args.global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = format!("{e}");
+            for cause in e.chain().skip(1) {
+                msg.push_str(&format!(": {cause}"));
+            }
+            eprintln!("starling: {msg}");
+            EXIT_ERROR
+        }
+    }
+}

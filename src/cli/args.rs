@@ -1,0 +1,90 @@
+//! Command-line arguments (SPEC §3): commands and flags mirror `wippy`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run actor-model applications written as YAML entries and Lua processes.
+#[derive(Debug, Parser)]
+#[command(name = "starling", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct Global {
+    /// Configuration file (repeatable; replaces ./.wippy.yaml)
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub(crate) config: Vec<PathBuf>,
+    /// Debug level for all logs
+    #[arg(short = 'v', long, global = true)]
+    pub(crate) verbose: bool,
+    /// Debug level plus stack traces
+    #[arg(long = "very-verbose", global = true)]
+    pub(crate) very_verbose: bool,
+    /// Coloured console log format
+    #[arg(short = 'c', long, global = true)]
+    pub(crate) console: bool,
+    /// No log output at all
+    #[arg(short = 's', long, global = true)]
+    pub(crate) silent: bool,
+    /// Event streams (accepted; no effect yet)
+    #[arg(short = 'e', long = "event-streams", global = true)]
+    pub(crate) event_streams: bool,
+    /// Profiler (accepted; no effect yet)
+    #[arg(short = 'p', long, global = true)]
+    pub(crate) profiler: bool,
+    /// Memory limit such as 512M or 1G (advisory)
+    #[arg(short = 'm', long = "memory-limit", value_name = "SIZE", global = true)]
+    pub(crate) memory_limit: Option<String>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write a wippy.lock for the project in the current directory
+    Init(InitArgs),
+    /// Run the project: services until SIGINT/SIGTERM, or one process with -x
+    Run(RunArgs),
+}
+
+/// `starling init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Source directory written to the lock file
+    #[arg(short = 'd', long = "src-dir", default_value = "./src")]
+    pub(crate) src_dir: String,
+    /// Vendored-module directory written to the lock file
+    #[arg(long = "modules-dir", default_value = ".wippy")]
+    pub(crate) modules_dir: String,
+    /// Path of the lock file
+    #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
+    pub(crate) lock_file: PathBuf,
+}
+
+/// `starling run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Run one process on a terminal host and exit when it ends: ns:entry or host/ns:entry
+    #[arg(short = 'x', long = "exec", value_name = "SPEC")]
+    pub(crate) exec: Option<String>,
+    /// Terminal host to use with -x
+    #[arg(long, value_name = "ID")]
+    pub(crate) host: Option<String>,
+    /// Configuration override section.path=value (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// Entry override ns:entry:field=value (repeatable)
+    #[arg(short = 'o', long = "override", value_name = "ID:FIELD=VALUE")]
+    pub(crate) overrides: Vec<String>,
+    /// Path of the lock file
+    #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
+    pub(crate) lock_file: PathBuf,
+    /// Arguments passed to the exec process (after the spec)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub(crate) args: Vec<String>,
+}
