@@ -1,1 +1,6 @@
+//! Integration tests: they drive the built `starling` binary, as a user would.
 
+mod cli;
+mod examples;
+mod lua;
+mod support;

@@ -1,0 +1,1 @@
+return { main = function(msg) error(msg or "boom") end }
