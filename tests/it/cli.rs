@@ -14,9 +14,17 @@ fn init_writes_a_lock_file_and_keeps_other_keys() {
     let lock = std::fs::read_to_string(dir.path().join("wippy.lock")).expect("lock written");
     assert_eq!(lock, "directories:\n    modules: .wippy\n    src: ./src\n");
 
-    std::fs::write(dir.path().join("wippy.lock"), "options:\n    unpack_modules: true\ndirectories:\n    src: ./old\n    modules: .m\n")
-        .expect("write lock");
-    let out = crate::support::run_in(dir.path(), &["init", "-d", "./app"], "", Duration::from_secs(10));
+    std::fs::write(
+        dir.path().join("wippy.lock"),
+        "options:\n    unpack_modules: true\ndirectories:\n    src: ./old\n    modules: .m\n",
+    )
+    .expect("write lock");
+    let out = crate::support::run_in(
+        dir.path(),
+        &["init", "-d", "./app"],
+        "",
+        Duration::from_secs(10),
+    );
     out.expect_code(0);
     let lock = std::fs::read_to_string(dir.path().join("wippy.lock")).expect("lock written");
     assert!(lock.contains("src: ./app"), "{lock}");
@@ -35,7 +43,12 @@ fn help_is_available_everywhere() {
 #[test]
 fn missing_lock_file_hints_at_init() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = crate::support::run_in(dir.path(), &["run", "-x", "app:cli"], "", Duration::from_secs(10));
+    let out = crate::support::run_in(
+        dir.path(),
+        &["run", "-x", "app:cli"],
+        "",
+        Duration::from_secs(10),
+    );
     out.expect_code(1);
     assert!(out.stderr.starts_with("starling: "), "{}", out.stderr);
     assert!(out.stderr.contains("starling init"), "{}", out.stderr);
@@ -54,22 +67,34 @@ fn expect_load_error(p: &Project, args: &[&str], needles: &[&str]) {
 #[test]
 fn malformed_yaml_names_file_and_line() {
     let p = Project::new();
-    p.file("_index.yaml", "namespace: app\nentries:\n  - name: a\n    kind: [unclosed\n");
+    p.file(
+        "_index.yaml",
+        "namespace: app\nentries:\n  - name: a\n    kind: [unclosed\n",
+    );
     expect_load_error(&p, &["run"], &["_index.yaml:", "4"]);
 }
 
 #[test]
 fn duplicate_entries_name_both_files() {
     let p = Project::new();
-    p.file("a.yaml", "namespace: app\nentries:\n  - { name: x, kind: process.host }\n");
-    p.file("b.yaml", "namespace: app\nentries:\n  - { name: x, kind: process.host }\n");
+    p.file(
+        "a.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.host }\n",
+    );
+    p.file(
+        "b.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.host }\n",
+    );
     expect_load_error(&p, &["run"], &["duplicate", "app:x", "a.yaml", "b.yaml"]);
 }
 
 #[test]
 fn missing_source_file_is_an_error() {
     let p = Project::new();
-    p.file("_index.yaml", "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: file://nope.lua }\n");
+    p.file(
+        "_index.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: file://nope.lua }\n",
+    );
     expect_load_error(&p, &["run"], &["nope.lua", "_index.yaml"]);
 }
 
@@ -92,7 +117,10 @@ fn unknown_modules_are_load_errors() {
 #[test]
 fn unknown_kinds_are_warnings_not_errors() {
     let p = script_project("return { main = function() return 0 end }");
-    p.file("extra.yaml", "namespace: web\nentries:\n  - { name: api, kind: http.service }\n");
+    p.file(
+        "extra.yaml",
+        "namespace: web\nentries:\n  - { name: api, kind: http.service }\n",
+    );
     let out = p.run(&["run", "-x", "app:main"], "");
     out.expect_code(0);
     assert!(out.stderr.contains("http.service"), "{}", out.stderr);
@@ -101,11 +129,27 @@ fn unknown_kinds_are_warnings_not_errors() {
 #[test]
 fn exec_spec_errors() {
     let p = script_project("return { main = function() return 0 end }");
-    expect_load_error(&p, &["run", "-x", "app:nope"], &["entry app:nope not found"]);
+    expect_load_error(
+        &p,
+        &["run", "-x", "app:nope"],
+        &["entry app:nope not found"],
+    );
     expect_load_error(&p, &["run", "-x", "nocolon"], &["invalid exec spec"]);
-    expect_load_error(&p, &["run", "-x", "app:ghost/app:main"], &["host app:ghost not found"]);
-    expect_load_error(&p, &["run", "-x", "app:processes/app:main"], &["not a terminal.host"]);
-    expect_load_error(&p, &["run", "--host", "app:x", "-x", "app:terminal/app:main"], &["contradicts"]);
+    expect_load_error(
+        &p,
+        &["run", "-x", "app:ghost/app:main"],
+        &["host app:ghost not found"],
+    );
+    expect_load_error(
+        &p,
+        &["run", "-x", "app:processes/app:main"],
+        &["not a terminal.host"],
+    );
+    expect_load_error(
+        &p,
+        &["run", "--host", "app:x", "-x", "app:terminal/app:main"],
+        &["contradicts"],
+    );
 }
 
 #[test]
@@ -115,10 +159,17 @@ fn require_of_an_unlisted_module_fails_the_process() {
         "_index.yaml",
         "namespace: app\nentries:\n  - { name: t, kind: terminal.host, lifecycle: { auto_start: true } }\n  - { name: m, kind: process.lua, source: file://m.lua, method: main, modules: [io] }\n",
     );
-    p.file("m.lua", "return { main = function() local t = require('time') return 0 end }");
+    p.file(
+        "m.lua",
+        "return { main = function() local t = require('time') return 0 end }",
+    );
     let out = p.run(&["run", "-x", "app:m"], "");
     out.expect_code(1);
-    assert!(out.stderr.contains("module 'time' not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("module 'time' not found"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -133,7 +184,12 @@ fn exit_status_follows_the_result() {
         ("return {}", 0, "", ""),
         ("return nil, 'bad thing'", 1, "", "bad thing"),
         ("error('exploded')", 1, "", "exploded"),
-        ("error(errors.new({ message = 'typed', kind = errors.TIMEOUT }))", 1, "", "typed"),
+        (
+            "error(errors.new({ message = 'typed', kind = errors.TIMEOUT }))",
+            1,
+            "",
+            "typed",
+        ),
     ];
     for (body, code, stdout, stderr) in cases {
         let p = script_project(&format!("return {{ main = function() {body} end }}"));
@@ -177,7 +233,10 @@ end }
         "crash.yaml",
         "namespace: app\nentries:\n  - { name: crash, kind: process.lua, source: file://crash.lua, method: main }\n",
     );
-    p.file("crash.lua", "return { main = function(ok) if ok then return 'fine' end error('on purpose') end }");
+    p.file(
+        "crash.lua",
+        "return { main = function(ok) if ok then return 'fine' end error('on purpose') end }",
+    );
     let out = p.run(&["run", "-x", "app:main"], "");
     out.expect_code(0);
     assert_eq!(out.stdout, "survived\n");
@@ -202,7 +261,11 @@ end }
     );
     let out = p.run(&["run", "-x", "app:main"], "");
     out.expect_code(0);
-    assert!(out.elapsed < Duration::from_secs(3), "took {:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        out.elapsed
+    );
 }
 
 /// Ctrl+C while the exec process waits in io.readline (stdin stays open).
@@ -222,11 +285,18 @@ fn sigint_during_readline_exits_130() {
     let mut stdin = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let out = child.wait_with_output().expect("wait");
     let _ = stdin.write_all(b"");
     assert_eq!(out.status.code(), Some(130));
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Goodbye"));
 }

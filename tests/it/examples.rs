@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::{repo, run_in};
 
 /// Replaces the leading `YYYY-MM-DD HH:MM:SS` of each log line with `<time>`.
-pub fn mask_times(s: &str) -> String {
+pub(crate) fn mask_times(s: &str) -> String {
     s.lines()
         .map(|l| {
             let b = l.as_bytes();
@@ -19,7 +19,11 @@ pub fn mask_times(s: &str) -> String {
                     13 | 16 => *c == b':',
                     _ => c.is_ascii_digit(),
                 });
-            if is_ts { format!("<time>{}", &l[19..]) } else { l.to_string() }
+            if is_ts {
+                format!("<time>{}", &l[19..])
+            } else {
+                l.to_string()
+            }
         })
         .map(|l| l + "\n")
         .collect()
@@ -28,11 +32,21 @@ pub fn mask_times(s: &str) -> String {
 fn check_transcript(app: &str, case: &str, args: &[&str]) -> Duration {
     let dir = repo().join("examples").join(app);
     let t = dir.join("transcripts");
-    let read = |ext: &str| std::fs::read_to_string(t.join(format!("{case}.{ext}"))).expect("transcript file");
+    let read = |ext: &str| {
+        std::fs::read_to_string(t.join(format!("{case}.{ext}"))).expect("transcript file")
+    };
     let out = run_in(&dir, args, &read("stdin"), Duration::from_secs(10));
     out.expect_code(0);
-    assert_eq!(out.stdout, read("stdout"), "stdout differs for {app}/{case}");
-    assert_eq!(mask_times(&out.stderr), read("stderr"), "stderr differs for {app}/{case}");
+    assert_eq!(
+        out.stdout,
+        read("stdout"),
+        "stdout differs for {app}/{case}"
+    );
+    assert_eq!(
+        mask_times(&out.stderr),
+        read("stderr"),
+        "stderr differs for {app}/{case}"
+    );
     out.elapsed
 }
 
@@ -41,18 +55,30 @@ fn echo_service_two_lines() {
     let elapsed = check_transcript("echo-service", "two-lines", &["run", "-x", "app:cli"]);
     // 200 ms start-up wait + two 100 ms workers + shutdown grace: about half a second.
     // SPEC §10.5 sets 3 s as the hard limit; allow for a loaded CI machine.
-    assert!(elapsed < Duration::from_secs(2), "echo session took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "echo session took {elapsed:?}"
+    );
 }
 
 #[test]
 fn echo_service_long_exec_form_and_immediate_eof() {
-    check_transcript("echo-service", "eof", &["run", "-x", "app:terminal/app:cli"]);
+    check_transcript(
+        "echo-service",
+        "eof",
+        &["run", "-x", "app:terminal/app:cli"],
+    );
 }
 
 #[test]
 fn echo_service_empty_line_ends_the_session() {
     let dir = repo().join("examples/echo-service");
-    let out = run_in(&dir, &["run", "-x", "app:cli"], "\nignored\n", Duration::from_secs(10));
+    let out = run_in(
+        &dir,
+        &["run", "-x", "app:cli"],
+        "\nignored\n",
+        Duration::from_secs(10),
+    );
     out.expect_code(0);
     assert!(out.stdout.ends_with("\nGoodbye!\n"), "{}", out.stdout);
     assert!(!out.stdout.contains("IGNORED"));
@@ -63,7 +89,11 @@ fn every_example_has_a_transcript() {
     for entry in std::fs::read_dir(repo().join("examples")).expect("examples dir") {
         let path = entry.expect("dir entry").path();
         if path.is_dir() {
-            assert!(Path::new(&path.join("transcripts")).is_dir(), "{} has no transcripts", path.display());
+            assert!(
+                Path::new(&path.join("transcripts")).is_dir(),
+                "{} has no transcripts",
+                path.display()
+            );
         }
     }
 }

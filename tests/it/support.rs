@@ -6,27 +6,27 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Path of the binary under test.
-pub fn starling() -> PathBuf {
+pub(crate) fn starling() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_starling"))
 }
 
 /// Root of the repository.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// What a run of the binary produced.
 #[derive(Debug)]
-pub struct Output {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
+pub(crate) struct Output {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) elapsed: Duration,
 }
 
 impl Output {
     /// Panics with both streams shown unless the exit code is `code`.
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub(crate) fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code,
             Some(code),
@@ -39,7 +39,7 @@ impl Output {
 }
 
 /// Runs `starling args…` in `dir` with `stdin` piped in; kills it after `limit`.
-pub fn run_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Output {
+pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Output {
     let start = Instant::now();
     let mut child = Command::new(starling())
         .args(args)
@@ -77,22 +77,25 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Output
 }
 
 /// A temporary project: `wippy.lock` plus files under `src/`.
-pub struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
     /// An empty project with a lock file.
-    pub fn new() -> Project {
+    pub(crate) fn new() -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("wippy.lock"), "directories:\n    modules: .wippy\n    src: ./src\n")
-            .expect("write lock");
+        std::fs::write(
+            dir.path().join("wippy.lock"),
+            "directories:\n    modules: .wippy\n    src: ./src\n",
+        )
+        .expect("write lock");
         std::fs::create_dir_all(dir.path().join("src")).expect("src dir");
         Project { dir }
     }
 
     /// Writes `src/<name>`.
-    pub fn file(&self, name: &str, text: &str) -> &Self {
+    pub(crate) fn file(&self, name: &str, text: &str) -> &Self {
         let path = self.dir.path().join("src").join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create dirs");
@@ -102,20 +105,21 @@ impl Project {
     }
 
     /// The project directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Runs `starling args…` in the project with a 10 s limit.
-    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+    pub(crate) fn run(&self, args: &[&str], stdin: &str) -> Output {
         run_in(self.path(), args, stdin, Duration::from_secs(10))
     }
 }
 
 /// Standard hosts plus one exec entry running `source` (all modules allowed).
-pub fn script_project(source: &str) -> Project {
+pub(crate) fn script_project(source: &str) -> Project {
     let p = Project::new();
-    p.file("_index.yaml", HOSTS_AND_MAIN).file("main.lua", source);
+    p.file("_index.yaml", HOSTS_AND_MAIN)
+        .file("main.lua", source);
     p
 }
 
@@ -134,23 +138,3 @@ entries:
     method: main
     modules: [io, time, logger]
 "#;
-
-/// Replaces every `{host|0x…}` pid with `{host|PID}`.
-pub fn mask_pids(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("|0x") {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let hex = tail[3..].bytes().take_while(u8::is_ascii_hexdigit).count();
-        if hex > 0 && tail.as_bytes().get(3 + hex) == Some(&b'}') {
-            out.push_str("|PID");
-            rest = &tail[3 + hex..];
-        } else {
-            out.push_str("|0x");
-            rest = &tail[3..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
