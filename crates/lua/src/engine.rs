@@ -15,6 +15,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mlua::{Function, LightUserData, Lua, MultiValue, Table, Thread, Value};
 use rustc_hash::FxHashMap;
@@ -348,7 +349,12 @@ impl Ctx {
             self.on_wakeup(lua, p, w)?;
         }
         self.pump(lua, p)?;
+        let started = Instant::now();
         loop {
+            if started.elapsed() >= vm::SLICE && !p.ready.borrow().is_empty() {
+                // Coroutines that keep waking each other must not starve other processes.
+                return Ok(Step::Preempted);
+            }
             let next = p.ready.borrow_mut().pop_front();
             let Some(tid) = next else {
                 if self.pump(lua, p)? == 0 {
@@ -364,7 +370,7 @@ impl Ctx {
                 (t.thread.clone(), t.resume.take().unwrap_or_default())
             };
             self.cur_task.set(Some(tid));
-            vm::begin_slice(thread.to_pointer());
+            vm::begin_slice(thread.to_pointer(), started);
             let result = thread.resume::<MultiValue>(MultiValue::from_vec(args));
             let preempted = vm::end_slice();
             self.cur_task.set(None);

@@ -41,12 +41,13 @@ thread_local! {
     static SLICE_STATE: Cell<Option<SliceState>> = const { Cell::new(None) };
 }
 
-/// Starts a time slice for the coroutine whose thread pointer is `task`.
-pub(crate) fn begin_slice(task: *const c_void) {
+/// Runs the coroutine whose thread pointer is `task` within the slice that began at `started`
+/// (one slice covers a whole step of a process, whichever of its coroutines run in it).
+pub(crate) fn begin_slice(task: *const c_void, started: Instant) {
     SLICE_STATE.with(|s| {
         s.set(Some(SliceState {
             task,
-            started: Instant::now(),
+            started,
             countdown: CHECK_EVERY,
             kill: false,
             preempted: false,
