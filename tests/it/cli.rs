@@ -300,3 +300,81 @@ fn sigint_during_readline_exits_130() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Goodbye"));
 }
+
+/// `starling run`: services start, SIGTERM stops them (CANCEL first), exit 0.
+#[test]
+fn run_mode_starts_services_and_stops_on_sigterm() {
+    let p = Project::new();
+    p.file(
+        "_index.yaml",
+        r#"namespace: app
+entries:
+  - { name: processes, kind: process.host, lifecycle: { auto_start: true } }
+  - { name: polite, kind: process.lua, source: file://polite.lua, method: main, modules: [logger] }
+  - name: polite-service
+    kind: process.service
+    process: polite
+    host: app:processes
+    lifecycle: { auto_start: true }
+  - { name: stubborn, kind: process.lua, source: 'return { main = function() process.inbox():receive() end }', method: main }
+  - name: stubborn-service
+    kind: process.service
+    process: stubborn
+    host: app:processes
+    lifecycle: { auto_start: true, stop_timeout: 200ms, requires: [polite-service] }
+"#,
+    );
+    p.file(
+        "polite.lua",
+        r#"local logger = require("logger")
+return { main = function()
+    logger:info("polite up")
+    local events = process.events()
+    while true do
+        local ev = events:receive()
+        if ev.kind == process.event.CANCEL then
+            logger:info("polite leaving", { reason = ev.reason })
+            return 0
+        end
+    end
+end }"#,
+    );
+    let mut child = Command::new(starling())
+        .args(["run"])
+        .current_dir(p.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start starling");
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    for needle in [
+        "service app:polite-service is running",
+        "service app:stubborn-service is running",
+        "polite up",
+        "\"reason\": \"service stopping\"",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    // Reverse dependency order: the dependent (stubborn) stops before what it requires.
+    let stubborn = stderr
+        .find("service app:stubborn-service is stopping")
+        .expect("stubborn stops");
+    let polite = stderr
+        .find("service app:polite-service is stopping")
+        .expect("polite stops");
+    assert!(stubborn < polite, "{stderr}");
+}
