@@ -40,9 +40,21 @@ impl Output {
 
 /// Runs `starling args…` in `dir` with `stdin` piped in; kills it after `limit`.
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Output {
+    run_in_env(dir, args, stdin, limit, &[])
+}
+
+/// [`run_in`] with extra environment variables.
+pub(crate) fn run_in_env(
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+) -> Output {
     let start = Instant::now();
     let mut child = Command::new(starling())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

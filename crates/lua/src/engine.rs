@@ -367,7 +367,12 @@ impl Ctx {
                 let Some(t) = tasks.get_mut(tid as usize) else {
                     continue;
                 };
-                (t.thread.clone(), t.resume.take().unwrap_or_default())
+                if t.preempted {
+                    t.preempted = false;
+                    (t.thread.clone(), Vec::new())
+                } else {
+                    (t.thread.clone(), t.resume.take().unwrap_or_default())
+                }
             };
             self.cur_task.set(Some(tid));
             vm::begin_slice(thread.to_pointer(), started);
@@ -379,11 +384,24 @@ impl Ctx {
                 let first = values.front();
                 if !matches!(first, Some(Value::LightUserData(l)) if *l == self.refs().pending) {
                     // Preempted, or a plain coroutine.yield() at task level: run again later.
+                    if preempted {
+                        if let Some(t) = p.tasks.borrow_mut().get_mut(tid as usize) {
+                            t.preempted = true;
+                        }
+                    }
                     p.ready.borrow_mut().push_front(tid);
                     if preempted || self.local.with(p.slot, |c| c.kill.is_some()) {
                         return Ok(Step::Preempted);
                     }
                     continue;
+                }
+                // Woken while it was preempted on its way to this PENDING yield: run it again.
+                if p.tasks
+                    .borrow()
+                    .get(tid as usize)
+                    .is_some_and(|t| t.wait.is_none() && t.resume.is_some())
+                {
+                    p.ready.borrow_mut().push_back(tid);
                 }
                 if self.local.with(p.slot, |c| c.kill.is_some()) {
                     return Ok(Step::Blocked);

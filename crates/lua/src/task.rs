@@ -48,6 +48,9 @@ pub(crate) struct Task {
     pub(crate) wait: Option<Wait>,
     /// Values to resume with; `None` means "resume with nothing".
     pub(crate) resume: Option<Vec<Value>>,
+    /// Preempted by the slice interrupt: already on the ready list, and must be resumed with
+    /// nothing (Luau re-executes the interrupted instruction).
+    pub(crate) preempted: bool,
 }
 
 /// A wait that completes through a worker token (timers and requests).
@@ -114,6 +117,7 @@ impl ProcState {
             thread,
             wait: None,
             resume: Some(args),
+            preempted: false,
         }) as u32;
         self.ready.borrow_mut().push_back(id);
         id
@@ -167,8 +171,10 @@ impl ProcState {
                 return false;
             }
             t.resume = Some(values);
-            t.wait.take()
+            let preempted = t.preempted;
+            (t.wait.take(), preempted)
         };
+        let (wait, preempted) = wait;
         if let Some(Wait {
             kind: WaitKind::Select(cases),
             id,
@@ -178,7 +184,9 @@ impl ProcState {
                 st.borrow_mut().forget(task, id);
             }
         }
-        self.ready.borrow_mut().push_back(task);
+        if !preempted {
+            self.ready.borrow_mut().push_back(task);
+        }
         true
     }
 }

@@ -25,6 +25,19 @@ pub(crate) const SLICE: Duration = Duration::from_millis(1);
 /// nanoseconds of work each, so 1024 of them cost far less than the slice.
 const CHECK_EVERY: i32 = 1024;
 
+/// Preemption stress mode for testing the scheduler: with `STARLING_STRESS_PREEMPT=1` in the
+/// environment, a task is preempted at every second interrupt point (never twice in a row, so
+/// the re-executed instruction always makes progress). Programs run much slower but must
+/// behave exactly the same; the test suite runs some scripts this way.
+fn stress() -> bool {
+    static STRESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *STRESS.get_or_init(|| std::env::var_os("STARLING_STRESS_PREEMPT").is_some_and(|v| v == "1"))
+}
+
+fn check_every() -> i32 {
+    if stress() { 2 } else { CHECK_EVERY }
+}
+
 #[derive(Copy, Clone)]
 struct SliceState {
     /// The coroutine the scheduler resumed: the only thread that may be preempted.
@@ -48,7 +61,7 @@ pub(crate) fn begin_slice(task: *const c_void, started: Instant) {
         s.set(Some(SliceState {
             task,
             started,
-            countdown: CHECK_EVERY,
+            countdown: check_every(),
             kill: false,
             preempted: false,
         }))
@@ -83,8 +96,8 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: std::os::r
         SLICE_STATE.with(|s| s.set(Some(st)));
         return;
     }
-    st.countdown = CHECK_EVERY;
-    let over = st.kill || st.started.elapsed() >= SLICE;
+    st.countdown = check_every();
+    let over = st.kill || stress() || st.started.elapsed() >= SLICE;
     if !over {
         SLICE_STATE.with(|s| s.set(Some(st)));
         return;
