@@ -27,8 +27,12 @@ pub(crate) fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             let mut msg = format!("{e}");
+            // Error types that already embed their source in the message are not repeated.
             for cause in e.chain().skip(1) {
-                msg.push_str(&format!(": {cause}"));
+                let cause = cause.to_string();
+                if !msg.contains(&cause) {
+                    msg.push_str(&format!(": {cause}"));
+                }
             }
             eprintln!("starling: {msg}");
             EXIT_ERROR

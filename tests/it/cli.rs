@@ -339,7 +339,7 @@ return { main = function()
     end
 end }"#,
     );
-    let mut child = Command::new(starling())
+    let child = Command::new(starling())
         .args(["run"])
         .current_dir(p.path())
         .stdin(Stdio::null())

@@ -30,12 +30,37 @@ local function block(first, ...)
 end
 
 -- coroutine: standard functions, resume/wrap made transparent to runtime suspensions.
+-- A coroutine whose resume is forwarding a runtime suspension is busy (its resumer is
+-- blocked on its behalf): it reports "normal" and cannot be resumed or closed by anyone else.
+local forwarding = setmetatable({}, { __mode = "k" })
+
 local function resume(co, ...)
+	if forwarding[co] then
+		return false, "cannot resume non-suspended coroutine"
+	end
 	local r = pack(co_resume(co, ...))
 	while r[1] and r[2] == PENDING and r.n == 2 and co_status(co) == "suspended" do
-		r = pack(co_resume(co, co_yield(PENDING)))
+		forwarding[co] = true
+		local answer = pack(co_yield(PENDING))
+		forwarding[co] = nil
+		r = pack(co_resume(co, unpack(answer, 1, answer.n)))
 	end
 	return unpack(r, 1, r.n)
+end
+
+local function status(co)
+	if forwarding[co] then
+		return "normal"
+	end
+	return co_status(co)
+end
+
+local co_close = coroutine.close
+local function close(co)
+	if forwarding[co] then
+		return false, "cannot close a normal coroutine"
+	end
+	return co_close(co)
 end
 
 local function wrap(f)
@@ -55,7 +80,47 @@ for k, v in pairs(coroutine) do
 end
 co.resume = resume
 co.wrap = wrap
+co.status = status
+co.close = close
 co.spawn = raw.spawn_coroutine
+
+-- string.format with Lua 5.3 argument rules: "%s" converts any value with tostring, and the
+-- integer conversions reject numbers without an integer representation. Arguments that are
+-- strings or integral numbers (the common case) go straight to Luau's formatter.
+local str_format, gmatch, floor, select, type = string.format, string.gmatch, math.floor, select, type
+local INTEGER_CONV = { d = true, i = true, x = true, X = true, o = true, c = true }
+local function format(fmt, ...)
+	local n = select("#", ...)
+	local plain = true
+	for i = 1, n do
+		local v = select(i, ...)
+		local t = type(v)
+		if not (t == "string" or (t == "number" and v == floor(v))) then
+			plain = false
+			break
+		end
+	end
+	if plain or type(fmt) ~= "string" then
+		return str_format(fmt, ...)
+	end
+	local args = pack(...)
+	local i = 0
+	for conv in gmatch(fmt, "%%[-+ #0]*%d*%.?%d*(.)") do
+		if conv ~= "%" then
+			i += 1
+			local v = args[i]
+			if conv == "s" then
+				if type(v) ~= "string" and type(v) ~= "number" then
+					args[i] = tostring(v)
+				end
+			elseif INTEGER_CONV[conv] and type(v) == "number" and v ~= floor(v) then
+				error("bad argument #" .. (i + 1) .. " to 'format' (number has no integer representation)", 2)
+			end
+		end
+	end
+	return str_format(fmt, unpack(args, 1, n))
+end
+string.format = format
 
 -- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
 local capture = raw.capture_error

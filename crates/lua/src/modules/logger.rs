@@ -126,16 +126,17 @@ pub(crate) fn emit(
     if let Ok(p) = ctx.current() {
         fields.push(("pid".into(), Json::String(ctx.pid_string(p.pid))));
     }
-    let location = lua
-        .inspect_stack(1, |d| {
-            let src = d
-                .source()
-                .short_src
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            d.current_line().map(|l| format!("{src}:{l}"))
+    // The first Lua frame up the stack: the caller may be a C function (pcall, xpcall).
+    let location = (1..8)
+        .map_while(|level| {
+            lua.inspect_stack(level, |d| {
+                let line = d.current_line()?;
+                let src = d.source().short_src.map(|s| s.to_string())?;
+                Some(format!("{src}:{line}"))
+            })
         })
-        .flatten();
+        .flatten()
+        .next();
     if let Some(loc) = location {
         fields.push(("location".into(), Json::String(loc)));
     }
