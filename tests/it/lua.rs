@@ -4,11 +4,16 @@
 
 use std::time::Duration;
 
-use crate::support::{repo, run_in};
+use crate::support::{repo, run_in, run_in_env};
 
 fn run_lua_test(name: &str) {
     let dir = repo().join("tests/lua");
-    let out = run_in(&dir, &["run", "-x", &format!("test:{name}")], "", Duration::from_secs(30));
+    let out = run_in(
+        &dir,
+        &["run", "-x", &format!("test:{name}")],
+        "",
+        Duration::from_secs(30),
+    );
     out.expect_code(0);
 }
 
@@ -24,7 +29,60 @@ macro_rules! lua_tests {
     };
 }
 
-lua_tests!(process_basics, channels);
+lua_tests!(
+    process_basics,
+    channels,
+    process_ids,
+    process_send,
+    process_spawn,
+    process_mailbox,
+    process_registry,
+    process_listen,
+    payload_copy,
+    payload_global,
+    channel_semantics,
+    channel_select,
+    coroutine_spawn,
+    coroutine_std,
+    coroutine_block_status,
+    time_basics,
+    time_duration,
+    io_logger,
+    errors_module,
+    lua_env,
+    lua_format,
+    lua_require,
+    preemption,
+    preempt_wakeup,
+);
+
+/// Scheduler-heavy scripts again with a preemption at every other interrupt point
+/// (`STARLING_STRESS_PREEMPT=1`): results must not depend on where a task is preempted.
+#[test]
+fn scheduler_scripts_under_preemption_stress() {
+    let dir = repo().join("tests/lua");
+    for name in [
+        "preempt_wakeup",
+        "channels",
+        "channel_semantics",
+        "channel_select",
+        "coroutine_spawn",
+        "coroutine_std",
+        "coroutine_block_status",
+        "process_mailbox",
+        "process_spawn",
+        "time_basics",
+    ] {
+        let out = run_in_env(
+            &dir,
+            &["run", "-x", &format!("test:{name}")],
+            "",
+            Duration::from_secs(60),
+            &[("STARLING_STRESS_PREEMPT", "1")],
+        );
+        assert_eq!(out.code, Some(0), "{name} under stress:\n{}", out.stderr);
+    }
+}
 
 #[test]
 fn every_script_is_listed() {
@@ -38,5 +96,8 @@ fn every_script_is_listed() {
     scripts.sort();
     let mut listed: Vec<String> = LISTED.iter().map(|s| s.to_string()).collect();
     listed.sort();
-    assert_eq!(scripts, listed, "tests/lua/src scripts and the lua_tests! list differ");
+    assert_eq!(
+        scripts, listed,
+        "tests/lua/src scripts and the lua_tests! list differ"
+    );
 }

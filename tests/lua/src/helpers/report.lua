@@ -1,0 +1,9 @@
+local function main(parent, ...)
+    process.send(parent, "args", {
+        n = select("#", ...),
+        args = { ... },
+        id = process.id(),
+        pid = process.pid(),
+    })
+end
+return { main = main }

@@ -1,0 +1,50 @@
+-- SPEC 4.5: busy loops do not starve other processes; they do not keep the runtime alive.
+
+local function recv(ch, what, limit)
+    local r = channel.select({ ch:case_receive(), time.after(limit or "2s"):case_receive() })
+    assert(r.channel == ch, "timed out waiting for " .. what)
+    return r.value, r.ok
+end
+
+local function main()
+    local me = process.pid()
+    local inbox = process.inbox()
+
+    -- 16 busy loops on the 2 workers of test:processes, all running
+    local busy = {}
+    for i = 1, 16 do
+        busy[i] = assert(process.spawn("test.helpers:busy", "test:processes", me))
+    end
+    for i = 1, 16 do
+        local msg = recv(inbox, "busy " .. i .. " started", "3s")
+        assert(msg:topic() == "busy")
+    end
+
+    -- a sleeper on the same host still wakes on time, measured from inside
+    assert(process.spawn("test.helpers:sleeper", "test:processes", me, "100ms"))
+    -- and so does this process, on the terminal host
+    local t0 = time.now()
+    time.sleep("100ms")
+    local mine = time.now():sub(t0):milliseconds()
+    assert(mine >= 99 and mine <= 300, "terminal sleeper woke after " .. mine .. " ms")
+    local msg = recv(inbox, "sleeper report")
+    assert(msg:topic() == "slept")
+    local slept = msg:payload():data()
+    assert(slept >= 99 and slept <= 300, "sleeper among busy loops woke after " .. slept .. " ms")
+
+    -- messages still flow to and from the busy host
+    local echo = assert(process.spawn("test.helpers:echo", "test:processes"))
+    t0 = time.now()
+    assert(process.send(echo, "ping", 1))
+    msg = recv(inbox, "echo among busy loops")
+    assert(msg:topic() == "re:ping")
+    local rtt = time.now():sub(t0):milliseconds()
+    assert(rtt <= 300, "echo round trip " .. rtt .. " ms")
+
+    -- busy loops are still alive (they never block); returning now must end the run promptly
+    for _, pid in ipairs(busy) do
+        assert(process.send(pid, "still there?") == true, "busy loop alive")
+    end
+end
+
+return { main = main }
