@@ -1,1 +1,43 @@
-fn main() {}
+//! Chores for the Starling workspace, run as `cargo xtask <command>` (alias in
+//! `.cargo/config.toml`).
+//!
+//! - `bench [--quick] [--runs N] [--no-erlang] [--no-build]`: builds the release binary, runs
+//!   every shape of the benchmark app in `bench/` and, when `erl`/`erlc` are on `PATH`, the
+//!   Erlang/OTP peer (`echo_erl.erl`) with the same parameters, then prints a side-by-side table.
+
+mod bench;
+mod child;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  bench [--quick] [--runs N] [--no-erlang] [--no-build]
+        run the benchmark app in bench/ and the Erlang/OTP peer side by side
+        --quick      small sizes, one run each (CI smoke test, well under a minute)
+        --runs N     runs per shape; the table shows medians (default 3, quick 1)
+        --no-erlang  skip the Erlang peer even if erl/erlc are on PATH
+        --no-build   use the existing target/release/starling
+        env STARLING_PEERS: directory holding echo_erl.erl (default ../shared/peers)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::Options::parse(&args[1..]).and_then(bench::run),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no command given\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
