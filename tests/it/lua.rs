@@ -54,6 +54,9 @@ lua_tests!(
     lua_require,
     preemption,
     preempt_wakeup,
+    process_links,
+    process_control,
+    process_spawner,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point

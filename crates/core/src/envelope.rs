@@ -28,6 +28,18 @@ pub struct SpawnFlags {
     pub monitor: bool,
     /// Parent and child are linked.
     pub link: bool,
+    /// Send the child's exit result here when it ends, and the spawn error if it fails
+    /// (`process.exec`: the waiting coroutine of the parent).
+    pub exit_to: Option<ReplyTo>,
+}
+
+/// Things to do to a new process before its first step (`with_name`, `with_message`).
+#[derive(Debug, Default)]
+pub struct SpawnSetup {
+    /// Register this name for the child; the spawn fails if the name is taken.
+    pub name: Option<Box<str>>,
+    /// Messages placed in the child's mailbox, in order, before it runs.
+    pub messages: Vec<Message>,
 }
 
 /// A request to start a process on a given host.
@@ -47,6 +59,8 @@ pub struct SpawnRequest {
     pub reply: Option<ReplyTo>,
     /// Pid number chosen in advance, so callers can reproduce Wippy's numbering (0 = allocate).
     pub num: u64,
+    /// Name and initial messages for the child, if any.
+    pub setup: Option<Box<SpawnSetup>>,
 }
 
 /// One item in a worker's inbound queue.

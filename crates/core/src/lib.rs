@@ -19,7 +19,7 @@ pub mod value;
 pub mod worker;
 
 pub use directory::Addr;
-pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest};
+pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
 pub use node::{EngineFactory, HostKind, Node, PidError};
 pub use pid::{HostId, Pid};

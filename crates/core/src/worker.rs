@@ -101,6 +101,8 @@ pub struct ProcExtra {
     pub listeners: Vec<Listener>,
     /// Convert link failures into LINK_DOWN events instead of dying.
     pub trap_links: bool,
+    /// Waiters for this process's result (`process.exec`).
+    pub exit_to: Vec<ReplyTo>,
 }
 
 /// The process-model half of a process: queues and relations.
@@ -293,6 +295,9 @@ impl Local {
             if flags.link {
                 self.with(slot, |p| p.extra().links.push(parent));
             }
+        }
+        if let Some(to) = flags.exit_to {
+            self.with(slot, |p| p.extra().exit_to.push(to));
         }
         self.notify(slot);
         Ok(pid)
@@ -582,8 +587,8 @@ impl Local {
         }
     }
 
-    /// The target of a monitor/link died before the request reached it: answer as if it had
-    /// ended just now, so the requester is not left waiting forever.
+    /// The target of a monitor/link died before the request reached it. A monitor gets an EXIT
+    /// (NOT_FOUND) so the requester is not left waiting forever; a link is simply dropped.
     fn relation_to_dead(&self, target: Pid, other: Pid, op: RelationOp) {
         let reason = ExitReason::error(ErrorValue::new(ErrorKind::NotFound, "process not found"));
         match op {
@@ -602,11 +607,13 @@ impl Local {
                 });
             }
             RelationOp::Link => {
-                self.post(other, |slot| Envelope::LinkExit {
+                // How the target ended is unknown here (it may have returned normally), so the
+                // link is dropped rather than fired; monitors report the end instead.
+                self.post(other, |slot| Envelope::Relation {
                     to: other,
                     slot,
-                    from: target,
-                    reason,
+                    other: target,
+                    op: RelationOp::Unlink,
                 });
             }
             RelationOp::Demonitor | RelationOp::Unlink => {}
@@ -648,6 +655,9 @@ impl Local {
                 from,
                 reason,
             });
+        }
+        for to in x.exit_to {
+            self.reply(to, (*reason.0).clone());
         }
         for t in x.watching {
             self.post(t, |slot| Envelope::Relation {
@@ -693,7 +703,12 @@ impl Local {
         match env {
             Envelope::Spawn(req) => {
                 let reply = req.reply;
+                let exit_to = req.flags.exit_to;
                 let result = engine.spawn(*req);
+                if let (Err(e), Some(to)) = (&result, exit_to) {
+                    // An exec waiter hears of a failed spawn as the child's error.
+                    self.reply(to, Err(e.clone()));
+                }
                 if let Some(reply) = reply {
                     let result = result.map(|pid| {
                         Payload::one(crate::value::Value::str(self.node.format_pid(pid)))

@@ -378,10 +378,11 @@ impl Control {
             parent: Some(sup),
             flags: SpawnFlags {
                 monitor: true,
-                link: false,
+                ..SpawnFlags::default()
             },
             reply: Some(ReplyTo { pid: sup, token }),
             num: 0,
+            setup: None,
         };
         if let Err(e) = self.node.request_spawn(req) {
             self.spawn_failed(i, &e);
@@ -623,13 +624,14 @@ impl Control {
             parent: Some(watcher),
             flags: SpawnFlags {
                 monitor: true,
-                link: false,
+                ..SpawnFlags::default()
             },
             reply: Some(ReplyTo {
                 pid: watcher,
                 token,
             }),
             num: 0,
+            setup: None,
         };
         if hide_logs {
             self.log.set_hidden(true);

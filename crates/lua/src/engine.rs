@@ -20,7 +20,7 @@ use std::time::Instant;
 use mlua::{Function, LightUserData, Lua, MultiValue, Table, Thread, Value};
 use rustc_hash::FxHashMap;
 use starling_core::{
-    ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostKind, Local, Payload, Pid, SpawnFlags,
+    ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostKind, Local, Payload, Pid,
     SpawnRequest, Step, Wakeup,
 };
 
@@ -186,24 +186,47 @@ impl Ctx {
         Ok(Prepared { code, chunk, meta })
     }
 
-    /// Creates a process on this worker (SPEC §2.3 steps 1-4).
-    pub(crate) fn spawn_here(
-        &self,
-        lua: &Lua,
-        entry: &str,
-        args: &Payload,
-        parent: Option<Pid>,
-        flags: SpawnFlags,
-        num: u64,
-    ) -> Result<Pid, ErrorValue> {
-        let prepared = self.prepare(lua, entry)?;
-        self.local.spawn_local(parent, flags, num, |slot, pid| {
+    /// Creates a process on this worker (SPEC §2.3 steps 1-4). The request's `host` must be
+    /// this worker's; its `reply` is the caller's business.
+    pub(crate) fn spawn_here(&self, lua: &Lua, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+        let SpawnRequest {
+            entry,
+            args,
+            parent,
+            flags,
+            num,
+            setup,
+            ..
+        } = req;
+        let args = &args;
+        let prepared = self.prepare(lua, &entry)?;
+        let registry = &self.local.node().registry;
+        if let Some(name) = setup.as_ref().and_then(|s| s.name.as_deref()) {
+            if registry.lookup(name).is_some() {
+                return Err(ErrorValue::new(
+                    ErrorKind::AlreadyExists,
+                    "name already registered",
+                ));
+            }
+        }
+        let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
             self.init(lua, slot, pid, prepared, args)
                 .map_err(|e| match e {
                     InitError::Lua(e) => from_mlua(&e),
                     InitError::Value(v) => v,
                 })
-        })
+        })?;
+        // The child has not run yet: its name and first messages are in place before it does.
+        if let Some(setup) = setup {
+            if let Some(name) = &setup.name {
+                // Checked above; on this worker nothing ran in between.
+                let _ = self.local.register(name, pid);
+            }
+            for msg in setup.messages {
+                let _ = self.local.send(pid, msg);
+            }
+        }
+        Ok(pid)
     }
 
     fn init(
@@ -574,9 +597,7 @@ impl starling_core::Engine for LuaEngine {
                 "terminal host busy",
             ));
         }
-        self.ctx.spawn_here(
-            &self.lua, &req.entry, &req.args, req.parent, req.flags, req.num,
-        )
+        self.ctx.spawn_here(&self.lua, req)
     }
 
     fn release(&mut self, slot: u32) {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
 use starling_core::{
     ErrorKind, ErrorValue, Message, Pid, PidError, RegisterError, RelationError, ReplyTo,
-    SpawnFlags, SpawnRequest,
+    SpawnFlags, SpawnRequest, SpawnSetup,
 };
 
 use crate::chan::ChanKind;
@@ -92,14 +92,23 @@ fn send(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
     }
 }
 
+/// What a spawn call does with the child.
+#[derive(Copy, Clone, Debug)]
+enum Mode {
+    /// `spawn*`: return the child's pid.
+    Spawn(SpawnFlags),
+    /// `exec`: wait for the child and return its result.
+    Exec,
+}
+
 fn spawn(
     lua: &Lua,
     ctx: &Ctx,
-    flags: SpawnFlags,
+    mode: Mode,
     func: &str,
-    args: MultiValue,
+    args: &[Value],
+    setup: Option<Box<SpawnSetup>>,
 ) -> mlua::Result<MultiValue> {
-    let args: Vec<Value> = args.into_iter().collect();
     let id = str_arg(args.first(), func, 1)?;
     let host = str_arg(args.get(1), func, 2)?;
     let p = ctx.current()?;
@@ -115,36 +124,83 @@ fn spawn(
         );
     }
     let payload = convert::to_payload(args.get(2..).unwrap_or(&[]))?;
+    let flags = match mode {
+        Mode::Spawn(flags) => flags,
+        Mode::Exec => {
+            // Wippy gives every exec an internal watcher pid just before the child's.
+            node.next_num();
+            let task = ctx.current_task()?;
+            let wait = p.set_wait(task, WaitKind::Call);
+            let token = ctx.token(&p, TokenUse::Call { task, wait });
+            SpawnFlags {
+                exit_to: Some(ReplyTo { pid: p.pid, token }),
+                ..SpawnFlags::default()
+            }
+        }
+    };
+    let undo_wait = |token: Option<ReplyTo>| {
+        if let Some(r) = token {
+            p.tokens.borrow_mut().remove(&r.token);
+        }
+        if let Ok(task) = ctx.current_task() {
+            if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
+                t.wait = None;
+            }
+        }
+    };
     if host_id == ctx.local.host() && !ctx.terminal {
-        return match ctx.spawn_here(lua, &id, &payload, Some(p.pid), flags, 0) {
+        let req = SpawnRequest {
+            entry: id.into(),
+            host: host_id,
+            args: payload,
+            parent: Some(p.pid),
+            flags,
+            reply: None,
+            num: 0,
+            setup,
+        };
+        return match ctx.spawn_here(lua, req) {
             Ok(child) => {
                 remember(ctx, p.slot, child, flags);
-                one(lua, ctx.pid_string(child))
+                match mode {
+                    Mode::Spawn(_) => one(lua, ctx.pid_string(child)),
+                    Mode::Exec => Ok(ctx.pending()),
+                }
             }
-            Err(e) => fail_with(lua, e),
+            Err(e) => {
+                if let Mode::Exec = mode {
+                    undo_wait(flags.exit_to);
+                }
+                fail_with(lua, e)
+            }
         };
     }
     // Another host: its worker creates the process and answers; this coroutine waits.
-    let task = ctx.current_task()?;
     let num = node.next_num();
     let child = Pid::local(host_id, num);
     remember(ctx, p.slot, child, flags);
-    let wait = p.set_wait(task, WaitKind::Call);
-    let token = ctx.token(&p, TokenUse::Call { task, wait });
+    let reply = match mode {
+        Mode::Spawn(_) => {
+            let task = ctx.current_task()?;
+            let wait = p.set_wait(task, WaitKind::Call);
+            let token = ctx.token(&p, TokenUse::Call { task, wait });
+            Some(ReplyTo { pid: p.pid, token })
+        }
+        // The exit result (or the spawn error) goes to `flags.exit_to`.
+        Mode::Exec => None,
+    };
     let req = SpawnRequest {
         entry: id.into(),
         host: host_id,
         args: payload,
         parent: Some(p.pid),
         flags,
-        reply: Some(ReplyTo { pid: p.pid, token }),
+        reply,
         num,
+        setup,
     };
     if let Err(e) = node.request_spawn(req) {
-        p.tokens.borrow_mut().remove(&token);
-        if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
-            t.wait = None;
-        }
+        undo_wait(reply.or(flags.exit_to));
         return fail_with(lua, e);
     }
     Ok(ctx.pending())
@@ -272,6 +328,156 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
     one(lua, ud)
 }
 
+/// Spawner fields live in a read-only table: `name`, `messages` (array of `{topic, n, ...}`),
+/// `context`, `options`, `actor`, `scope`. Builder methods return a new table.
+const SPAWNER_FIELDS: [&str; 6] = ["name", "messages", "context", "options", "actor", "scope"];
+
+fn spawner_setup(ctx: &Ctx, me: &Table) -> mlua::Result<Option<Box<SpawnSetup>>> {
+    let name: Option<String> = me.raw_get("name")?;
+    let messages: Option<Table> = me.raw_get("messages")?;
+    if name.is_none() && messages.is_none() {
+        return Ok(None);
+    }
+    let from = ctx.current()?.pid;
+    let mut setup = SpawnSetup {
+        name: name.map(String::into_boxed_str),
+        messages: Vec::new(),
+    };
+    if let Some(list) = messages {
+        for m in list.sequence_values::<Table>() {
+            let m = m?;
+            let topic: String = m.raw_get(1)?;
+            let n: usize = m.raw_get("n")?;
+            let vals: Vec<Value> = (2..=n + 1)
+                .map(|i| m.raw_get::<Value>(i))
+                .collect::<mlua::Result<_>>()?;
+            setup.messages.push(Message {
+                from: Some(from),
+                topic: topic.into_boxed_str(),
+                payload: convert::to_payload(&vals)?,
+            });
+        }
+    }
+    Ok(Some(Box::new(setup)))
+}
+
+/// `process.with_context` / `with_options` and the Spawner builder methods (SPEC §5.7).
+fn install_spawner(lua: &Lua, process: &Table, methods: &Table) -> mlua::Result<()> {
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", methods.clone())?;
+    meta.raw_set("__metatable", false)?;
+    meta.raw_set(
+        "__tostring",
+        lua.create_function(|_, _: Value| Ok("process.Spawner"))?,
+    )?;
+    let meta = seal(&meta);
+
+    // A copy of `from` (or an empty spawner) with `key` replaced.
+    let derive = {
+        let meta = meta.clone();
+        move |lua: &Lua, from: Option<&Table>, key: &str, value: Value| -> mlua::Result<Table> {
+            let t = lua.create_table()?;
+            if let Some(from) = from {
+                for k in SPAWNER_FIELDS {
+                    t.raw_set(k, from.raw_get::<Value>(k)?)?;
+                }
+            }
+            t.raw_set(key, value)?;
+            t.set_metatable(Some(meta.clone()))?;
+            Ok(seal(&t))
+        }
+    };
+    let table_arg = |v: &Value, func: &str| -> mlua::Result<Table> {
+        match v {
+            Value::Table(t) => Ok(t.clone()),
+            other => Err(misuse(format!(
+                "bad argument #1 to '{func}' (table expected, got {})",
+                other.type_name()
+            ))),
+        }
+    };
+    // Builders that store a table argument (a shallow copy, so later edits do not leak in).
+    for (func, key) in [("with_context", "context"), ("with_options", "options")] {
+        let d = derive.clone();
+        process.raw_set(
+            func,
+            lua.create_function(move |lua, v: Value| {
+                let t = table_arg(&v, func)?;
+                d(lua, None, key, Value::Table(copy_table(lua, &t)?))
+            })?,
+        )?;
+        let d = derive.clone();
+        methods.raw_set(
+            func,
+            lua.create_function(move |lua, (me, v): (Table, Value)| {
+                let t = table_arg(&v, func)?;
+                d(lua, Some(&me), key, Value::Table(copy_table(lua, &t)?))
+            })?,
+        )?;
+    }
+    for (func, key) in [("with_actor", "actor"), ("with_scope", "scope")] {
+        let d = derive.clone();
+        methods.raw_set(
+            func,
+            lua.create_function(move |lua, (me, v): (Table, Value)| d(lua, Some(&me), key, v))?,
+        )?;
+    }
+    let d = derive.clone();
+    methods.raw_set(
+        "with_name",
+        lua.create_function(move |lua, (me, v): (Table, Value)| {
+            let name = str_arg(Some(&v), "with_name", 1)?;
+            if name.is_empty() {
+                return Err(misuse(
+                    "bad argument #1 to 'with_name' (name cannot be empty)",
+                ));
+            }
+            d(
+                lua,
+                Some(&me),
+                "name",
+                Value::String(lua.create_string(&name)?),
+            )
+        })?,
+    )?;
+    let d = derive;
+    methods.raw_set(
+        "with_message",
+        lua.create_function(move |lua, (me, args): (Table, MultiValue)| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let topic = str_arg(args.first(), "with_message", 1)?;
+            if topic.starts_with('@') {
+                return Err(misuse(
+                    "bad argument #1 to 'with_message' (cannot send to @ topics)",
+                ));
+            }
+            let list = lua.create_table()?;
+            if let Some(old) = me.raw_get::<Option<Table>>("messages")? {
+                for m in old.sequence_values::<Value>() {
+                    list.raw_push(m?)?;
+                }
+            }
+            let m = lua.create_table()?;
+            m.raw_set("n", args.len() - 1)?;
+            for (i, v) in args.into_iter().enumerate() {
+                m.raw_set(i + 1, v)?;
+            }
+            list.raw_push(m)?;
+            d(lua, Some(&me), "messages", Value::Table(list))
+        })?,
+    )?;
+    Ok(())
+}
+
+fn copy_table(lua: &Lua, t: &Table) -> mlua::Result<Table> {
+    let c = lua.create_table()?;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        c.raw_set(k, v)?;
+    }
+    Ok(c)
+}
+
 pub(crate) fn install(
     lua: &Lua,
     ctx: &Rc<Ctx>,
@@ -296,41 +502,49 @@ pub(crate) fn install(
         lua.create_function(move |lua, args: MultiValue| send(lua, &c, args))?,
     )?;
 
-    for (name, flags) in [
-        (
-            "spawn",
-            SpawnFlags {
-                monitor: false,
-                link: false,
-            },
-        ),
+    let spawn_fns: [(&str, Mode); 5] = [
+        ("spawn", Mode::Spawn(SpawnFlags::default())),
         (
             "spawn_monitored",
-            SpawnFlags {
+            Mode::Spawn(SpawnFlags {
                 monitor: true,
-                link: false,
-            },
+                ..SpawnFlags::default()
+            }),
         ),
         (
             "spawn_linked",
-            SpawnFlags {
-                monitor: false,
+            Mode::Spawn(SpawnFlags {
                 link: true,
-            },
+                ..SpawnFlags::default()
+            }),
         ),
         (
             "spawn_linked_monitored",
-            SpawnFlags {
+            Mode::Spawn(SpawnFlags {
                 monitor: true,
                 link: true,
-            },
+                ..SpawnFlags::default()
+            }),
         ),
-    ] {
+        ("exec", Mode::Exec),
+    ];
+    let spawner_methods = lua.create_table()?;
+    for (name, mode) in spawn_fns {
         let c = ctx.clone();
-        let f =
-            lua.create_function(move |lua, args: MultiValue| spawn(lua, &c, flags, name, args))?;
+        let f = lua.create_function(move |lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            spawn(lua, &c, mode, name, &args, None)
+        })?;
         t.raw_set(name, blocking.call::<Function>(f)?)?;
+        let c = ctx.clone();
+        let m = lua.create_function(move |lua, (me, args): (Table, MultiValue)| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let setup = spawner_setup(&c, &me)?;
+            spawn(lua, &c, mode, name, &args, setup)
+        })?;
+        spawner_methods.raw_set(name, blocking.call::<Function>(m)?)?;
     }
+    install_spawner(lua, &t, &spawner_methods)?;
 
     let c = ctx.clone();
     t.raw_set(
