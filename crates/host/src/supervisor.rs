@@ -478,7 +478,10 @@ impl Supervisor {
                 let msg = format!("service {} will restart in {}", s.id, go_duration(d, true));
                 let fields = vec![
                     ("attempt".to_string(), Json::from(attempt + 1)),
-                    ("delay_ms".to_string(), Json::from(d.as_millis() as u64)),
+                    (
+                        "delay_ms".to_string(),
+                        Json::from((d.as_secs_f64() * 1000.0).round() as u64),
+                    ),
                 ];
                 self.log.runtime(Level::Info, &msg, fields);
             }
