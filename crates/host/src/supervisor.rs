@@ -874,6 +874,88 @@ mod tests {
         assert_eq!(fail(&mut s, short, &boom), Next::GiveUp);
     }
 
+    /// An engine whose spawns take `delay` and whose processes block forever.
+    struct SlowEngine {
+        local: std::rc::Rc<starling_core::Local>,
+        delay: Duration,
+    }
+
+    impl starling_core::Engine for SlowEngine {
+        fn step(&mut self, _slot: u32) -> starling_core::Step {
+            starling_core::Step::Blocked
+        }
+        fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+            std::thread::sleep(self.delay);
+            self.local
+                .spawn_local(req.parent, req.flags, req.num, |_, _| Ok(()))
+        }
+        fn release(&mut self, _slot: u32) {}
+    }
+
+    #[test]
+    fn start_timeout_fails_the_attempt_and_kills_a_late_child() {
+        use starling_entry::{Origin, ServiceSpec};
+        let mut b = Node::builder();
+        let host = b.host("app:h", starling_core::HostKind::Process);
+        let node = b.build();
+        let factory: starling_core::EngineFactory = Arc::new(|local| {
+            Box::new(SlowEngine {
+                local: local.clone(),
+                delay: Duration::from_millis(300),
+            })
+        });
+        node.start_host(host, 1, factory).expect("start host");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        node.set_control(tx);
+        let mut l = lifecycle();
+        l.start_timeout = Duration::from_millis(50);
+        l.restart.initial_delay = Duration::from_secs(60);
+        let entry = Entry {
+            id: EntryId::new("app", "svc"),
+            kind: "process.service".into(),
+            meta: Default::default(),
+            data: Default::default(),
+            origin: Origin {
+                file: "src/_index.yaml".into(),
+                line: None,
+                index: None,
+            },
+            spec: EntrySpec::Service(ServiceSpec {
+                process: EntryId::new("app", "p"),
+                host: EntryId::new("app", "h"),
+                input: Vec::new(),
+                lifecycle: l,
+            }),
+        };
+        let log = Arc::new(LogSink::new(crate::log::Encoding::Console, None, None));
+        let mut sup = Supervisor::new(node.clone(), log, &[entry]);
+        sup.start_ready();
+        assert_eq!(sup.services[0].state, State::Starting);
+        let child = sup.services[0].child.expect("child pid chosen in advance");
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut late_reply = false;
+        while Instant::now() < end && (!late_reply || node.is_alive(child)) {
+            if let Ok(Envelope::Wake {
+                slot,
+                token,
+                result,
+                ..
+            }) = rx.recv_timeout(Duration::from_millis(10))
+            {
+                late_reply = true;
+                sup.on_spawned(slot as usize, token, result);
+            }
+            sup.tick(Instant::now());
+        }
+        let s = &sup.services[0];
+        assert_eq!(s.state, State::Failed);
+        assert_eq!(s.attempts, 1);
+        assert!(s.restart_at.is_some(), "a restart is scheduled");
+        assert!(late_reply, "the spawn answered after the timeout");
+        assert!(!node.is_alive(child), "the late child was terminated");
+        node.shutdown();
+    }
+
     #[test]
     fn non_retryable_errors_exit() {
         let mut s = service(lifecycle());
