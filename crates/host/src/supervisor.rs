@@ -323,7 +323,7 @@ impl Supervisor {
                         self.node.host_name(*h)
                     ),
                     Dep::Service(j) if !self.will_start(*j) => format!(
-                        "required service {} does not start (lifecycle.auto_start is not set)",
+                        "required service {} never starts (it, or something it needs, has no lifecycle.auto_start)",
                         self.services[*j].id
                     ),
                     _ => continue,
@@ -462,6 +462,15 @@ impl Supervisor {
     }
 
     fn after_failure(&mut self, i: usize, e: &ErrorValue, next: Next) {
+        if self.stopping && matches!(next, Next::Restart(_)) {
+            // Shutting down: the failure is logged, no restart is planned.
+            self.log_state(
+                i,
+                Level::Error,
+                vec![("error".to_string(), Json::String(e.full_message()))],
+            );
+            return;
+        }
         let attempt = self.services[i].attempts;
         let mut fields = vec![
             ("error".to_string(), Json::String(e.full_message())),
@@ -552,9 +561,6 @@ impl Supervisor {
                 let next = s.on_failure(Some(&e), Instant::now(), self.jitter.sample());
                 self.after_failure(i, &e, next);
             }
-        }
-        if self.stopping {
-            self.services[i].restart_at = None;
         }
     }
 
