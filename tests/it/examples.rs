@@ -97,3 +97,16 @@ fn every_example_has_a_transcript() {
         }
     }
 }
+
+#[test]
+fn supervision_backoff_until_the_service_gives_up() {
+    let elapsed = check_transcript("supervision", "backoff", &["run", "-x", "app:backoff"]);
+    // About 0.3 s of restarts and a 0.5 s quiet period; a loose bound against hangs.
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+}
+
+#[test]
+fn supervision_links_and_trap_links() {
+    let elapsed = check_transcript("supervision", "links", &["run", "-x", "app:links"]);
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+}

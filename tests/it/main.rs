@@ -3,4 +3,5 @@
 mod cli;
 mod examples;
 mod lua;
+mod services;
 mod support;

@@ -28,6 +28,7 @@ pub mod lock;
 mod overrides;
 pub mod project;
 pub mod scan;
+mod services;
 mod yaml;
 
 pub use config::Config;

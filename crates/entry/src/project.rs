@@ -5,7 +5,7 @@
 //! and skips the file (SPEC 11.9). Problems are found in a fixed order: lock file,
 //! configuration, definition files in [`crate::scan`] order (syntax, shape, `name`/`kind`),
 //! duplicate ids, overrides (configuration first, then `-o` in order), `file://` references,
-//! kind checks (entries in id order).
+//! kind checks (entries in id order), then checks across services (host, `requires`, cycles).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -176,6 +176,7 @@ fn load_entries(
             spec,
         });
     }
+    crate::services::check_services(&entries)?;
     Ok(entries)
 }
 

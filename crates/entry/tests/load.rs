@@ -677,6 +677,11 @@ fn lifecycle_fields_accept_go_strings_and_nanoseconds() {
         "src/_index.yaml",
         "namespace: app\nentries:\n  - name: svc\n    kind: process.service\n    process: relay\n    host: other:processes\n    input: [\"a\", 2]\n    lifecycle:\n      start_timeout: 1m30s\n      stop_timeout: 1500000000\n      stable_threshold: .5s\n      depends_on: [db]\n      requires: [app:cache, db]\n      startup: optional\n      restart:\n        initial_delay: 250ms\n        max_delay: 1h\n        backoff_factor: 3\n        jitter: 0\n        max_attempts: 5\n",
     );
+    // The host must exist (checked across entries at load).
+    app.write(
+        "src/other.yaml",
+        "namespace: other\nentries:\n  - { name: processes, kind: process.host }\n",
+    );
     let project = app.load().expect("loads");
     let EntrySpec::Service(svc) = &project.get(&id("app:svc")).expect("svc").spec else {
         panic!("service");

@@ -9,9 +9,9 @@
 //!   ([`EXEC_GRACE`]); whatever is left (the Echo relay ignores CANCEL) ends with the OS process.
 //! - Exec mode, SIGINT/SIGTERM: the exec process gets CANCEL and [`INTERRUPT_GRACE`] to end,
 //!   then the same; exit 130/143.
-//! - Service mode, SIGINT/SIGTERM: services stop one by one in reverse start order, each with
-//!   CANCEL, up to its `stop_timeout`, then a kill; the whole sequence is bounded by
-//!   `shutdown.timeout`; exit 0.
+//! - Service mode, SIGINT/SIGTERM: services stop in reverse dependency order (a service once
+//!   nothing that requires it is left), each with CANCEL, up to its `stop_timeout`, then a
+//!   kill; the whole sequence is bounded by `shutdown.timeout`; exit 0.
 //! - A second signal exits at once with status 1.
 
 use std::path::PathBuf;
@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 use serde_json::Value as Json;
 use starling_core::{
-    Envelope, ErrorKind, ErrorValue, Event, EventKind, ExitResult, HostKind, Node, Payload, Pid,
-    ReplyTo, SpawnFlags, SpawnRequest, Value, message::unix_now,
+    Envelope, Event, EventKind, ExitResult, HostKind, Node, Payload, Pid, ReplyTo, SpawnFlags,
+    SpawnRequest, Value, message::unix_now,
 };
 use starling_entry::{EntrySpec, LoadOptions, Project, load_project};
 use starling_lua::{Level, LuaEngine, Program, Services};
@@ -31,7 +31,7 @@ use crate::error::BootError;
 use crate::exec::{ExecTarget, exit_outcome, resolve_target};
 use crate::log::{Encoding, LogSink};
 use crate::services::HostServices;
-use crate::supervisor::{Jitter, Service, State};
+use crate::supervisor::{KILL_GRACE, Supervisor, kill, pid_of};
 use crate::terminal::StdTerminal;
 
 /// Time services get to end after the exec process has finished.
@@ -230,11 +230,9 @@ struct Control {
     log: Arc<LogSink>,
     rx: Receiver<Envelope>,
     signals: Receiver<i32>,
-    services: Vec<Service>,
-    started_order: Vec<usize>,
+    sup: Supervisor,
     exec: Option<ExecState>,
     signal: Option<i32>,
-    jitter: Jitter,
     next_token: u64,
 }
 
@@ -246,53 +244,15 @@ impl Control {
         signals: Receiver<i32>,
         project: &Project,
     ) -> Control {
-        let ids: Vec<String> = project
-            .entries
-            .iter()
-            .filter(|e| matches!(e.spec, EntrySpec::Service(_)))
-            .map(|e| e.id.to_string())
-            .collect();
-        let mut services = Vec::new();
-        for e in &project.entries {
-            let EntrySpec::Service(s) = &e.spec else {
-                continue;
-            };
-            let requires = s
-                .lifecycle
-                .requires
-                .iter()
-                .map(|r| {
-                    let r = r.to_string();
-                    ids.iter().position(|i| *i == r).ok_or(r)
-                })
-                .collect::<Result<Vec<_>, _>>();
-            services.push(Service {
-                id: e.id.clone(),
-                process: s.process.to_string(),
-                host: node.host_id(&s.host.to_string()),
-                input: json_payload(&s.input),
-                lifecycle: s.lifecycle.clone(),
-                requires,
-                pid: None,
-                state: State::Unknown,
-                child: None,
-                pending: None,
-                attempts: 0,
-                failures: 0,
-                started: None,
-                restart_at: None,
-            });
-        }
+        let sup = Supervisor::new(node.clone(), log.clone(), &project.entries);
         Control {
             node,
             log,
             rx,
             signals,
-            services,
-            started_order: Vec::new(),
+            sup,
             exec: None,
             signal: None,
-            jitter: Jitter::new(),
             next_token: 1,
         }
     }
@@ -306,128 +266,9 @@ impl Control {
         self.log.runtime(Level::Info, msg, Vec::new());
     }
 
-    fn error(&self, msg: &str, err: &str) {
-        self.log.runtime(
-            Level::Error,
-            msg,
-            vec![("error".into(), Json::String(err.to_string()))],
-        );
-    }
-
-    /// Starts every auto-start service whose requirements are running.
-    fn start_ready(&mut self) {
-        for i in 0..self.services.len() {
-            let s = &self.services[i];
-            if !s.auto_start() || s.state != State::Unknown {
-                continue;
-            }
-            match &s.requires {
-                Err(missing) => {
-                    let msg = format!(
-                        "service {} requires {missing}, which is not a service",
-                        s.id
-                    );
-                    self.services[i].state = State::Failed;
-                    self.error(&msg, "missing dependency");
-                }
-                Ok(deps) => {
-                    if deps
-                        .iter()
-                        .all(|d| self.services[*d].state == State::Running)
-                    {
-                        self.start(i);
-                    }
-                }
-            }
-        }
-    }
-
-    fn start(&mut self, i: usize) {
-        let token = self.token();
-        let s = &mut self.services[i];
-        s.restart_at = None;
-        let Some(host) = s.host else {
-            let msg = format!("service {} cannot start", s.id);
-            s.attempts += 1;
-            let delay = s.on_failure(None, Instant::now(), self.jitter.sample());
-            self.schedule(i, delay);
-            self.error(&msg, "host not found");
-            return;
-        };
-        let sup = match s.pid {
-            Some(p) => p,
-            None => {
-                let num = self.node.next_num();
-                let pid = self.node.register_control(host, num, i as u32);
-                s.pid = Some(pid);
-                pid
-            }
-        };
-        s.attempts += 1;
-        s.state = State::Starting;
-        s.pending = Some(token);
-        self.log.runtime(
-            Level::Debug,
-            &format!("service {} is starting", s.id),
-            Vec::new(),
-        );
-        let req = SpawnRequest {
-            entry: s.process.as_str().into(),
-            host,
-            args: s.input.clone(),
-            parent: Some(sup),
-            flags: SpawnFlags {
-                monitor: true,
-                ..SpawnFlags::default()
-            },
-            reply: Some(ReplyTo { pid: sup, token }),
-            num: 0,
-            setup: None,
-        };
-        if let Err(e) = self.node.request_spawn(req) {
-            self.spawn_failed(i, &e);
-        }
-    }
-
-    fn spawn_failed(&mut self, i: usize, e: &ErrorValue) {
-        let s = &mut self.services[i];
-        s.pending = None;
-        let msg = format!("service {} failed to start", s.id);
-        let delay = s.on_failure(None, Instant::now(), self.jitter.sample());
-        self.error(&msg, &e.full_message());
-        self.schedule(i, delay);
-    }
-
-    fn schedule(&mut self, i: usize, delay: Option<Duration>) {
-        let s = &mut self.services[i];
-        match delay {
-            Some(d) => {
-                s.restart_at = Some(Instant::now() + d);
-                let msg = format!("service {} will restart in {:.2}s", s.id, d.as_secs_f64());
-                self.log.runtime(
-                    Level::Warn,
-                    &msg,
-                    vec![("attempt".into(), Json::from(s.attempts + 1))],
-                );
-            }
-            None if s.state == State::Failed => {
-                let msg = format!(
-                    "service {} failed after {} attempts, giving up",
-                    s.id, s.attempts
-                );
-                self.log.runtime(Level::Error, &msg, Vec::new());
-            }
-            None => {}
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.services.iter().filter_map(|s| s.restart_at).min()
-    }
-
-    /// Waits for one event (or until `until`), handles it and due restarts.
+    /// Waits for one event (or until `until`), handles it and whatever is due.
     fn pump(&mut self, until: Option<Instant>) {
-        let deadline = match (until, self.next_deadline()) {
+        let deadline = match (until, self.sup.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -439,17 +280,14 @@ impl Control {
             recv(self.signals) -> sig => if let Ok(sig) = sig { self.on_signal(sig) },
             default(timeout) => {}
         }
-        let now = Instant::now();
-        for i in 0..self.services.len() {
-            if self.services[i].restart_at.is_some_and(|t| t <= now) {
-                self.start(i);
-            }
-        }
+        self.sup.tick(Instant::now());
     }
 
     fn on_signal(&mut self, sig: i32) {
         if self.signal.is_some() {
-            // Second signal: give up on a graceful stop.
+            // Second signal: give up on a graceful stop (SPEC §3.3, §11.3).
+            self.log
+                .runtime(Level::Warn, "second signal, exiting at once", Vec::new());
             std::process::exit(1);
         }
         self.signal = Some(sig);
@@ -474,30 +312,7 @@ impl Control {
                     }
                     return;
                 }
-                let i = slot as usize;
-                let Some(s) = self.services.get_mut(i) else {
-                    return;
-                };
-                if s.pending != Some(token) {
-                    return;
-                }
-                s.pending = None;
-                match result {
-                    Ok(p) => {
-                        s.child = pid_of(&self.node, &p);
-                        s.started = Some(Instant::now());
-                        if s.state == State::Starting {
-                            s.state = State::Running;
-                        }
-                        let msg = format!("service {} is running", s.id);
-                        if !self.started_order.contains(&i) {
-                            self.started_order.push(i);
-                        }
-                        self.info(&msg);
-                        self.start_ready();
-                    }
-                    Err(e) => self.spawn_failed(i, &e),
-                }
+                self.sup.on_spawned(slot as usize, token, result);
             }
             Envelope::Event { slot, event, .. } if event.kind == EventKind::Exit => {
                 let result = event
@@ -512,91 +327,18 @@ impl Control {
                     }
                     return;
                 }
-                self.child_exit(slot as usize, event.from, result);
+                self.sup.on_exit(slot as usize, event.from, result);
             }
             _ => {}
         }
     }
 
-    fn child_exit(&mut self, i: usize, from: Pid, result: ExitResult) {
-        let Some(s) = self.services.get_mut(i) else {
-            return;
-        };
-        if s.child != Some(from) {
-            return;
-        }
-        if s.state == State::Stopping {
-            s.child = None;
-            s.state = State::Stopped;
-            let msg = format!("service {} stopped", s.id);
-            self.info(&msg);
-            return;
-        }
-        match result {
-            Ok(_) => {
-                s.child = None;
-                s.state = State::Exited;
-                let msg = format!("service {} exited", s.id);
-                self.info(&msg);
-            }
-            Err(e) => {
-                let msg = format!("service {} failed", s.id);
-                let delay = s.on_failure(Some(&e), Instant::now(), self.jitter.sample());
-                let final_ = s.state == State::Exited;
-                self.error(&msg, &e.full_message());
-                if final_ {
-                    let msg = format!(
-                        "service {} exited with a non-retryable error",
-                        self.services[i].id
-                    );
-                    self.info(&msg);
-                } else {
-                    self.schedule(i, delay);
-                }
-            }
-        }
-    }
-
-    fn settled(&self) -> bool {
-        self.services.iter().filter(|s| s.auto_start()).all(|s| {
-            matches!(s.state, State::Running | State::Exited)
-                || (s.state == State::Failed && s.restart_at.is_none())
-        })
-    }
-
-    fn cancel_child(&self, i: usize) {
-        let s = &self.services[i];
-        let (Some(child), Some(sup)) = (s.child, s.pid) else {
-            return;
-        };
-        let event = Event {
-            kind: EventKind::Cancel,
-            from: sup,
-            result: None,
-            reason: Some("service stopping".into()),
-            at: unix_now(),
-        };
-        self.node.post(child, |slot| Envelope::Event {
-            to: child,
-            slot,
-            event,
-        });
-    }
-
-    fn kill(&self, pid: Pid) {
-        let reason = ErrorValue::new(ErrorKind::Canceled, "process terminated").retryable(None);
-        self.node.post(pid, |slot| Envelope::Kill {
-            to: pid,
-            slot,
-            reason,
-        });
-    }
-
     /// Exec mode (SPEC §3.4-3.6).
     fn run_exec(&mut self, target: &ExecTarget, args: Vec<String>, hide_logs: bool) -> i32 {
-        self.start_ready();
+        self.sup.warn_blocked();
+        self.sup.start_ready();
         let boot_deadline = Instant::now() + BOOT_WAIT;
-        while !self.settled() && Instant::now() < boot_deadline && self.signal.is_none() {
+        while !self.sup.settled() && Instant::now() < boot_deadline && self.signal.is_none() {
             self.pump(Some(boot_deadline));
         }
         if let Some(sig) = self.signal {
@@ -695,119 +437,48 @@ impl Control {
             self.pump(Some(deadline));
         }
         if self.exec.as_ref().is_some_and(|x| x.result.is_none()) {
-            self.kill(child);
+            kill(&self.node, child);
         }
     }
 
     /// Exec-mode shutdown: CANCEL every service at once and wait at most [`EXEC_GRACE`].
     fn stop_all_fast(&mut self) {
-        for i in 0..self.services.len() {
-            if self.services[i].child.is_some() {
-                self.services[i].state = State::Stopping;
-                self.cancel_child(i);
-            }
-            self.services[i].restart_at = None;
-        }
+        self.sup.cancel_all();
         let deadline = Instant::now() + EXEC_GRACE;
-        while Instant::now() < deadline && self.services.iter().any(|s| s.child.is_some()) {
+        while Instant::now() < deadline && !self.sup.all_stopped() {
             self.pump(Some(deadline));
         }
         self.node.shutdown();
     }
 
-    /// Service mode (SPEC §3.3): run until a signal, then stop in reverse order.
+    /// Service mode (SPEC §3.3): run until a signal, then stop in reverse dependency order,
+    /// each service within its `stop_timeout`, all within `shutdown.timeout`.
     fn run_services(&mut self, shutdown_timeout: Duration) -> i32 {
-        self.start_ready();
+        self.sup.warn_blocked();
+        self.sup.start_ready();
         while self.signal.is_none() {
             self.pump(None);
         }
         self.info("shutting down");
         let deadline = Instant::now() + shutdown_timeout;
-        let mut order: Vec<usize> = self.started_order.iter().rev().copied().collect();
-        for i in 0..self.services.len() {
-            if !order.contains(&i) {
-                order.push(i);
-            }
+        self.sup.begin_stop();
+        while !self.sup.all_stopped() && Instant::now() < deadline {
+            self.pump(Some(deadline));
         }
-        for i in order {
-            self.services[i].restart_at = None;
-            if self.services[i].child.is_none() {
-                continue;
-            }
-            self.services[i].state = State::Stopping;
-            let msg = format!("service {} is stopping", self.services[i].id);
-            self.info(&msg);
-            self.cancel_child(i);
-            let stop_by = (Instant::now() + self.services[i].lifecycle.stop_timeout).min(deadline);
-            while Instant::now() < stop_by && self.services[i].child.is_some() {
-                self.pump(Some(stop_by));
-            }
-            if let Some(child) = self.services[i].child {
-                self.kill(child);
-                let kill_by = Instant::now() + Duration::from_millis(500);
-                while Instant::now() < kill_by && self.services[i].child.is_some() {
-                    self.pump(Some(kill_by));
-                }
-                if self.services[i].child.take().is_some() {
-                    self.services[i].state = State::Stopped;
-                }
+        if !self.sup.all_stopped() {
+            self.log.runtime(
+                Level::Warn,
+                "shutdown timeout reached, terminating the remaining services",
+                Vec::new(),
+            );
+            self.sup.kill_all();
+            let kill_by = Instant::now() + KILL_GRACE;
+            while !self.sup.all_stopped() && Instant::now() < kill_by {
+                self.pump(Some(kill_by));
             }
         }
         self.node.shutdown();
         self.info("stopped");
         0
-    }
-}
-
-fn pid_of(node: &Node, p: &Payload) -> Option<Pid> {
-    match p.values.first() {
-        Some(Value::Str(s)) => node.parse_pid(std::str::from_utf8(s).ok()?).ok(),
-        _ => None,
-    }
-}
-
-/// Service `input` (YAML values) as a payload with real tables.
-fn json_payload(values: &[Json]) -> Payload {
-    let mut p = Payload::empty();
-    for v in values {
-        let v = json_into(&mut p, v);
-        p.values.push(v);
-    }
-    p
-}
-
-fn json_into(p: &mut Payload, v: &Json) -> Value {
-    match v {
-        Json::Array(a) => {
-            let i = p.tables.len();
-            p.tables.push(Default::default());
-            let items: Vec<Value> = a.iter().map(|x| json_into(p, x)).collect();
-            p.tables[i].array = items;
-            Value::Table(i as u32)
-        }
-        Json::Object(m) => {
-            let i = p.tables.len();
-            p.tables.push(Default::default());
-            let items: Vec<(Value, Value)> = m
-                .iter()
-                .map(|(k, x)| (Value::str(k), json_into(p, x)))
-                .collect();
-            p.tables[i].hash = items;
-            Value::Table(i as u32)
-        }
-        other => json_value(other),
-    }
-}
-
-fn json_value(v: &Json) -> Value {
-    match v {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(0.0)),
-        },
-        Json::String(s) => Value::str(s),
-        _ => Value::Nil,
     }
 }
