@@ -115,6 +115,42 @@ fn unknown_modules_are_load_errors() {
 }
 
 #[test]
+fn import_problems_are_load_errors() {
+    let p = Project::new();
+    p.file(
+        "_index.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: 'return 1', imports: { h: app:missing } }\n",
+    );
+    expect_load_error(
+        &p,
+        &["run"],
+        &["entry app:x", "import 'h': library app:missing not found"],
+    );
+
+    let p = Project::new();
+    p.file(
+        "_index.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: 'return 1', imports: { a: a } }\n  - { name: a, kind: library.lua, source: 'return 1', imports: { b: b } }\n  - { name: b, kind: library.lua, source: 'return 1', imports: { a: a } }\n",
+    );
+    expect_load_error(
+        &p,
+        &["run"],
+        &["import cycle: app:x -> app:a -> app:b -> app:a"],
+    );
+
+    let p = Project::new();
+    p.file(
+        "_index.yaml",
+        "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: 'return 1', imports: { y: y } }\n  - { name: y, kind: process.lua, source: 'return 1' }\n",
+    );
+    expect_load_error(
+        &p,
+        &["run"],
+        &["import 'y': app:y is not a library.lua entry"],
+    );
+}
+
+#[test]
 fn unknown_kinds_are_warnings_not_errors() {
     let p = script_project("return { main = function() return 0 end }");
     p.file(

@@ -57,6 +57,8 @@ lua_tests!(
     process_links,
     process_control,
     process_spawner,
+    libraries,
+    functions,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point

@@ -40,6 +40,8 @@ pub struct SpawnSetup {
     pub name: Option<Box<str>>,
     /// Messages placed in the child's mailbox, in order, before it runs.
     pub messages: Vec<Message>,
+    /// The child is a `function.lua` call, not a process entry.
+    pub function: bool,
 }
 
 /// A request to start a process on a given host.

@@ -86,6 +86,7 @@ impl NodeBuilder {
             hosts,
             host_ids,
             next_num: AtomicU64::new(1),
+            next_hidden: AtomicU64::new(HIDDEN_BASE),
             directory: Directory::new(),
             registry: Registry::default(),
             control: OnceLock::new(),
@@ -100,12 +101,16 @@ pub struct Node {
     hosts: Box<[HostSlot]>,
     host_ids: FxHashMap<Box<str>, HostId>,
     next_num: AtomicU64,
+    next_hidden: AtomicU64,
     pub(crate) directory: Directory,
     /// The name registry.
     pub registry: Registry,
     control: OnceLock<Sender<Envelope>>,
     stopping: AtomicBool,
 }
+
+/// First pid number of internal processes (see [`Node::next_hidden_num`]).
+const HIDDEN_BASE: u64 = 1 << 40;
 
 /// Creates the engine of one worker thread (called on that thread).
 pub type EngineFactory = Arc<dyn Fn(&std::rc::Rc<Local>) -> Box<dyn Engine> + Send + Sync>;
@@ -161,6 +166,19 @@ impl Node {
     /// Allocates the next pid number (node-wide, starting at 1).
     pub fn next_num(&self) -> u64 {
         self.next_num.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Allocates a pid number for an internal process (a `function.lua` call) from a range of
+    /// its own, so function calls do not shift the numbers users see.
+    pub fn next_hidden_num(&self) -> u64 {
+        self.next_hidden.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A running process host (not the terminal), for work that needs one.
+    pub fn any_process_host(&self) -> Option<HostId> {
+        (0..self.hosts.len())
+            .map(|i| HostId(i as _))
+            .find(|h| self.host_kind(*h) == HostKind::Process && self.host_running(*h))
     }
 
     /// True while `pid` names a live process (or control receiver) of this node.

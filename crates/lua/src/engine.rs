@@ -31,6 +31,7 @@ use crate::services::Services;
 use crate::task::{ProcState, TokenUse};
 use crate::userdata::error::{LuaErrorObject, from_lua_value, from_mlua};
 use crate::userdata::message::LuaMessage;
+use crate::userdata::payload::LuaPayload;
 use crate::userdata::time::LuaTime;
 use crate::vm;
 
@@ -61,6 +62,8 @@ pub(crate) struct Ctx {
     cur_task: Cell<Option<u32>>,
     pub(crate) refs: OnceCell<Refs>,
     prepared: RefCell<FxHashMap<Arc<str>, Rc<Prepared>>>,
+    /// Library chunks loaded in this VM (each process runs its own copy).
+    libraries: RefCell<FxHashMap<Arc<str>, Function>>,
     /// Module values installed into templates, by name.
     pub(crate) modules: RefCell<FxHashMap<&'static str, Value>>,
 }
@@ -83,6 +86,7 @@ impl Ctx {
             cur_task: Cell::new(None),
             refs: OnceCell::new(),
             prepared: RefCell::new(FxHashMap::default()),
+            libraries: RefCell::new(FxHashMap::default()),
             modules: RefCell::new(FxHashMap::default()),
         }
     }
@@ -139,13 +143,32 @@ impl Ctx {
     }
 
     /// Loads (once per VM) the entry `id`, or says why it cannot be spawned.
-    pub(crate) fn prepare(&self, lua: &Lua, id: &str) -> Result<Rc<Prepared>, ErrorValue> {
+    /// `function.lua` entries are accepted only with `function` set (calls through `funcs`).
+    pub(crate) fn prepare(
+        &self,
+        lua: &Lua,
+        id: &str,
+        function: bool,
+    ) -> Result<Rc<Prepared>, ErrorValue> {
+        let wanted = if function {
+            CodeKind::Function
+        } else {
+            CodeKind::Process
+        };
         if let Some(p) = self.prepared.borrow().get(id) {
-            return Ok(p.clone());
+            if p.code.kind == wanted {
+                return Ok(p.clone());
+            }
         }
         let not_found = || ErrorValue::new(ErrorKind::NotFound, format!("entry not found: {id}"));
         let code = self.program.get(id).ok_or_else(not_found)?.clone();
-        if code.kind != CodeKind::Process {
+        if function && code.kind != CodeKind::Function {
+            return Err(ErrorValue::new(
+                ErrorKind::NotFound,
+                format!("function not found: {id}"),
+            ));
+        }
+        if !function && code.kind != CodeKind::Process {
             return Err(ErrorValue::new(
                 ErrorKind::Invalid,
                 format!("entry {id} is not a process.lua entry"),
@@ -199,7 +222,8 @@ impl Ctx {
             ..
         } = req;
         let args = &args;
-        let prepared = self.prepare(lua, &entry)?;
+        let function = setup.as_ref().is_some_and(|s| s.function);
+        let prepared = self.prepare(lua, &entry, function)?;
         let registry = &self.local.node().registry;
         if let Some(name) = setup.as_ref().and_then(|s| s.name.as_deref()) {
             if registry.lookup(name).is_some() {
@@ -244,10 +268,13 @@ impl Ctx {
         chunk.set_environment(env.clone())?;
         let p = Rc::new(ProcState::new(slot, pid, prepared.clone(), env));
 
-        // Run the chunk as the new process: its top level may call process.pid() and friends.
+        // Run the libraries and the chunk as the new process: their top level may call
+        // process.pid() and friends.
         let prev = self.cur.replace(Some(p.clone()));
         let prev_task = self.cur_task.replace(None);
-        let ran = chunk.call::<MultiValue>(());
+        let ran = self
+            .run_libraries(lua, &prepared.code, &p.env)
+            .and_then(|()| chunk.call::<MultiValue>(()));
         self.cur.replace(prev);
         self.cur_task.set(prev_task);
         let ret = ran?;
@@ -270,6 +297,38 @@ impl Ctx {
         let main_task = p.add_task(thread, targs);
         p.main.set(main_task);
         self.store(slot, Some(p));
+        Ok(())
+    }
+
+    /// Installs the entry's libraries (already expanded and ordered, dependencies first) as
+    /// globals of the process: each runs its own copy of the library chunk (SPEC §2.5).
+    fn run_libraries(&self, lua: &Lua, code: &Code, env: &Table) -> mlua::Result<()> {
+        for (alias, lib) in &code.imports {
+            let loaded = self.libraries.borrow().get(lib).cloned();
+            let f = match loaded {
+                Some(f) => f,
+                None => {
+                    let lib_code = self.program.get(lib).ok_or_else(|| {
+                        misuse(format!("library {lib} not found (imported as {alias})"))
+                    })?;
+                    let f = lua
+                        .load(&lib_code.bytecode[..])
+                        .set_name(format!("={}", lib_code.id))
+                        .set_mode(mlua::chunk::ChunkMode::Binary)
+                        .into_function()?;
+                    self.libraries.borrow_mut().insert(lib.clone(), f.clone());
+                    f
+                }
+            };
+            let f = f.deep_clone()?;
+            f.set_environment(env.clone())?;
+            let value = f
+                .call::<MultiValue>(())?
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Nil);
+            env.raw_set(alias.as_str(), value)?;
+        }
         Ok(())
     }
 
@@ -482,6 +541,29 @@ impl Ctx {
                 let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
                 chan::try_send(lua, p, &st, &now)?;
                 chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
+            }
+            TokenUse::Result { chan: st, state } => {
+                state.raw_set("done", true)?;
+                match result.unwrap_or_else(|| Ok(Payload::empty())) {
+                    Ok(payload) => {
+                        let v = Value::UserData(lua.create_userdata(LuaPayload::new(payload))?);
+                        state.raw_set("value", v.clone())?;
+                        chan::try_send(lua, p, &st, &v)?;
+                    }
+                    Err(e) => {
+                        state.raw_set("err", lua.create_userdata(LuaErrorObject(e))?)?;
+                    }
+                }
+                chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
+            }
+            TokenUse::Deadline { pid, state } => {
+                if !state.raw_get::<bool>("done").unwrap_or(false) {
+                    crate::modules::funcs::stop_call(
+                        self,
+                        pid,
+                        ErrorValue::new(ErrorKind::Timeout, "function call timed out"),
+                    );
+                }
             }
             TokenUse::Call { task, wait } => {
                 let r = result.unwrap_or_else(|| Ok(Payload::empty()));

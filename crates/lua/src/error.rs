@@ -26,4 +26,14 @@ pub enum ProgramError {
         /// The unknown name.
         module: String,
     },
+    /// `imports:` names a missing entry, something that is not a library, or forms a cycle.
+    #[error("{file}: entry {entry}: {message}")]
+    Import {
+        /// Entry id.
+        entry: String,
+        /// Where the entry's source is.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
 }

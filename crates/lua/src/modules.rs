@@ -13,6 +13,7 @@ use crate::engine::{Ctx, Refs};
 pub(crate) mod base;
 pub(crate) mod channel;
 pub(crate) mod errors;
+pub(crate) mod funcs;
 pub(crate) mod io;
 pub(crate) mod logger;
 pub(crate) mod payload;
@@ -56,6 +57,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("time", Value::Table(time::module(lua, ctx, &out)?));
     modules.insert("io", Value::Table(io::module(lua, ctx, &blocking)?));
     modules.insert("logger", logger::module(lua, ctx)?);
+    modules.insert("funcs", funcs::module(lua, ctx)?);
     drop(modules);
 
     for name in [

@@ -117,6 +117,7 @@ impl Program {
             }
         }
         if errors.is_empty() {
+            resolve_imports(&mut codes)?;
             Ok(Program { codes })
         } else {
             Err(errors)
@@ -161,6 +162,90 @@ impl Program {
     pub fn is_empty(&self) -> bool {
         self.codes.is_empty()
     }
+}
+
+/// Checks every `imports:` and expands it transitively (SPEC §2.5): afterwards each code's
+/// `imports` lists every library it needs, dependencies first, and its `modules` include the
+/// modules of those libraries.
+fn resolve_imports(codes: &mut FxHashMap<Arc<str>, Arc<Code>>) -> Result<(), Vec<ProgramError>> {
+    let mut errors = Vec::new();
+    type Imports = Vec<(String, Arc<str>)>;
+    let mut resolved: Vec<(Arc<str>, Imports, Vec<Module>)> = Vec::new();
+    for (id, code) in codes.iter() {
+        if code.imports.is_empty() {
+            continue;
+        }
+        let mut order = Vec::new();
+        let mut path = vec![id.clone()];
+        match visit(codes, code, &mut path, &mut order) {
+            Ok(()) => {
+                let mut modules = code.modules.clone();
+                for (_, lib) in &order {
+                    for m in &codes[lib].modules {
+                        if !modules.contains(m) {
+                            modules.push(*m);
+                        }
+                    }
+                }
+                resolved.push((id.clone(), order, modules));
+            }
+            Err(message) => errors.push(ProgramError::Import {
+                entry: id.to_string(),
+                file: code.origin.clone(),
+                message,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.to_string());
+        return Err(errors);
+    }
+    for (id, imports, modules) in resolved {
+        let old = &codes[&id];
+        let code = Code {
+            id: old.id.clone(),
+            kind: old.kind,
+            bytecode: old.bytecode.clone(),
+            method: old.method.clone(),
+            modules,
+            imports,
+            origin: old.origin.clone(),
+        };
+        codes.insert(id, Arc::new(code));
+    }
+    Ok(())
+}
+
+/// Depth-first walk of `code`'s imports; `path` holds the entries being visited (for cycles).
+fn visit(
+    codes: &FxHashMap<Arc<str>, Arc<Code>>,
+    code: &Code,
+    path: &mut Vec<Arc<str>>,
+    order: &mut Vec<(String, Arc<str>)>,
+) -> Result<(), String> {
+    for (alias, target) in &code.imports {
+        let Some(lib) = codes.get(target) else {
+            return Err(format!("import '{alias}': library {target} not found"));
+        };
+        if lib.kind != CodeKind::Library {
+            return Err(format!(
+                "import '{alias}': {target} is not a library.lua entry"
+            ));
+        }
+        if path.contains(target) {
+            let mut cycle: Vec<&str> = path.iter().map(|p| &**p).collect();
+            cycle.push(target);
+            return Err(format!("import cycle: {}", cycle.join(" -> ")));
+        }
+        if order.iter().any(|(a, t)| a == alias && t == target) {
+            continue;
+        }
+        path.push(target.clone());
+        visit(codes, lib, path, order)?;
+        path.pop();
+        order.push((alias.clone(), target.clone()));
+    }
+    Ok(())
 }
 
 fn describe(origin: &SourceOrigin) -> (String, usize) {

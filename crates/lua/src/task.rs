@@ -61,6 +61,13 @@ pub(crate) enum TokenUse {
     After(Rc<RefCell<ChanState>>),
     /// Wake task with a request's result: its first value, or `nil, err`.
     Call { task: u32, wait: u64 },
+    /// A function call ended: record it in `state` and fill (or just close) `chan`.
+    Result {
+        chan: Rc<RefCell<ChanState>>,
+        state: Table,
+    },
+    /// A function call's timeout: end the call unless `state` says it is done.
+    Deadline { pid: Pid, state: Table },
 }
 
 /// Subscriptions whose values come from the worker's queues.

@@ -341,7 +341,7 @@ fn spawner_setup(ctx: &Ctx, me: &Table) -> mlua::Result<Option<Box<SpawnSetup>>>
     let from = ctx.current()?.pid;
     let mut setup = SpawnSetup {
         name: name.map(String::into_boxed_str),
-        messages: Vec::new(),
+        ..SpawnSetup::default()
     };
     if let Some(list) = messages {
         for m in list.sequence_values::<Table>() {

@@ -1,0 +1,167 @@
+//! `funcs` (SPEC §2.6): calling `function.lua` entries.
+//!
+//! Each call runs the function's `method` as an internal process (pid numbers from a range of
+//! its own, see `Node::next_hidden_num`), on the caller's worker when the caller is on a
+//! process host, so arguments and the result are copied like any payload (SPEC §6) and the
+//! function gets a fresh environment of its own. Its result reaches the caller through a
+//! one-value channel filled by the worker (`TokenUse::Result`); a timeout is a timer that
+//! ends the call with a TIMEOUT error (`TokenUse::Deadline`). The API surface (futures,
+//! executors) is Lua, in `funcs.lua`.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::{Lua, MultiValue, Table, Value};
+use starling_core::{ErrorKind, ErrorValue, Pid, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
+
+use crate::chan::ChanKind;
+use crate::convert;
+use crate::engine::Ctx;
+use crate::modules::channel::new_chan;
+use crate::modules::str_arg;
+use crate::task::TokenUse;
+use crate::userdata::error::{fail, fail_with};
+
+const FUNCS_LUA: &str = include_str!("funcs.lua");
+
+/// Checks a `namespace:name` target (SPEC §2.6 error messages).
+fn check_target(target: &str) -> Result<(), &'static str> {
+    if target.is_empty() {
+        return Err("target empty");
+    }
+    match target.split_once(':') {
+        None => Err("namespace missing"),
+        Some(("", _)) => Err("namespace missing"),
+        Some((_, "")) => Err("name missing"),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `start(target, timeout_ms, state, ...)` → channel, pid | nil, err.
+fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let target = str_arg(args.first(), "call", 1)?;
+    if let Err(msg) = check_target(&target) {
+        return fail(lua, ErrorKind::Invalid, msg);
+    }
+    let timeout = match args.get(1) {
+        Some(Value::Integer(n)) => *n as f64,
+        Some(Value::Number(n)) => *n,
+        _ => 0.0,
+    };
+    let Some(Value::Table(state)) = args.get(2) else {
+        return Err(mlua::Error::runtime("funcs: internal state missing"));
+    };
+    let p = ctx.current()?;
+    let node = ctx.local.node().clone();
+    let host = if ctx.terminal {
+        match node.any_process_host() {
+            Some(h) => h,
+            None => {
+                return fail(
+                    lua,
+                    ErrorKind::Unavailable,
+                    "no process host running to run functions on",
+                );
+            }
+        }
+    } else {
+        ctx.local.host()
+    };
+    let payload = convert::to_payload(args.get(3..).unwrap_or(&[]))?;
+    let (ud, st) = new_chan(lua, ChanKind::User, 1)?;
+    let token = ctx.token(
+        &p,
+        TokenUse::Result {
+            chan: st,
+            state: state.clone(),
+        },
+    );
+    let num = node.next_hidden_num();
+    let child = Pid::local(host, num);
+    let req = SpawnRequest {
+        entry: target.as_str().into(),
+        host,
+        args: payload,
+        parent: Some(p.pid),
+        flags: SpawnFlags {
+            exit_to: Some(ReplyTo { pid: p.pid, token }),
+            ..SpawnFlags::default()
+        },
+        reply: None,
+        num,
+        setup: Some(Box::new(SpawnSetup {
+            function: true,
+            ..SpawnSetup::default()
+        })),
+    };
+    let started = if host == ctx.local.host() {
+        ctx.spawn_here(lua, req).map(|_| ())
+    } else {
+        node.request_spawn(req)
+    };
+    if let Err(e) = started {
+        p.tokens.borrow_mut().remove(&token);
+        return fail_with(lua, e);
+    }
+    if timeout > 0.0 {
+        let t = ctx.token(
+            &p,
+            TokenUse::Deadline {
+                pid: child,
+                state: state.clone(),
+            },
+        );
+        let at = Instant::now() + Duration::from_secs_f64(timeout / 1000.0);
+        ctx.local.add_timer(p.slot, at, t);
+    }
+    Ok(MultiValue::from_vec(vec![
+        Value::UserData(ud),
+        Value::String(lua.create_string(ctx.pid_string(child))?),
+    ]))
+}
+
+/// Ends a call that has not finished (`future:cancel()`, timeouts).
+pub(crate) fn stop_call(ctx: &Ctx, pid: Pid, err: ErrorValue) {
+    ctx.local.kill(pid, err);
+}
+
+/// Builds the module table (shared, read-only) for one VM.
+pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Value> {
+    let raw = lua.create_table()?;
+    let c = ctx.clone();
+    raw.raw_set(
+        "start",
+        lua.create_function(move |lua, args: MultiValue| start(lua, &c, args))?,
+    )?;
+    let c = ctx.clone();
+    raw.raw_set(
+        "stop",
+        lua.create_function(move |_, pid: String| {
+            if let Ok(pid) = c.local.node().parse_pid(&pid) {
+                stop_call(
+                    &c,
+                    pid,
+                    ErrorValue::new(ErrorKind::Canceled, "function call canceled").retryable(None),
+                );
+            }
+            Ok(())
+        })?,
+    )?;
+    let t: Table = lua.load(FUNCS_LUA).set_name("=starling.funcs").call(raw)?;
+    Ok(Value::Table(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_target;
+
+    #[test]
+    fn targets() {
+        assert_eq!(check_target(""), Err("target empty"));
+        assert_eq!(check_target("noColon"), Err("namespace missing"));
+        assert_eq!(check_target(":x"), Err("namespace missing"));
+        assert_eq!(check_target("app:"), Err("name missing"));
+        assert_eq!(check_target("app.fn:double"), Ok(()));
+    }
+}
