@@ -54,6 +54,9 @@ lua_tests!(
     lua_require,
     preemption,
     preempt_wakeup,
+    uuid_module,
+    errors_full,
+    logger_full,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point
