@@ -4,3 +4,4 @@ mod cli;
 mod examples;
 mod lua;
 mod support;
+mod terminal;

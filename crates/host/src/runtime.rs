@@ -145,6 +145,7 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         .unwrap_or_default();
     let terminal = Arc::new(StdTerminal::new(args.clone()));
     terminal.attach(node.clone());
+    log.attach_terminal(terminal.clone());
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
@@ -188,7 +189,8 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
     node.set_control(tx);
     let signals = install_signals()?;
     let mut control = Control::new(node, log, rx, signals, &project);
-    Ok(match target {
+    control.terminal = Some(terminal.clone());
+    let code = match target {
         Some(t) => {
             let hide = project.entries.iter().any(|e| {
                 e.id == t.host && matches!(&e.spec, EntrySpec::TerminalHost(h) if h.hide_logs)
@@ -196,7 +198,9 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
             control.run_exec(&t, args, hide)
         }
         None => control.run_services(project.config.shutdown_timeout()),
-    })
+    };
+    terminal.restore();
+    Ok(code)
 }
 
 fn install_signals() -> Result<Receiver<i32>, BootError> {
@@ -236,6 +240,8 @@ struct Control {
     signal: Option<i32>,
     jitter: Jitter,
     next_token: u64,
+    /// Restored before an immediate exit.
+    terminal: Option<Arc<StdTerminal>>,
 }
 
 impl Control {
@@ -294,6 +300,7 @@ impl Control {
             signal: None,
             jitter: Jitter::new(),
             next_token: 1,
+            terminal: None,
         }
     }
 
@@ -449,6 +456,9 @@ impl Control {
     fn on_signal(&mut self, sig: i32) {
         if self.signal.is_some() {
             // Second signal: give up on a graceful stop.
+            if let Some(t) = &self.terminal {
+                t.restore();
+            }
             std::process::exit(1);
         }
         self.signal = Some(sig);
