@@ -57,6 +57,8 @@ lua_tests!(
     uuid_module,
     errors_full,
     logger_full,
+    io_full,
+    io_outside_terminal,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point

@@ -2,6 +2,7 @@
 
 mod cli;
 mod examples;
+mod logging;
 mod lua;
 mod support;
 mod terminal;
