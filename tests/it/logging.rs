@@ -289,3 +289,19 @@ entries:
     assert_eq!(out.stderr, "");
     assert_eq!(out.stdout, "stdout stays clean\n");
 }
+
+#[test]
+fn very_verbose_prints_the_stack_of_a_failed_exec_process() {
+    let p = script_project(
+        "local function deep()\n    error(errors.new({ message = \"deep failure\", kind = errors.INTERNAL }))\nend\nreturn { main = function() deep() end }",
+    );
+    let out = p.run(&["run", "-x", "app:main", "-s"], "");
+    out.expect_code(1);
+    assert_eq!(out.stderr, "deep failure\n");
+    let out = p.run(&["run", "-x", "app:main", "-s", "--very-verbose"], "");
+    out.expect_code(1);
+    assert_eq!(
+        out.stderr,
+        "deep failure\nstack traceback:\n\tapp:main:2 function deep\n\tapp:main:4 function main\n"
+    );
+}

@@ -52,6 +52,8 @@ pub struct LogFlags {
     pub color: bool,
     /// `-s`: no log output.
     pub silent: bool,
+    /// `--very-verbose`: a failed exec process prints its Lua stack trace after the message.
+    pub stacks: bool,
 }
 
 /// What `run -x` should start.
@@ -195,6 +197,7 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
             let hide = project.entries.iter().any(|e| {
                 e.id == t.host && matches!(&e.spec, EntrySpec::TerminalHost(h) if h.hide_logs)
             });
+            control.stacks = opts.log.stacks;
             control.run_exec(&t, args, hide)
         }
         None => control.run_services(project.config.shutdown_timeout()),
@@ -242,6 +245,8 @@ struct Control {
     next_token: u64,
     /// Restored before an immediate exit.
     terminal: Option<Arc<StdTerminal>>,
+    /// `--very-verbose`: print the stack of a failed exec process.
+    stacks: bool,
 }
 
 impl Control {
@@ -301,6 +306,7 @@ impl Control {
             jitter: Jitter::new(),
             next_token: 1,
             terminal: None,
+            stacks: false,
         }
     }
 
@@ -662,7 +668,17 @@ impl Control {
             self.pump(None);
         };
         self.log.set_hidden(false);
-        let outcome = exit_outcome(&result);
+        let mut outcome = exit_outcome(&result);
+        if let (true, Err(e), Some(text)) = (self.stacks, &result, outcome.stderr.as_mut()) {
+            if let Some(stack) = e.stack.as_deref().filter(|s| !s.trim().is_empty()) {
+                text.push_str("stack traceback:\n");
+                for line in stack.lines().filter(|l| !l.trim().is_empty()) {
+                    text.push('\t');
+                    text.push_str(line.trim());
+                    text.push('\n');
+                }
+            }
+        }
         {
             use std::io::Write;
             if let Some(s) = &outcome.stdout {
