@@ -131,6 +131,10 @@ fn spawn_tty(p: &Project, args: &str, after: &str) -> OsSession {
     s
 }
 
+/// rustyline switches bracketed paste on once the terminal is in its raw mode: keys typed from
+/// then on reach the editor.
+const EDITOR_READY: &str = "\x1b[?2004h";
+
 const ECHO_LOOP: &str = r#"return { main = function()
     io.print("Welcome")
     while true do
@@ -148,17 +152,18 @@ fn tty_readline_edits_lines_and_keeps_history() {
     let p = tty_project(ECHO_LOOP);
     let mut s = spawn_tty(&p, "run -x app:main", "");
     s.expect("Welcome").expect("welcome");
-    s.expect("> ").expect("prompt");
+    s.expect(EDITOR_READY).expect("editor");
     // backspace, then a left arrow and an insertion
     s.send("abc\x7fd\r").expect("send");
     s.expect("got [abd]").expect("backspace edits");
-    s.expect("> ").expect("prompt");
+    s.expect(EDITOR_READY).expect("editor");
     s.send("xy\x1b[Dz\r").expect("send");
     s.expect("got [xzy]").expect("cursor movement edits");
     // up arrow recalls the previous line
-    s.expect("> ").expect("prompt");
+    s.expect(EDITOR_READY).expect("editor");
     s.send("\x1b[A\r").expect("send");
     s.expect("got [xzy]").expect("history");
+    s.expect(EDITOR_READY).expect("editor");
     s.send("\x04").expect("send ctrl-d");
     s.expect("eof EOF")
         .expect("ctrl-d on an empty line is end of input");
@@ -182,6 +187,7 @@ fn tty_logs_print_above_the_prompt() {
     );
     let mut s = spawn_tty(&p, "run -x app:main", "");
     s.expect("name? ").expect("prompt");
+    s.expect(EDITOR_READY).expect("editor");
     s.send("ab").expect("send");
     // The log line takes the prompt's place and the prompt, with what was typed, comes back
     // below it.
