@@ -24,6 +24,7 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
             verbose: g.verbose || g.very_verbose,
             color: g.console,
             silent: g.silent,
+            stacks: g.very_verbose,
         },
         exec: a.exec.map(|spec| ExecRequest {
             spec,

@@ -59,6 +59,11 @@ lua_tests!(
     process_spawner,
     libraries,
     functions,
+    uuid_module,
+    errors_full,
+    logger_full,
+    io_full,
+    io_outside_terminal,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point

@@ -2,6 +2,8 @@
 
 mod cli;
 mod examples;
+mod logging;
 mod lua;
 mod services;
 mod support;
+mod terminal;

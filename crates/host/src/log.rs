@@ -7,10 +7,13 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value as Json;
 use starling_lua::{Level, LogRecord};
+
+use crate::terminal::StdTerminal;
 
 /// How lines are written.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -34,6 +37,8 @@ pub struct LogSink {
     /// Set while a `hide_logs` terminal process runs.
     hidden: AtomicBool,
     started: Instant,
+    /// The terminal, which keeps log lines off the prompt when it is interactive.
+    console: OnceLock<Arc<StdTerminal>>,
 }
 
 impl LogSink {
@@ -49,7 +54,13 @@ impl LogSink {
             runtime_level,
             hidden: AtomicBool::new(false),
             started: Instant::now(),
+            console: OnceLock::new(),
         }
+    }
+
+    /// Routes lines through the terminal, which prints them above an interactive prompt.
+    pub fn attach_terminal(&self, terminal: Arc<StdTerminal>) {
+        let _ = self.console.set(terminal);
     }
 
     /// Hides (or shows again) every line, for `hide_logs` terminal hosts.
@@ -88,6 +99,10 @@ impl LogSink {
 
     fn write(&self, rec: &LogRecord) {
         let line = self.format(rec);
+        if let Some(t) = self.console.get() {
+            t.log_line(&line);
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(line.as_bytes());
         let _ = err.flush();

@@ -52,6 +52,8 @@ pub struct LogFlags {
     pub color: bool,
     /// `-s`: no log output.
     pub silent: bool,
+    /// `--very-verbose`: a failed exec process prints its Lua stack trace after the message.
+    pub stacks: bool,
 }
 
 /// What `run -x` should start.
@@ -145,6 +147,7 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         .unwrap_or_default();
     let terminal = Arc::new(StdTerminal::new(args.clone()));
     terminal.attach(node.clone());
+    log.attach_terminal(terminal.clone());
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
@@ -188,15 +191,19 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
     node.set_control(tx);
     let signals = install_signals()?;
     let mut control = Control::new(node, log, rx, signals, &project);
-    Ok(match target {
+    control.terminal = Some(terminal.clone());
+    let code = match target {
         Some(t) => {
             let hide = project.entries.iter().any(|e| {
                 e.id == t.host && matches!(&e.spec, EntrySpec::TerminalHost(h) if h.hide_logs)
             });
+            control.stacks = opts.log.stacks;
             control.run_exec(&t, args, hide)
         }
         None => control.run_services(project.config.shutdown_timeout()),
-    })
+    };
+    terminal.restore();
+    Ok(code)
 }
 
 fn install_signals() -> Result<Receiver<i32>, BootError> {
@@ -234,6 +241,10 @@ struct Control {
     exec: Option<ExecState>,
     signal: Option<i32>,
     next_token: u64,
+    /// Restored before an immediate exit.
+    terminal: Option<Arc<StdTerminal>>,
+    /// `--very-verbose`: print the stack of a failed exec process.
+    stacks: bool,
 }
 
 impl Control {
@@ -254,6 +265,8 @@ impl Control {
             exec: None,
             signal: None,
             next_token: 1,
+            terminal: None,
+            stacks: false,
         }
     }
 
@@ -288,6 +301,9 @@ impl Control {
             // Second signal: give up on a graceful stop (SPEC §3.3, §11.3).
             self.log
                 .runtime(Level::Warn, "second signal, exiting at once", Vec::new());
+            if let Some(t) = &self.terminal {
+                t.restore();
+            }
             std::process::exit(1);
         }
         self.signal = Some(sig);
@@ -396,7 +412,17 @@ impl Control {
             self.pump(None);
         };
         self.log.set_hidden(false);
-        let outcome = exit_outcome(&result);
+        let mut outcome = exit_outcome(&result);
+        if let (true, Err(e), Some(text)) = (self.stacks, &result, outcome.stderr.as_mut()) {
+            if let Some(stack) = e.stack.as_deref().filter(|s| !s.trim().is_empty()) {
+                text.push_str("stack traceback:\n");
+                for line in stack.lines().filter(|l| !l.trim().is_empty()) {
+                    text.push('\t');
+                    text.push_str(line.trim());
+                    text.push('\n');
+                }
+            }
+        }
         {
             use std::io::Write;
             if let Some(s) = &outcome.stdout {

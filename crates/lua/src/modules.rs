@@ -19,6 +19,7 @@ pub(crate) mod logger;
 pub(crate) mod payload;
 pub(crate) mod process;
 pub(crate) mod time;
+pub(crate) mod uuid;
 
 /// The Lua half of the engine, see `prelude.lua`.
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -58,6 +59,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("io", Value::Table(io::module(lua, ctx, &blocking)?));
     modules.insert("logger", logger::module(lua, ctx)?);
     modules.insert("funcs", funcs::module(lua, ctx)?);
+    modules.insert("uuid", Value::Table(uuid::module(lua)?));
     drop(modules);
 
     for name in [
@@ -105,4 +107,14 @@ pub(crate) fn str_arg(v: Option<&Value>, func: &str, pos: usize) -> mlua::Result
 pub(crate) fn seal(t: &Table) -> Table {
     t.set_readonly(true);
     t.clone()
+}
+
+/// The type name Lua's `type()` gives (`number` for integers too), or `no value` for nil, for
+/// argument error messages.
+pub(crate) fn arg_type(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "no value",
+        Value::Integer(_) | Value::Number(_) => "number",
+        other => other.type_name(),
+    }
 }

@@ -5,7 +5,7 @@ use starling_core::{ErrorKind, ErrorValue};
 
 use crate::convert;
 use crate::engine::misuse;
-use crate::modules::seal;
+use crate::modules::{arg_type, seal};
 use crate::userdata::error::{LuaErrorObject, from_lua_value};
 
 fn error_of(v: &Value) -> Option<ErrorValue> {
@@ -36,57 +36,133 @@ fn kind_arg(v: &Value) -> Option<ErrorKind> {
     }
 }
 
+/// The Lua call stack from `level` up, one frame per line in Luau's traceback format
+/// (`source:line function name`), leaving out C functions and the engine's prelude.
+pub(crate) fn capture_stack(lua: &Lua, level: usize) -> Option<String> {
+    let mut out = String::new();
+    for lvl in level..level + 64 {
+        let frame = lua.inspect_stack(lvl, |d| {
+            let src = d.source();
+            let short = src.short_src.as_deref().unwrap_or("?").to_string();
+            if src.what == "C" || short.starts_with("starling.") {
+                return None;
+            }
+            let line = d.current_line().map_or(0, |l| l as i64);
+            let name = d.names().name.map(|n| n.to_string());
+            Some(match name {
+                Some(n) => format!("{short}:{line} function {n}"),
+                None => format!("{short}:{line}"),
+            })
+        });
+        match frame {
+            None => break,
+            Some(None) => continue,
+            Some(Some(f)) => {
+                out.push_str(&f);
+                out.push('\n');
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn bad_new(msg: &str) -> mlua::Error {
+    misuse(format!("bad argument #1 to 'new' ({msg})"))
+}
+
+/// `errors.new` from a table: `message` required, `kind`, `retryable`, `details` optional.
+fn from_table(t: &Table) -> mlua::Result<ErrorValue> {
+    let message = match t.get::<Value>("message")? {
+        Value::String(s) => s.to_string_lossy(),
+        Value::Nil => return Err(bad_new("field 'message' is required")),
+        other => {
+            return Err(bad_new(&format!(
+                "field 'message' must be a string, got {}",
+                arg_type(&other)
+            )));
+        }
+    };
+    let kind = match t.get::<Value>("kind")? {
+        Value::Nil => ErrorKind::Unknown,
+        Value::String(k) if k.as_bytes().is_empty() => ErrorKind::Unknown,
+        k @ Value::String(_) => kind_arg(&k).ok_or_else(|| {
+            bad_new(&format!(
+                "unknown error kind '{}'",
+                k.to_string().unwrap_or_default()
+            ))
+        })?,
+        other => {
+            return Err(bad_new(&format!(
+                "field 'kind' must be a string, got {}",
+                arg_type(&other)
+            )));
+        }
+    };
+    let retryable = match t.get::<Value>("retryable")? {
+        Value::Nil => None,
+        Value::Boolean(b) => Some(b),
+        other => {
+            return Err(bad_new(&format!(
+                "field 'retryable' must be a boolean, got {}",
+                arg_type(&other)
+            )));
+        }
+    };
+    let details = match t.get::<Value>("details")? {
+        Value::Nil => None,
+        d => Some(Box::new(convert::value_to_payload(&d)?)),
+    };
+    let mut e = ErrorValue::new(kind, message).retryable(retryable);
+    e.details = details;
+    Ok(e)
+}
+
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let t = lua.create_table()?;
     t.raw_set(
         "new",
         lua.create_function(|lua, (a, b): (Value, Option<Value>)| {
-            let e = match (&a, &b) {
-                (Value::String(s), Some(Value::String(m))) if kind_arg(&a).is_some() => {
-                    let _ = s;
-                    ErrorValue::new(kind_arg(&a).expect("checked"), m.to_str()?.to_string())
-                        .retryable(None)
+            let mut e = match (&a, &b) {
+                // SPEC §11.21: `new(KIND, message)` when the first string names a kind.
+                (Value::String(_), Some(Value::String(m))) if kind_arg(&a).is_some() => {
+                    let kind = kind_arg(&a).unwrap_or(ErrorKind::Unknown);
+                    ErrorValue::new(kind, m.to_string_lossy()).retryable(None)
                 }
                 (Value::String(s), _) => {
-                    ErrorValue::new(ErrorKind::Unknown, s.to_str()?.to_string()).retryable(None)
+                    ErrorValue::new(ErrorKind::Unknown, s.to_string_lossy()).retryable(None)
                 }
-                (Value::Table(t), _) => {
-                    let message = match t.get::<Value>("message")? {
-                        Value::String(s) => s.to_str()?.to_string(),
-                        _ => return Err(misuse("errors.new: message is required")),
-                    };
-                    let kind = match t.get::<Value>("kind")? {
-                        Value::Nil => ErrorKind::Unknown,
-                        k => kind_arg(&k).ok_or_else(|| misuse("errors.new: unknown kind"))?,
-                    };
-                    let retryable = t.get::<Option<bool>>("retryable")?;
-                    let details = match t.get::<Value>("details")? {
-                        Value::Nil => None,
-                        d => Some(Box::new(convert::value_to_payload(&d)?)),
-                    };
-                    let mut e = ErrorValue::new(kind, message).retryable(retryable);
-                    e.details = details;
-                    e
-                }
+                (Value::Table(t), _) => from_table(t)?,
                 (other, _) => {
-                    return Err(misuse(format!(
-                        "bad argument #1 to 'new' (string or table expected, got {})",
-                        other.type_name()
+                    return Err(bad_new(&format!(
+                        "string or table expected, got {}",
+                        arg_type(other)
                     )));
                 }
             };
+            e.stack = capture_stack(lua, 1);
             lua.create_userdata(LuaErrorObject(e))
         })?,
     )?;
     t.raw_set(
         "wrap",
-        lua.create_function(|lua, (err, msg): (Value, String)| {
+        lua.create_function(|lua, (err, msg): (Value, Value)| {
             if err.is_nil() {
                 return Ok(Value::Nil);
             }
+            let msg = match msg {
+                Value::String(s) => s.to_string_lossy(),
+                Value::Integer(_) | Value::Number(_) => msg.to_string()?,
+                other => {
+                    return Err(misuse(format!(
+                        "bad argument #2 to 'wrap' (string expected, got {})",
+                        arg_type(&other)
+                    )));
+                }
+            };
             let inner = error_of(&err).unwrap_or_else(|| from_lua_value(&err));
             let mut outer = ErrorValue::new(inner.kind, msg).retryable(inner.retryable);
             outer.details = inner.details.clone();
+            outer.stack = inner.stack.clone().or_else(|| capture_stack(lua, 1));
             outer.cause = Some(Box::new(inner));
             Ok(Value::UserData(lua.create_userdata(LuaErrorObject(outer))?))
         })?,

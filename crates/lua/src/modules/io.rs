@@ -5,9 +5,9 @@ use std::rc::Rc;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use starling_core::{ErrorKind, ReplyTo};
 
-use crate::engine::Ctx;
+use crate::engine::{Ctx, misuse};
 use crate::modules::base::tostring;
-use crate::modules::seal;
+use crate::modules::{arg_type, seal};
 use crate::services::{Stream, Terminal};
 use crate::task::{TokenUse, WaitKind};
 use crate::userdata::error::fail;
@@ -104,20 +104,33 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
     io.raw_set(
         "flush",
         lua.create_function(move |lua, ()| {
-            if terminal(&c).is_none() {
+            let Some(t) = terminal(&c) else {
                 return no_terminal(lua);
+            };
+            // Every write is flushed already; an empty write flushes once more and reports
+            // a broken stream.
+            match t.write(Stream::Stdout, &[]) {
+                Ok(()) => Ok(ok_true()),
+                Err(e) => fail(lua, ErrorKind::Internal, format!("flush failed: {e}")),
             }
-            Ok(ok_true())
         })?,
     )?;
     let c = ctx.clone();
     let readline = lua.create_function(move |lua, ()| start_read(lua, &c, None))?;
     io.raw_set("readline", blocking.call::<Function>(readline)?)?;
     let c = ctx.clone();
-    let read = lua.create_function(move |lua, n: Option<f64>| {
+    let read = lua.create_function(move |lua, n: Value| {
         let n = match n {
-            Some(n) if n > 0.0 => n as usize,
-            _ => 1024,
+            Value::Nil => 1024,
+            Value::Integer(i) if i > 0 => usize::try_from(i).unwrap_or(usize::MAX),
+            Value::Number(f) if f >= 1.0 => f as usize,
+            Value::Integer(_) | Value::Number(_) => 1024,
+            other => {
+                return Err(misuse(format!(
+                    "bad argument #1 to 'read' (number expected, got {})",
+                    arg_type(&other)
+                )));
+            }
         };
         start_read(lua, &c, Some(n))
     })?;
@@ -125,12 +138,21 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
     let c = ctx.clone();
     io.raw_set(
         "raw",
-        lua.create_function(move |lua, on: Option<bool>| {
+        lua.create_function(move |lua, on: Value| {
+            let on = match on {
+                Value::Nil => true,
+                Value::Boolean(b) => b,
+                other => {
+                    return Err(misuse(format!(
+                        "bad argument #1 to 'raw' (boolean expected, got {})",
+                        arg_type(&other)
+                    )));
+                }
+            };
             let Some(t) = terminal(&c) else {
                 return no_terminal(lua);
             };
             let p = c.current()?;
-            let on = on.unwrap_or(true);
             let held = p.raw_mode.get();
             let next = if on { held + 1 } else { held.saturating_sub(1) };
             let change = (held == 0 && next == 1) || (held == 1 && next == 0);

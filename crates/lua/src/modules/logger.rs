@@ -7,6 +7,7 @@ use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
 
 use crate::engine::{Ctx, misuse};
+use crate::modules::arg_type;
 use crate::services::{Level, LogRecord};
 use crate::userdata::error::LuaErrorObject;
 
@@ -85,11 +86,12 @@ fn json_inner(v: &Value, seen: &mut HashSet<*const std::ffi::c_void>) -> Option<
                 _ => Json::String("userdata".into()),
             },
         },
-        other => Json::String(other.type_name().to_string()),
+        other => Json::String(arg_type(other).to_string()),
     })
 }
 
-fn fields_arg(v: Option<Value>, func: &str) -> mlua::Result<Vec<(String, Json)>> {
+/// Reads a fields table (argument `pos` of `func`); nil or absent means none.
+fn fields_arg(v: Option<Value>, func: &str, pos: usize) -> mlua::Result<Vec<(String, Json)>> {
     match v {
         None | Some(Value::Nil) => Ok(Vec::new()),
         Some(Value::Table(t)) => {
@@ -97,7 +99,10 @@ fn fields_arg(v: Option<Value>, func: &str) -> mlua::Result<Vec<(String, Json)>>
             for pair in t.pairs::<Value, Value>() {
                 let (k, v) = pair?;
                 let Value::String(k) = k else {
-                    return Err(misuse(format!("{func}: field names must be strings")));
+                    return Err(misuse(format!(
+                        "bad argument #{pos} to '{func}' (field names must be strings, got {})",
+                        arg_type(&k)
+                    )));
                 };
                 if let Some(j) = to_json(&v) {
                     out.push((k.to_string_lossy(), j));
@@ -106,8 +111,8 @@ fn fields_arg(v: Option<Value>, func: &str) -> mlua::Result<Vec<(String, Json)>>
             Ok(out)
         }
         Some(other) => Err(misuse(format!(
-            "bad argument #2 to '{func}' (table expected, got {})",
-            other.type_name()
+            "bad argument #{pos} to '{func}' (table expected, got {})",
+            arg_type(&other)
         ))),
     }
 }
@@ -173,21 +178,30 @@ impl UserData for Logger {
             ("error", Level::Error),
         ] {
             m.add_method(method, move |lua, lg, args: MultiValue| {
-                if !lg.ctx.services.log_enabled(level) {
-                    return Ok(());
-                }
                 let mut it = args.into_iter();
                 let msg = match it.next() {
+                    None | Some(Value::Nil) => {
+                        return Err(misuse(format!(
+                            "bad argument #1 to '{method}' (string expected, got no value)"
+                        )));
+                    }
                     Some(v) => crate::modules::base::tostring(lua, &v)?,
-                    None => String::new(),
                 };
-                let fields = fields_arg(it.next(), method)?;
+                let fields = it.next();
+                if !lg.ctx.services.log_enabled(level) {
+                    // Filtered out: only the cheap type check, so mistakes raise at any level.
+                    return match fields {
+                        None | Some(Value::Nil | Value::Table(_)) => Ok(()),
+                        other => fields_arg(other, method, 2).map(drop),
+                    };
+                }
+                let fields = fields_arg(fields, method, 2)?;
                 emit(lua, &lg.ctx, level, &lg.name, &msg, &lg.fields, fields)
             });
         }
         m.add_method("with", |_, lg, fields: Option<Value>| {
             let mut next = lg.clone();
-            for (k, v) in fields_arg(fields, "with")? {
+            for (k, v) in fields_arg(fields, "with", 1)? {
                 match next.fields.iter_mut().find(|(fk, _)| *fk == k) {
                     Some(slot) => slot.1 = v,
                     None => next.fields.push((k, v)),
@@ -195,7 +209,16 @@ impl UserData for Logger {
             }
             Ok(next)
         });
-        m.add_method("named", |_, lg, name: String| {
+        m.add_method("named", |_, lg, name: Value| {
+            let name = match name {
+                Value::String(s) => s.to_string_lossy(),
+                other => {
+                    return Err(misuse(format!(
+                        "bad argument #1 to 'named' (string expected, got {})",
+                        arg_type(&other)
+                    )));
+                }
+            };
             if name.is_empty() {
                 return Err(misuse("name cannot be empty"));
             }
