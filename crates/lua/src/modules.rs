@@ -48,6 +48,8 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     }
 
     globals.raw_set("coroutine", out.get::<Table>("coroutine")?)?;
+    globals.raw_set("pcall", out.get::<Function>("pcall")?)?;
+    globals.raw_set("xpcall", out.get::<Function>("xpcall")?)?;
     globals.raw_set("channel", out.get::<Table>("channel")?)?;
     base::install(lua, ctx, &globals)?;
     errors::install(lua, &globals)?;
@@ -95,7 +97,7 @@ pub(crate) fn str_arg(v: Option<&Value>, func: &str, pos: usize) -> mlua::Result
         Some(Value::String(s)) => Ok(s.to_str()?.to_string()),
         Some(other) => Err(mlua::Error::runtime(format!(
             "bad argument #{pos} to '{func}' (string expected, got {})",
-            other.type_name()
+            arg_type(other)
         ))),
         None => Err(mlua::Error::runtime(format!(
             "bad argument #{pos} to '{func}' (string expected, got no value)"

@@ -122,6 +122,25 @@ local function format(fmt, ...)
 end
 string.format = format
 
+-- pcall/xpcall: an error raised by a Rust function reaches Lua code as its message string
+-- (like the standard library's errors), not as mlua's wrapper object.
+local clean_error = raw.clean_error
+local raw_pcall = pcall
+local function pcall_result(ok, ...)
+	if ok then
+		return ok, ...
+	end
+	return false, clean_error((...))
+end
+local function safe_pcall(f, ...)
+	return pcall_result(raw_pcall(f, ...))
+end
+local function safe_xpcall(f, handler, ...)
+	return xpcall(f, function(e)
+		return handler(clean_error(e))
+	end, ...)
+end
+
 -- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
 local capture = raw.capture_error
 local function on_error(e)
@@ -165,6 +184,8 @@ local function blocking(f)
 end
 
 return {
+	pcall = safe_pcall,
+	xpcall = safe_xpcall,
 	block = block,
 	blocking = blocking,
 	coroutine = co,

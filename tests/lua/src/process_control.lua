@@ -107,6 +107,12 @@ local function main()
     -- a dead pid cannot be registered
     v, err = process.registry.register("ghost", a)
     assert(v == nil and err:kind() == errors.NOT_FOUND)
+
+    -- argument errors from the runtime reach pcall/xpcall as plain messages
+    local ok, msg = pcall(process.monitor, 42)
+    assert(not ok and msg == "bad argument #1 to 'monitor' (string expected, got number)", msg)
+    local _, handled = xpcall(function() process.send(1, "t") end, function(m) return "handled: " .. m end)
+    assert(handled == "handled: bad argument #1 to 'send' (string expected, got number)", handled)
 end
 
 return { main = main }

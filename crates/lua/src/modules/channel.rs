@@ -145,7 +145,7 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
             Value::Function(f) => c.spawn_task(lua, f),
             other => Err(misuse(format!(
                 "bad argument #1 to 'spawn' (function expected, got {})",
-                other.type_name()
+                crate::modules::arg_type(&other)
             ))),
         })?,
     )?;

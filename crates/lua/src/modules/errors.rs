@@ -15,8 +15,30 @@ fn error_of(v: &Value) -> Option<ErrorValue> {
     }
 }
 
-/// `capture_error(e, traceback)`: used by the prelude's xpcall handler.
+/// `capture_error(e, traceback)`: used by the prelude's xpcall handler; `clean_error(e)`: the
+/// value `pcall` hands to Lua code for an error raised by a Rust function (its message, like
+/// a standard library error, instead of mlua's wrapper with a Rust-side traceback).
 pub(crate) fn install_raw(lua: &Lua, raw: &Table) -> mlua::Result<()> {
+    raw.raw_set(
+        "clean_error",
+        lua.create_function(|lua, e: Value| match e {
+            Value::Error(err) => Ok(Value::String(
+                lua.create_string(crate::userdata::error::from_mlua(&err).message)?,
+            )),
+            // Inside an xpcall handler mlua hands over its wrapper as plain userdata.
+            Value::UserData(ud) if !ud.is::<LuaErrorObject>() => {
+                let text = Value::UserData(ud.clone()).to_string()?;
+                match text.strip_prefix("runtime error: ") {
+                    Some(rest) => {
+                        let msg = rest.split("\nstack traceback:").next().unwrap_or(rest);
+                        Ok(Value::String(lua.create_string(msg)?))
+                    }
+                    None => Ok(Value::UserData(ud)),
+                }
+            }
+            other => Ok(other),
+        })?,
+    )?;
     raw.raw_set(
         "capture_error",
         lua.create_function(|_, (e, tb): (Value, Option<String>)| {

@@ -246,7 +246,7 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
             return fail(
                 lua,
                 ErrorKind::Invalid,
-                format!("invalid pid: expected string, got {}", other.type_name()),
+                format!("invalid pid: expected string, got {}", crate::modules::arg_type(other)),
             );
         }
     };
@@ -392,7 +392,7 @@ fn install_spawner(lua: &Lua, process: &Table, methods: &Table) -> mlua::Result<
             Value::Table(t) => Ok(t.clone()),
             other => Err(misuse(format!(
                 "bad argument #1 to '{func}' (table expected, got {})",
-                other.type_name()
+                crate::modules::arg_type(other)
             ))),
         }
     };

@@ -72,6 +72,7 @@ pub fn from_lua_value(v: &Value) -> ErrorValue {
             ErrorValue::new(ErrorKind::Unknown, s.to_string_lossy()).retryable(None)
         }
         Value::Nil => ErrorValue::new(ErrorKind::Unknown, "nil").retryable(None),
+        Value::Error(e) => from_mlua(e),
         other => ErrorValue::new(
             ErrorKind::Unknown,
             other
