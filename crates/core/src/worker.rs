@@ -119,7 +119,7 @@ pub struct ProcCore {
     /// Timers fired and requests completed since the last step.
     pub wakeups: Vec<Wakeup>,
     /// Set when the process must end before its next step.
-    pub kill: Option<ErrorValue>,
+    pub kill: Option<Box<ErrorValue>>,
     /// Monitors, links, listeners.
     pub extra: Option<Box<ProcExtra>>,
 }
@@ -523,10 +523,10 @@ impl Local {
                             at: unix_now(),
                         });
                     } else if p.kill.is_none() {
-                        p.kill = Some(
+                        p.kill = Some(Box::new(
                             ErrorValue::new(ErrorKind::Canceled, "linked process failed")
                                 .retryable(None),
-                        );
+                        ));
                     }
                     true
                 });
@@ -561,7 +561,7 @@ impl Local {
                 if self
                     .with_live(slot, to, |p| {
                         if p.kill.is_none() {
-                            p.kill = Some(reason)
+                            p.kill = Some(Box::new(reason))
                         }
                     })
                     .is_some()
@@ -774,7 +774,7 @@ impl Local {
         };
         if let Some(reason) = kill {
             engine.release(slot);
-            self.finish(slot, ExitReason::error(reason));
+            self.finish(slot, ExitReason::error(*reason));
             return;
         }
         self.current.set(Some(slot));

@@ -71,10 +71,17 @@ impl ChanState {
     }
 
     pub(crate) fn push_receiver(&mut self, w: Waiter) {
+        // Usually one waiter (the process's own receive): grow one slot at a time.
+        if self.recvq.len() == self.recvq.capacity() {
+            self.recvq.reserve_exact(self.recvq.len().max(1));
+        }
         self.recvq.push_back(w);
     }
 
     pub(crate) fn push_sender(&mut self, w: Waiter, v: Value) {
+        if self.sendq.len() == self.sendq.capacity() {
+            self.sendq.reserve_exact(self.sendq.len().max(1));
+        }
         self.sendq.push_back((w, v));
     }
 

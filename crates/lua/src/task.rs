@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use mlua::{AnyUserData, Table, Thread, Value};
-use rustc_hash::FxHashMap;
 use slab::Slab;
 use starling_core::Pid;
 
@@ -70,6 +69,25 @@ pub(crate) enum TokenUse {
     Deadline { pid: Pid, state: Table },
 }
 
+/// A process's outstanding worker tokens. Most processes hold none or one, so a small vector
+/// (grown one slot at a time) is both faster and smaller than a hash map.
+#[derive(Default)]
+pub(crate) struct Tokens(Vec<(u64, TokenUse)>);
+
+impl Tokens {
+    pub(crate) fn insert(&mut self, token: u64, use_: TokenUse) {
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(self.0.len().max(1));
+        }
+        self.0.push((token, use_));
+    }
+
+    pub(crate) fn remove(&mut self, token: &u64) -> Option<TokenUse> {
+        let i = self.0.iter().position(|(t, _)| t == token)?;
+        Some(self.0.swap_remove(i).1)
+    }
+}
+
 /// Subscriptions whose values come from the worker's queues.
 #[derive(Default)]
 pub(crate) struct Specials {
@@ -88,7 +106,7 @@ pub(crate) struct ProcState {
     pub(crate) ready: RefCell<VecDeque<u32>>,
     pub(crate) main: Cell<u32>,
     next_id: Cell<u64>,
-    pub(crate) tokens: RefCell<FxHashMap<u64, TokenUse>>,
+    pub(crate) tokens: RefCell<Tokens>,
     pub(crate) specials: RefCell<Specials>,
     /// Raw-mode references held by this process (reset when it ends).
     pub(crate) raw_mode: Cell<u32>,
@@ -101,11 +119,12 @@ impl ProcState {
             pid,
             entry,
             env,
-            tasks: RefCell::new(Slab::new()),
+            // Nearly every process has exactly one task: no room for more until needed.
+            tasks: RefCell::new(Slab::with_capacity(1)),
             ready: RefCell::new(VecDeque::new()),
             main: Cell::new(0),
             next_id: Cell::new(1),
-            tokens: RefCell::new(FxHashMap::default()),
+            tokens: RefCell::new(Tokens::default()),
             specials: RefCell::new(Specials::default()),
             raw_mode: Cell::new(0),
         }
@@ -195,5 +214,30 @@ impl ProcState {
             self.ready.borrow_mut().push_back(task);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Idle processes are the memory budget (SPEC §4.5): these structures exist once per
+    /// process, so growing them should be a deliberate choice.
+    #[test]
+    fn per_process_structures_stay_small() {
+        assert!(std::mem::size_of::<ProcState>() <= 288);
+        assert!(std::mem::size_of::<Task>() <= 96);
+        assert!(std::mem::size_of::<starling_core::ProcCore>() <= 128);
+    }
+
+    #[test]
+    fn tokens_grow_one_slot_at_a_time() {
+        let mut t = Tokens::default();
+        t.insert(1, TokenUse::Sleep { task: 0, wait: 1 });
+        assert_eq!(t.0.capacity(), 1);
+        t.insert(2, TokenUse::Sleep { task: 0, wait: 2 });
+        assert!(matches!(t.remove(&1), Some(TokenUse::Sleep { wait: 1, .. })));
+        assert!(t.remove(&1).is_none());
+        assert!(matches!(t.remove(&2), Some(TokenUse::Sleep { wait: 2, .. })));
     }
 }
