@@ -1,5 +1,6 @@
 //! Integration tests: they drive the built `starling` binary, as a user would.
 
+mod api;
 mod cli;
 mod examples;
 mod logging;

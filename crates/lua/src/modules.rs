@@ -80,8 +80,65 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     ] {
         globals.raw_set(name, Value::Nil)?;
     }
+    if std::env::var_os("STARLING_API_SURFACE").is_some_and(|v| v == "1") {
+        install_api_probe(lua, &globals)?;
+    }
     lua.sandbox(true)?;
     Ok(())
+}
+
+/// Test support for the checked-in API listing (`tests/api_surface.txt`): with
+/// `STARLING_API_SURFACE=1`, the global `__api_methods(v)` returns the sorted method names of a
+/// userdata value (read from its protected metatable), or of a value whose metatable is
+/// protected. Never installed otherwise.
+fn install_api_probe(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    fn names_of(index: Value, out: &mut Vec<String>) -> mlua::Result<()> {
+        if let Value::Table(t) = index {
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                if let (Value::String(k), Value::Function(_)) = (k, v) {
+                    out.push(k.to_str()?.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+    let g = globals.clone();
+    globals.raw_set(
+        "__api_globals",
+        lua.create_function(move |lua, ()| {
+            let mut out = Vec::new();
+            for pair in g.pairs::<Value, Value>() {
+                if let (Value::String(k), _) = pair? {
+                    let k = k.to_str()?.to_string();
+                    if !k.starts_with("__api_") {
+                        out.push(k);
+                    }
+                }
+            }
+            out.sort();
+            lua.create_sequence_from(out)
+        })?,
+    )?;
+    globals.raw_set(
+        "__api_methods",
+        lua.create_function(|lua, v: Value| {
+            let mut out = Vec::new();
+            match &v {
+                Value::UserData(ud) => {
+                    names_of(ud.metatable()?.get::<Value>("__index")?, &mut out)?
+                }
+                Value::Table(t) => {
+                    if let Some(mt) = t.metatable() {
+                        names_of(mt.raw_get::<Value>("__index")?, &mut out)?;
+                    }
+                }
+                _ => {}
+            }
+            out.sort();
+            lua.create_sequence_from(out)
+        })?,
+    )
 }
 
 /// The marker a blocking primitive returns to ask the prelude to yield.

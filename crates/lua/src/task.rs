@@ -236,8 +236,14 @@ mod tests {
         t.insert(1, TokenUse::Sleep { task: 0, wait: 1 });
         assert_eq!(t.0.capacity(), 1);
         t.insert(2, TokenUse::Sleep { task: 0, wait: 2 });
-        assert!(matches!(t.remove(&1), Some(TokenUse::Sleep { wait: 1, .. })));
+        assert!(matches!(
+            t.remove(&1),
+            Some(TokenUse::Sleep { wait: 1, .. })
+        ));
         assert!(t.remove(&1).is_none());
-        assert!(matches!(t.remove(&2), Some(TokenUse::Sleep { wait: 2, .. })));
+        assert!(matches!(
+            t.remove(&2),
+            Some(TokenUse::Sleep { wait: 2, .. })
+        ));
     }
 }

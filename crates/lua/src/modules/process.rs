@@ -246,7 +246,10 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
             return fail(
                 lua,
                 ErrorKind::Invalid,
-                format!("invalid pid: expected string, got {}", crate::modules::arg_type(other)),
+                format!(
+                    "invalid pid: expected string, got {}",
+                    crate::modules::arg_type(other)
+                ),
             );
         }
     };
