@@ -105,6 +105,14 @@ fn lua_syntax_errors_name_file_and_line() {
 }
 
 #[test]
+fn syntax_errors_keep_their_line_through_the_typed_syntax_rewrite() {
+    let p = script_project(
+        "type P = {x: number, y?: string @min_len(1)}\nlocal v = (1 as number)!\n\nlocal x = = 2\nreturn { main = function() end }\n",
+    );
+    expect_load_error(&p, &["run"], &["main.lua:4:"]);
+}
+
+#[test]
 fn unknown_modules_are_load_errors() {
     let p = Project::new();
     p.file(

@@ -59,6 +59,8 @@ lua_tests!(
     process_spawner,
     libraries,
     functions,
+    lua_typed_syntax,
+    lua_casts,
     uuid_module,
     errors_full,
     logger_full,

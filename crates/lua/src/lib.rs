@@ -15,6 +15,7 @@ pub mod error;
 mod modules;
 pub mod program;
 pub mod services;
+mod syntax;
 mod task;
 pub mod userdata;
 mod vm;

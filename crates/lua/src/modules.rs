@@ -49,6 +49,10 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 
     globals.raw_set("coroutine", out.get::<Table>("coroutine")?)?;
     globals.raw_set("pcall", out.get::<Function>("pcall")?)?;
+    for pair in out.get::<Table>("casts")?.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        globals.raw_set(k, v)?;
+    }
     globals.raw_set("xpcall", out.get::<Function>("xpcall")?)?;
     globals.raw_set("channel", out.get::<Table>("channel")?)?;
     base::install(lua, ctx, &globals)?;

@@ -141,6 +141,100 @@ local function safe_xpcall(f, handler, ...)
 	end, ...)
 end
 
+-- Runtime casts (SPEC 4.1, 11.12): string(v), number(v), integer(v), boolean(v) return v when
+-- it has the type and raise otherwise; declared types (`type Id = string`, see syntax.rs) are
+-- callable the same way and have :is(v). No implicit conversion.
+local floor, huge = math.floor, math.huge
+local CHECKS = {
+	string = function(v)
+		return type(v) == "string"
+	end,
+	number = function(v)
+		return type(v) == "number"
+	end,
+	integer = function(v)
+		return type(v) == "number" and v == floor(v) and v > -2 ^ 63 and v < 2 ^ 63
+	end,
+	boolean = function(v)
+		return type(v) == "boolean"
+	end,
+	any = function()
+		return true
+	end,
+}
+CHECKS.unknown = CHECKS.any
+
+local function check_value(label, check, optional, v)
+	if (v == nil and optional) or check(v) then
+		return true
+	end
+	return false, "expected " .. label .. ", got " .. type(v)
+end
+
+local function caster(label, check, optional)
+	local call = function(_, v)
+		local ok, msg = check_value(label, check, optional, v)
+		if not ok then
+			error(msg, 2)
+		end
+		return v
+	end
+	local is = function(_, v)
+		local ok, msg = check_value(label, check, optional, v)
+		if ok then
+			return v, nil
+		end
+		return nil, errors.new({ kind = errors.INVALID, message = msg, retryable = false })
+	end
+	return call, is
+end
+
+-- A read-only object shared by every process of the VM: the table and its metatable are
+-- frozen, and the metatable is hidden from getmetatable.
+local function sealed_object(fields, meta)
+	local t = setmetatable(fields, meta)
+	table.freeze(t)
+	meta.__metatable = false
+	table.freeze(meta)
+	return t
+end
+
+local function callable(label, check, optional)
+	local call, is = caster(label, check, optional)
+	return sealed_object({ is = is }, {
+		__call = call,
+		__tostring = function()
+			return "type " .. label
+		end,
+	})
+end
+
+local string_call = caster("string", CHECKS.string, false)
+local string_meta = { __call = string_call }
+setmetatable(string, string_meta)
+string_meta.__metatable = false
+table.freeze(string_meta)
+
+local function unsupported(label)
+	local fail = function()
+		error("type validation not supported (type " .. label .. ")", 2)
+	end
+	return sealed_object({ is = fail }, {
+		__call = fail,
+		__tostring = function()
+			return "type " .. label
+		end,
+	})
+end
+
+local function declare_type(name, prim, optional)
+	if prim then
+		local label = optional and (prim .. "?") or prim
+		return callable(name .. " (" .. label .. ")", CHECKS[prim], optional)
+	end
+	return unsupported(name)
+end
+
 -- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
 local capture = raw.capture_error
 local function on_error(e)
@@ -184,6 +278,12 @@ local function blocking(f)
 end
 
 return {
+	casts = {
+		number = callable("number", CHECKS.number, false),
+		integer = callable("integer", CHECKS.integer, false),
+		boolean = callable("boolean", CHECKS.boolean, false),
+		__starling_type = declare_type,
+	},
 	pcall = safe_pcall,
 	xpcall = safe_xpcall,
 	block = block,

@@ -270,7 +270,8 @@ fn compile(id: &Arc<str>, kind: CodeKind, spec: &LuaSpec) -> Result<Code, Progra
             });
         }
     }
-    let source = &spec.source;
+    // Wippy's typed syntax becomes Luau first; line numbers are unchanged.
+    let source = crate::syntax::rewrite(&spec.source);
     let bytecode = mlua::chunk::Compiler::new()
         .set_optimization_level(1)
         .set_debug_level(1)
