@@ -70,6 +70,11 @@ impl ChanState {
             .retain(|(w, _)| !(w.task == task && w.wait == wait));
     }
 
+    /// Drops buffered values (a reset timer's stale tick).
+    pub(crate) fn clear_buffer(&mut self) {
+        self.buf.clear();
+    }
+
     pub(crate) fn push_receiver(&mut self, w: Waiter) {
         // Usually one waiter (the process's own receive): grow one slot at a time.
         if self.recvq.len() == self.recvq.capacity() {

@@ -556,6 +556,9 @@ impl Ctx {
                 }
                 chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
             }
+            TokenUse::Timer(t) => {
+                crate::userdata::timer::on_fire(lua, self, p, token, t)?;
+            }
             TokenUse::Deadline { pid, state } => {
                 if !state.raw_get::<bool>("done").unwrap_or(false) {
                     crate::modules::funcs::stop_call(

@@ -65,6 +65,8 @@ pub(crate) enum TokenUse {
         chan: Rc<RefCell<ChanState>>,
         state: Table,
     },
+    /// A timer or ticker heap entry (see `userdata::timer`).
+    Timer(Rc<crate::userdata::timer::TimerState>),
     /// A function call's timeout: end the call unless `state` says it is done.
     Deadline { pid: Pid, state: Table },
 }

@@ -1,10 +1,12 @@
-//! `time` (SPEC §8): sleeping, timeouts, the clock, durations.
+//! `time` (SPEC §8): sleeping, timeouts, timers and tickers, the clock, calendar values,
+//! Go layouts (`layout`) and locations.
+
+pub(crate) mod layout;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use mlua::{Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 
@@ -14,7 +16,11 @@ use crate::modules::channel::new_chan;
 use crate::modules::seal;
 use crate::task::{TokenUse, WaitKind};
 use crate::userdata::error::fail;
-use crate::userdata::time::{LuaDuration, LuaTime, duration_arg};
+use crate::userdata::time::{
+    Loc, LuaDuration, LuaLocation, LuaTime, civil, duration_arg, int_arg, loc_arg, opt_int_arg,
+    time_value,
+};
+use crate::userdata::timer::Timer;
 
 /// Layout constants (Go reference layouts).
 pub(crate) const LAYOUTS: [(&str, &str); 15] = [
@@ -87,16 +93,99 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
     t.raw_set("now", lua.create_function(|_, ()| Ok(LuaTime::now()))?)?;
     t.raw_set(
         "unix",
-        lua.create_function(|_, (sec, nsec): (i64, Option<i64>)| {
-            let ns = sec as i128 * 1_000_000_000 + nsec.unwrap_or(0) as i128;
+        lua.create_function(|lua, (sec, nsec): (Value, Value)| {
+            let sec = int_arg(&sec, 1, "unix")?;
+            let nsec = opt_int_arg(&nsec, 2, "unix")?;
+            let ns = sec as i128 * 1_000_000_000 + nsec as i128;
             let ts = Timestamp::from_nanosecond(ns)
                 .map_err(|e| mlua::Error::runtime(format!("time out of range: {e}")))?;
-            Ok(LuaTime {
-                ts,
-                tz: TimeZone::system(),
-            })
+            time_value(lua, ts, Loc::local())
         })?,
     )?;
+    t.raw_set(
+        "date",
+        lua.create_function(|lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let get = |i: usize| args.get(i).cloned().unwrap_or(Value::Nil);
+            let mut parts = [0i64; 7];
+            for (i, part) in parts.iter_mut().enumerate() {
+                *part = if i < 3 {
+                    int_arg(&get(i), i + 1, "date")?
+                } else {
+                    opt_int_arg(&get(i), i + 1, "date")?
+                };
+            }
+            let loc = loc_arg(&get(7), 8, "date", Loc::local)?;
+            match civil(parts, &loc) {
+                Ok(ts) => Ok(MultiValue::from_vec(vec![time_value(lua, ts, loc)?])),
+                Err(e) => fail(lua, ErrorKind::Invalid, e),
+            }
+        })?,
+    )?;
+    t.raw_set(
+        "parse",
+        lua.create_function(|lua, (l, v, loc): (Value, Value, Value)| {
+            let l = crate::modules::str_arg(Some(&l), "parse", 1)?;
+            let v = crate::modules::str_arg(Some(&v), "parse", 2)?;
+            let loc = loc_arg(&loc, 3, "parse", Loc::local)?;
+            let parsed = layout::parse(&l, &v).and_then(|p| layout::resolve(&p, &loc));
+            match parsed {
+                Ok((ts, loc)) => Ok(MultiValue::from_vec(vec![time_value(lua, ts, loc)?])),
+                Err(e) => fail(lua, ErrorKind::Invalid, e.to_string()),
+            }
+        })?,
+    )?;
+    t.raw_set(
+        "load_location",
+        lua.create_function(|lua, name: Value| {
+            let name = crate::modules::str_arg(Some(&name), "load_location", 1)?;
+            if name.is_empty() {
+                return fail(lua, ErrorKind::Invalid, "location name is empty");
+            }
+            match Loc::named(&name) {
+                Ok(loc) => Ok(MultiValue::from_vec(vec![Value::UserData(
+                    lua.create_userdata(LuaLocation(loc))?,
+                )])),
+                Err(_) => fail(
+                    lua,
+                    ErrorKind::NotFound,
+                    format!("unknown time zone {name}"),
+                ),
+            }
+        })?,
+    )?;
+    t.raw_set(
+        "fixed_zone",
+        lua.create_function(|lua, (name, offset): (Value, Value)| {
+            let name = crate::modules::str_arg(Some(&name), "fixed_zone", 1)?;
+            let offset = int_arg(&offset, 2, "fixed_zone")?;
+            match Loc::fixed(&name, offset) {
+                Ok(loc) => Ok(MultiValue::from_vec(vec![Value::UserData(
+                    lua.create_userdata(LuaLocation(loc))?,
+                )])),
+                Err(e) => fail(lua, ErrorKind::Invalid, e),
+            }
+        })?,
+    )?;
+    for (name, ticker) in [("timer", false), ("ticker", true)] {
+        let c = ctx.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, d: Value| {
+                let ns = match duration_arg(&d) {
+                    Ok(ns) if ns > 0 => ns,
+                    Ok(_) => return fail(lua, ErrorKind::Invalid, "duration must be positive"),
+                    Err(e) => return fail(lua, ErrorKind::Invalid, e),
+                };
+                let timer = Timer::start(lua, &c, ns, ticker)?;
+                Ok(MultiValue::from_vec(vec![Value::UserData(
+                    lua.create_userdata(timer)?,
+                )]))
+            })?,
+        )?;
+    }
+    t.raw_set("utc", LuaLocation(Loc::utc()))?;
+    t.raw_set("localtz", LuaLocation(Loc::local()))?;
     t.raw_set(
         "parse_duration",
         lua.create_function(|lua, v: Value| match duration_arg(&v) {

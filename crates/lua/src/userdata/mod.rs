@@ -4,3 +4,4 @@ pub mod error;
 pub mod message;
 pub mod payload;
 pub mod time;
+pub(crate) mod timer;

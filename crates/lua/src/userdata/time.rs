@@ -1,8 +1,101 @@
-//! Time and Duration values (SPEC §8.2).
+//! Time, Duration and Location values (SPEC §8.2).
+//!
+//! A Time is an instant plus the location it is shown in; calendar getters, `format` and
+//! `add_date` work in that location. Values are owned: crossing a process boundary drops them
+//! (SPEC §6).
 
-use jiff::Timestamp;
-use jiff::tz::TimeZone;
-use mlua::{AnyUserData, MetaMethod, UserData, UserDataMethods, Value};
+use std::rc::Rc;
+
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
+use jiff::{SignedDuration, Timestamp};
+use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataMethods, Value};
+
+use crate::modules::time::layout::{self, Fields};
+
+/// Nanoseconds from Go's zero time (0001-01-01 UTC) to the Unix epoch.
+const ZERO_TO_UNIX_NS: i128 = 62_135_596_800 * 1_000_000_000;
+
+/// A location: a name as scripts see it (`UTC`, `Local`, `Europe/Paris`, a fixed zone's name)
+/// and the zone rules.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    /// What `Location:string()` returns.
+    pub name: Rc<str>,
+    /// The rules.
+    pub tz: TimeZone,
+}
+
+impl Loc {
+    /// Coordinated Universal Time.
+    pub fn utc() -> Loc {
+        Loc {
+            name: "UTC".into(),
+            tz: TimeZone::UTC,
+        }
+    }
+
+    /// The machine's zone (the `TZ` variable, else `/etc/localtime`), named `Local`.
+    pub fn local() -> Loc {
+        Loc {
+            name: "Local".into(),
+            tz: TimeZone::system(),
+        }
+    }
+
+    /// An IANA zone by name; `UTC` and `Local` give those locations.
+    pub fn named(name: &str) -> Result<Loc, jiff::Error> {
+        match name {
+            "UTC" => Ok(Loc::utc()),
+            "Local" => Ok(Loc::local()),
+            _ => Ok(Loc {
+                name: name.into(),
+                tz: TimeZone::get(name)?,
+            }),
+        }
+    }
+
+    /// A zone always `offset` seconds east of UTC.
+    pub fn fixed(name: &str, offset: i64) -> Result<Loc, String> {
+        let secs = i32::try_from(offset)
+            .ok()
+            .and_then(|s| Offset::from_seconds(s).ok())
+            .ok_or_else(|| format!("offset {offset} out of range (at most ±25:59:59)"))?;
+        Ok(Loc {
+            name: name.into(),
+            tz: TimeZone::fixed(secs),
+        })
+    }
+
+    /// [`Loc::fixed`] for offsets known to be in range (at worst it falls back to UTC's).
+    pub(crate) fn fixed_unchecked(name: &str, offset: i32) -> Loc {
+        Loc {
+            name: name.into(),
+            tz: TimeZone::fixed(Offset::from_seconds(offset).unwrap_or(Offset::UTC)),
+        }
+    }
+
+    /// The name to print for `MST`: a fixed zone's own name, else the rules' abbreviation.
+    fn abbrev(&self) -> Option<&str> {
+        (self.tz.iana_name().is_none() && &*self.name != "Local" && &*self.name != "UTC")
+            .then_some(&*self.name)
+    }
+}
+
+/// A Location as scripts hold it.
+#[derive(Debug, Clone)]
+pub struct LuaLocation(pub Loc);
+
+impl UserData for LuaLocation {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("string", |_, l, ()| Ok(l.0.name.to_string()));
+        m.add_meta_method(MetaMethod::ToString, |_, l, ()| Ok(l.0.name.to_string()));
+        m.add_meta_method(MetaMethod::Eq, |_, l, o: AnyUserData| {
+            Ok(o.borrow::<LuaLocation>()
+                .is_ok_and(|o| o.0.name == l.0.name && o.0.tz == l.0.tz))
+        });
+    }
+}
 
 /// A point in time with the location it is shown in.
 #[derive(Debug, Clone)]
@@ -10,7 +103,7 @@ pub struct LuaTime {
     /// The instant.
     pub ts: Timestamp,
     /// Location for calendar methods and formatting.
-    pub tz: TimeZone,
+    pub loc: Loc,
 }
 
 impl LuaTime {
@@ -18,12 +111,25 @@ impl LuaTime {
     pub fn now() -> LuaTime {
         LuaTime {
             ts: Timestamp::now(),
-            tz: TimeZone::system(),
+            loc: Loc::local(),
         }
     }
 
-    fn zoned(&self) -> jiff::Zoned {
-        self.ts.to_zoned(self.tz.clone())
+    /// Calendar fields in the time's location.
+    pub(crate) fn fields(&self) -> Fields {
+        Fields::of(self.ts, &self.loc.tz, self.loc.abbrev())
+    }
+
+    /// Formats with a Go layout.
+    pub fn format(&self, layout: &str) -> String {
+        layout::format(layout, &self.fields())
+    }
+
+    fn with_ts(&self, ts: Timestamp) -> LuaTime {
+        LuaTime {
+            ts,
+            loc: self.loc.clone(),
+        }
     }
 }
 
@@ -54,90 +160,256 @@ pub fn duration_arg(v: &Value) -> Result<i64, String> {
     }
 }
 
-fn time_arg(ud: &AnyUserData) -> mlua::Result<LuaTime> {
-    Ok(ud.borrow::<LuaTime>()?.clone())
+fn bad_arg(pos: usize, func: &str, msg: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::runtime(format!("bad argument #{pos} to '{func}' ({msg})"))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::UserData(ud) if ud.is::<LuaTime>() => "Time",
+        Value::UserData(ud) if ud.is::<LuaDuration>() => "Duration",
+        Value::UserData(ud) if ud.is::<LuaLocation>() => "Location",
+        Value::Nil => "no value",
+        other => other.type_name(),
+    }
+}
+
+/// A required integer argument (a Luau number with an integral value).
+pub(crate) fn int_arg(v: &Value, pos: usize, func: &str) -> mlua::Result<i64> {
+    match v {
+        Value::Integer(i) => Ok(*i),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.3e18 => Ok(*n as i64),
+        Value::Number(_) => Err(bad_arg(pos, func, "number has no integer representation")),
+        other => Err(bad_arg(
+            pos,
+            func,
+            format!("number expected, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// An optional integer argument, `0` when nil.
+pub(crate) fn opt_int_arg(v: &Value, pos: usize, func: &str) -> mlua::Result<i64> {
+    match v {
+        Value::Nil => Ok(0),
+        v => int_arg(v, pos, func),
+    }
+}
+
+/// A required Time argument.
+pub(crate) fn time_arg(v: &Value, pos: usize, func: &str) -> mlua::Result<LuaTime> {
+    match v {
+        Value::UserData(ud) => {
+            if let Ok(t) = ud.borrow::<LuaTime>() {
+                return Ok(t.clone());
+            }
+            Err(bad_arg(
+                pos,
+                func,
+                format!("Time expected, got {}", type_name(v)),
+            ))
+        }
+        other => Err(bad_arg(
+            pos,
+            func,
+            format!("Time expected, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// A Location argument; nil gives `default`.
+pub(crate) fn loc_arg(
+    v: &Value,
+    pos: usize,
+    func: &str,
+    default: fn() -> Loc,
+) -> mlua::Result<Loc> {
+    match v {
+        Value::Nil => Ok(default()),
+        Value::UserData(ud) if ud.is::<LuaLocation>() => Ok(ud.borrow::<LuaLocation>()?.0.clone()),
+        other => Err(bad_arg(
+            pos,
+            func,
+            format!("Location expected, got {}", type_name(other)),
+        )),
+    }
+}
+
+fn out_of_range(e: impl std::fmt::Display) -> String {
+    format!("time out of range: {e}")
+}
+
+/// Go's `time.Date`: the fields may be out of their usual ranges and normalise (month 13 is
+/// January of the next year, second 60 the next minute, day 0 the last day of the month
+/// before). A civil time that a zone transition skips or repeats takes the offset in force
+/// before the transition (jiff's "compatible" rule).
+pub fn civil(parts: [i64; 7], loc: &Loc) -> Result<Timestamp, String> {
+    let [y, mo, d, h, mi, s, ns] = parts.map(i128::from);
+    let m0 = mo - 1;
+    let year = y + m0.div_euclid(12);
+    let month = m0.rem_euclid(12) + 1;
+    if !(-9999..=9999).contains(&year) {
+        return Err(out_of_range(format!("year {year}")));
+    }
+    let base = DateTime::new(year as i16, month as i8, 1, 0, 0, 0, 0).map_err(out_of_range)?;
+    let secs = (d - 1) * 86_400 + h * 3_600 + mi * 60 + s + ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000) as i32;
+    let secs = i64::try_from(secs).map_err(|_| out_of_range("too many seconds"))?;
+    let dt = base
+        .checked_add(SignedDuration::new(secs, nanos))
+        .map_err(out_of_range)?;
+    loc.tz
+        .to_ambiguous_timestamp(dt)
+        .compatible()
+        .map_err(out_of_range)
+}
+
+fn add_ns(ts: Timestamp, ns: i128) -> mlua::Result<Timestamp> {
+    Timestamp::from_nanosecond(ts.as_nanosecond() + ns)
+        .map_err(|e| mlua::Error::runtime(out_of_range(e)))
+}
+
+fn duration_only(v: &Value, func: &str) -> mlua::Result<i64> {
+    match v {
+        Value::UserData(ud) if ud.is::<LuaDuration>() => Ok(ud.borrow::<LuaDuration>()?.0),
+        other => Err(bad_arg(
+            1,
+            func,
+            format!("Duration expected, got {}", type_name(other)),
+        )),
+    }
 }
 
 impl UserData for LuaTime {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("sub", |_, t, other: AnyUserData| {
-            let o = time_arg(&other)?;
+        m.add_method("sub", |_, t, other: Value| {
+            let o = time_arg(&other, 1, "sub")?;
             let ns = t.ts.as_nanosecond() - o.ts.as_nanosecond();
             Ok(LuaDuration(
                 ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
             ))
         });
         m.add_method("add", |_, t, d: Value| {
-            let ns = duration_arg(&d).map_err(mlua::Error::runtime)?;
-            let ts = Timestamp::from_nanosecond(t.ts.as_nanosecond() + ns as i128)
-                .map_err(|e| mlua::Error::runtime(format!("time out of range: {e}")))?;
-            Ok(LuaTime {
-                ts,
-                tz: t.tz.clone(),
-            })
+            let ns = duration_arg(&d).map_err(|e| bad_arg(1, "add", e))?;
+            Ok(t.with_ts(add_ns(t.ts, ns.into())?))
         });
-        m.add_method("before", |_, t, o: AnyUserData| Ok(t.ts < time_arg(&o)?.ts));
-        m.add_method("after", |_, t, o: AnyUserData| Ok(t.ts > time_arg(&o)?.ts));
-        m.add_method("equal", |_, t, o: AnyUserData| Ok(t.ts == time_arg(&o)?.ts));
+        m.add_method("add_date", |_, t, (y, mo, d): (Value, Value, Value)| {
+            let (y, mo, d) = (
+                opt_int_arg(&y, 1, "add_date")?,
+                opt_int_arg(&mo, 2, "add_date")?,
+                opt_int_arg(&d, 3, "add_date")?,
+            );
+            let f = t.fields();
+            let parts = [
+                i64::from(f.year).saturating_add(y),
+                i64::from(f.month).saturating_add(mo),
+                i64::from(f.day).saturating_add(d),
+                f.hour.into(),
+                f.minute.into(),
+                f.second.into(),
+                f.nanos.into(),
+            ];
+            let ts = civil(parts, &t.loc).map_err(mlua::Error::runtime)?;
+            Ok(t.with_ts(ts))
+        });
+        m.add_method("before", |_, t, o: Value| {
+            Ok(t.ts < time_arg(&o, 1, "before")?.ts)
+        });
+        m.add_method("after", |_, t, o: Value| {
+            Ok(t.ts > time_arg(&o, 1, "after")?.ts)
+        });
+        m.add_method("equal", |_, t, o: Value| {
+            Ok(t.ts == time_arg(&o, 1, "equal")?.ts)
+        });
+        m.add_method("format", |_, t, layout: Value| match layout {
+            Value::String(s) => Ok(t.format(&s.to_str()?)),
+            other => Err(bad_arg(
+                1,
+                "format",
+                format!("string expected, got {}", type_name(&other)),
+            )),
+        });
+        m.add_method("format_rfc3339", |_, t, ()| {
+            Ok(t.format("2006-01-02T15:04:05Z07:00"))
+        });
         m.add_method("unix", |_, t, ()| Ok(t.ts.as_second()));
-        m.add_method("unix_nano", |_, t, ()| Ok(t.ts.as_nanosecond() as i64));
-        m.add_method("is_zero", |_, t, ()| Ok(t.ts == Timestamp::UNIX_EPOCH));
-        m.add_method("year", |_, t, ()| Ok(t.zoned().year()));
-        m.add_method("month", |_, t, ()| Ok(t.zoned().month()));
-        m.add_method("day", |_, t, ()| Ok(t.zoned().day()));
-        m.add_method("hour", |_, t, ()| Ok(t.zoned().hour()));
-        m.add_method("minute", |_, t, ()| Ok(t.zoned().minute()));
-        m.add_method("second", |_, t, ()| Ok(t.zoned().second()));
-        m.add_method("nanosecond", |_, t, ()| Ok(t.zoned().subsec_nanosecond()));
-        m.add_method("weekday", |_, t, ()| {
-            Ok(t.zoned().weekday().to_sunday_zero_offset())
+        m.add_method("unix_nano", |_, t, ()| {
+            Ok(t.ts.as_nanosecond().clamp(i64::MIN.into(), i64::MAX.into()) as i64)
         });
-        m.add_method("year_day", |_, t, ()| Ok(t.zoned().day_of_year()));
+        m.add_method("date", |_, t, ()| {
+            let f = t.fields();
+            Ok((f.year, f.month, f.day))
+        });
+        m.add_method("clock", |_, t, ()| {
+            let f = t.fields();
+            Ok((f.hour, f.minute, f.second))
+        });
+        m.add_method("year", |_, t, ()| Ok(t.fields().year));
+        m.add_method("month", |_, t, ()| Ok(t.fields().month));
+        m.add_method("day", |_, t, ()| Ok(t.fields().day));
+        m.add_method("hour", |_, t, ()| Ok(t.fields().hour));
+        m.add_method("minute", |_, t, ()| Ok(t.fields().minute));
+        m.add_method("second", |_, t, ()| Ok(t.fields().second));
+        m.add_method("nanosecond", |_, t, ()| Ok(t.fields().nanos));
+        m.add_method("weekday", |_, t, ()| Ok(t.fields().weekday));
+        m.add_method("year_day", |_, t, ()| Ok(t.fields().year_day));
+        // Go's zero Time is January 1, year 1, 00:00:00 UTC.
+        m.add_method("is_zero", |_, t, ()| {
+            Ok(t.ts.as_nanosecond() == -ZERO_TO_UNIX_NS)
+        });
         m.add_method("utc", |_, t, ()| {
             Ok(LuaTime {
                 ts: t.ts,
-                tz: TimeZone::UTC,
+                loc: Loc::utc(),
             })
         });
         m.add_method("in_local", |_, t, ()| {
             Ok(LuaTime {
                 ts: t.ts,
-                tz: TimeZone::system(),
+                loc: Loc::local(),
             })
         });
-        m.add_method("format_rfc3339", |_, t, ()| Ok(rfc3339(t)));
-        m.add_meta_method(MetaMethod::ToString, |_, t, ()| Ok(rfc3339(t)));
+        m.add_method("in_location", |_, t, l: Value| {
+            if l.is_nil() {
+                return Err(bad_arg(1, "in_location", "Location expected, got no value"));
+            }
+            Ok(LuaTime {
+                ts: t.ts,
+                loc: loc_arg(&l, 1, "in_location", Loc::utc)?,
+            })
+        });
+        m.add_method("location", |_, t, ()| Ok(LuaLocation(t.loc.clone())));
+        m.add_method("truncate", |_, t, d: Value| {
+            let d = i128::from(duration_only(&d, "truncate")?);
+            if d <= 0 {
+                return Ok(t.clone());
+            }
+            let since_zero = t.ts.as_nanosecond() + ZERO_TO_UNIX_NS;
+            Ok(t.with_ts(add_ns(t.ts, -since_zero.rem_euclid(d))?))
+        });
+        m.add_method("round", |_, t, d: Value| {
+            let d = i128::from(duration_only(&d, "round")?);
+            if d <= 0 {
+                return Ok(t.clone());
+            }
+            let r = (t.ts.as_nanosecond() + ZERO_TO_UNIX_NS).rem_euclid(d);
+            // Halfway values round up.
+            let delta = if r + r < d { -r } else { d - r };
+            Ok(t.with_ts(add_ns(t.ts, delta)?))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
+            Ok(t.format("2006-01-02T15:04:05.999999999Z07:00"))
+        });
         m.add_meta_method(MetaMethod::Eq, |_, t, o: AnyUserData| {
             Ok(o.borrow::<LuaTime>().is_ok_and(|o| o.ts == t.ts))
         });
-        m.add_meta_method(MetaMethod::Lt, |_, t, o: AnyUserData| {
-            Ok(t.ts < time_arg(&o)?.ts)
+        m.add_meta_method(MetaMethod::Lt, |_, t, o: Value| {
+            Ok(t.ts < time_arg(&o, 2, "__lt")?.ts)
         });
-        m.add_meta_method(MetaMethod::Le, |_, t, o: AnyUserData| {
-            Ok(t.ts <= time_arg(&o)?.ts)
+        m.add_meta_method(MetaMethod::Le, |_, t, o: Value| {
+            Ok(t.ts <= time_arg(&o, 2, "__le")?.ts)
         });
     }
-}
-
-fn rfc3339(t: &LuaTime) -> String {
-    let z = t.zoned();
-    let off = z.offset().seconds();
-    let base = z.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = z.subsec_nanosecond();
-    let mut s = base;
-    if frac != 0 {
-        let f = format!("{frac:09}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    if off == 0 {
-        s.push('Z');
-    } else {
-        let sign = if off < 0 { '-' } else { '+' };
-        let a = off.unsigned_abs();
-        s.push_str(&format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60));
-    }
-    s
 }
 
 impl UserData for LuaDuration {
@@ -161,4 +433,9 @@ impl UserData for LuaDuration {
             Ok(d.0 <= o.borrow::<LuaDuration>()?.0)
         });
     }
+}
+
+/// Creates a Time userdata value.
+pub(crate) fn time_value(lua: &Lua, ts: Timestamp, loc: Loc) -> mlua::Result<Value> {
+    Ok(Value::UserData(lua.create_userdata(LuaTime { ts, loc })?))
 }

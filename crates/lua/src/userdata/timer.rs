@@ -1,0 +1,202 @@
+//! Timer and Ticker values (SPEC §8.1): a channel fed by the worker's timer heap.
+//!
+//! # Guarantees
+//! - A timer or tick never fires before its deadline; it fires on the first scheduler pass
+//!   after it (typically well under a millisecond late on an idle worker, later while the
+//!   worker runs other busy processes).
+//! - Timers live only as long as their process: their state hangs off the process's token
+//!   table, which is dropped when it ends. A heap entry left in the worker is a few bytes,
+//!   finds no process and is discarded at its deadline.
+//! - A stopped timer or ticker never sends again. A ticker re-arms only when it fires, so a
+//!   stopped one leaves at most one stale heap entry behind.
+//! - Ticker channels buffer 16 ticks; a tick that finds the buffer full is dropped, and a
+//!   ticker that fell behind skips the ticks it missed instead of firing them in a burst.
+//!
+//! Each Timer or Ticker owns one worker token for its whole life. Re-arming to a later
+//! deadline keeps the pending heap entry and re-arms when it fires, so calling `reset` in a
+//! loop does not pile up heap entries.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::{AnyUserData, Lua, UserData, UserDataMethods, Value};
+use starling_core::Pid;
+
+use crate::chan::{self, ChanState};
+use crate::engine::Ctx;
+use crate::task::{ProcState, TokenUse};
+use crate::userdata::time::{LuaTime, duration_arg};
+
+/// Shared between the userdata and the process's token table.
+pub(crate) struct TimerState {
+    st: Rc<RefCell<ChanState>>,
+    /// When to fire next; `None` once fired (timer) or stopped.
+    due: Cell<Option<Instant>>,
+    /// Deadlines of this token's entries still in the worker heap, ascending.
+    armed: RefCell<Vec<Instant>>,
+    /// Tick interval in nanoseconds; `None` for a one-shot timer.
+    period: Option<u64>,
+}
+
+fn after(ns: i64) -> Instant {
+    Instant::now() + Duration::from_nanos(ns as u64)
+}
+
+impl TimerState {
+    /// Sets the next deadline and makes sure a heap entry will wake us no later than it.
+    fn arm(self: &Rc<Self>, ctx: &Ctx, p: &ProcState, token: u64, at: Instant) {
+        self.due.set(Some(at));
+        let mut armed = self.armed.borrow_mut();
+        if armed.first().is_none_or(|first| *first > at) {
+            armed.insert(0, at);
+            ctx.local.add_timer(p.slot, at, token);
+            p.tokens
+                .borrow_mut()
+                .insert(token, TokenUse::Timer(self.clone()));
+        }
+    }
+}
+
+/// A heap entry of `token` fired (its token was taken out of the table).
+pub(crate) fn on_fire(
+    lua: &Lua,
+    ctx: &Ctx,
+    p: &ProcState,
+    token: u64,
+    t: Rc<TimerState>,
+) -> mlua::Result<()> {
+    let now = Instant::now();
+    {
+        let mut armed = t.armed.borrow_mut();
+        if !armed.is_empty() {
+            armed.remove(0);
+        }
+        if !armed.is_empty() {
+            // Entries remain: keep the token.
+            p.tokens
+                .borrow_mut()
+                .insert(token, TokenUse::Timer(t.clone()));
+        }
+    }
+    let Some(due) = t.due.get() else {
+        return Ok(());
+    };
+    if due > now {
+        // Re-armed to a later deadline since this entry was made.
+        t.arm(ctx, p, token, due);
+        return Ok(());
+    }
+    let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
+    // A full buffer drops the tick; a channel the script closed stops the timer.
+    let open = chan::try_send(lua, p, &t.st, &v).is_ok();
+    match t.period {
+        Some(period) if open => {
+            let step = Duration::from_nanos(period);
+            let mut next = due + step;
+            if next <= now {
+                // Fell behind: skip the missed ticks.
+                let behind = now.duration_since(due).as_nanos();
+                let n = behind / u128::from(period) + 1;
+                next = due + Duration::from_nanos((n * u128::from(period)) as u64);
+            }
+            t.arm(ctx, p, token, next);
+        }
+        _ => t.due.set(None),
+    }
+    Ok(())
+}
+
+/// `time.timer(d)` or `time.ticker(d)` userdata.
+pub(crate) struct Timer {
+    ctx: Rc<Ctx>,
+    pid: Pid,
+    token: u64,
+    state: Rc<TimerState>,
+    chan: AnyUserData,
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer")
+            .field("token", &self.token)
+            .field("ticker", &self.state.period.is_some())
+            .finish()
+    }
+}
+
+impl Timer {
+    /// Starts a timer (`period = false`) or ticker firing after `ns` (> 0) nanoseconds.
+    pub(crate) fn start(lua: &Lua, ctx: &Rc<Ctx>, ns: i64, ticker: bool) -> mlua::Result<Timer> {
+        let p = ctx.current()?;
+        let cap = if ticker { 16 } else { 1 };
+        let (chan, st) = crate::modules::channel::new_chan(lua, chan::ChanKind::User, cap)?;
+        let state = Rc::new(TimerState {
+            st,
+            due: Cell::new(None),
+            armed: RefCell::new(Vec::new()),
+            period: ticker.then_some(ns as u64),
+        });
+        let token = p.next_id();
+        state.arm(ctx, &p, token, after(ns));
+        Ok(Timer {
+            ctx: ctx.clone(),
+            pid: p.pid,
+            token,
+            state,
+            chan,
+        })
+    }
+
+    fn owner(&self, func: &str) -> mlua::Result<Rc<ProcState>> {
+        let p = self.ctx.current()?;
+        if p.pid != self.pid {
+            return Err(mlua::Error::runtime(format!(
+                "{func}: timer belongs to another process"
+            )));
+        }
+        Ok(p)
+    }
+}
+
+impl UserData for Timer {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("response", |_, t, ()| Ok(t.chan.clone()));
+        m.add_method("channel", |_, t, ()| Ok(t.chan.clone()));
+        m.add_method("stop", |_, t, ()| {
+            t.owner("stop")?;
+            let was = t.state.due.take().is_some();
+            Ok(if t.state.period.is_some() { true } else { was })
+        });
+        m.add_method("reset", |_, t, d: Value| {
+            let ns = match duration_arg(&d) {
+                Ok(ns) if ns > 0 => ns,
+                Ok(_) => {
+                    return Err(mlua::Error::runtime(
+                        "bad argument #1 to 'reset' (duration must be positive)",
+                    ));
+                }
+                Err(e) => {
+                    return Err(mlua::Error::runtime(format!(
+                        "bad argument #1 to 'reset' ({e})"
+                    )));
+                }
+            };
+            let p = t.owner("reset")?;
+            let was = t.state.due.get().is_some();
+            if t.state.period.is_none() {
+                // A value from before the reset is stale: the next receive gets the new one.
+                t.state.st.borrow_mut().clear_buffer();
+            }
+            t.state.arm(&t.ctx, &p, t.token, after(ns));
+            Ok(was)
+        });
+        m.add_meta_method(mlua::MetaMethod::ToString, |_, t, ()| {
+            Ok(if t.state.period.is_some() {
+                "ticker"
+            } else {
+                "timer"
+            })
+        });
+    }
+}
