@@ -539,7 +539,8 @@ impl Ctx {
             }
             TokenUse::After(st) => {
                 let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
-                chan::try_send(lua, p, &st, &now)?;
+                // The owner may have closed the channel already; the tick is then dropped.
+                let _ = chan::try_send(lua, p, &st, &now);
                 chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
             }
             TokenUse::Result { chan: st, state } => {
@@ -548,7 +549,7 @@ impl Ctx {
                     Ok(payload) => {
                         let v = Value::UserData(lua.create_userdata(LuaPayload::new(payload))?);
                         state.raw_set("value", v.clone())?;
-                        chan::try_send(lua, p, &st, &v)?;
+                        let _ = chan::try_send(lua, p, &st, &v);
                     }
                     Err(e) => {
                         state.raw_set("err", lua.create_userdata(LuaErrorObject(e))?)?;

@@ -56,6 +56,13 @@ local function main()
     ticker:stop()
     assert(n >= 1 and n <= 17, "buffered ticks: " .. n)
 
+    -- closing an `after` channel before it fires drops the tick; the process lives on
+    local early = time.after("10ms")
+    early:close()
+    time.sleep("30ms")
+    local _, open = early:receive()
+    assert(open == false, "closed stays closed")
+
     -- bad durations
     local x, err = time.timer(0)
     assert(x == nil and err:kind() == errors.INVALID)
