@@ -31,7 +31,25 @@ impl Pid {
 
 /// Writes the user-facing form of a pid given its host's entry id.
 pub fn write_pid(out: &mut impl fmt::Write, host_name: &str, num: u64) -> fmt::Result {
-    write!(out, "{{{host_name}|0x{num:05x}}}")
+    let mut hex = [0u8; 16];
+    out.write_char('{')?;
+    out.write_str(host_name)?;
+    out.write_str("|0x")?;
+    out.write_str(hex_digits(num, &mut hex))
+        .and_then(|()| out.write_char('}'))
+}
+
+/// `num` in lowercase hex, at least five digits (this sits on the message hot path, where
+/// `format!` costs several times more).
+fn hex_digits(mut num: u64, buf: &mut [u8; 16]) -> &str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut i = buf.len();
+    while num > 0 || buf.len() - i < 5 {
+        i -= 1;
+        buf[i] = DIGITS[(num & 0xf) as usize];
+        num >>= 4;
+    }
+    std::str::from_utf8(&buf[i..]).expect("hex digits are ASCII")
 }
 
 /// The parts of a printed pid, before the host name is resolved.
@@ -76,6 +94,12 @@ mod tests {
         s.clear();
         write_pid(&mut s, "h:x", 0xabcdef1).expect("write to string");
         assert_eq!(s, "{h:x|0xabcdef1}");
+        s.clear();
+        write_pid(&mut s, "h", u64::MAX).expect("write to string");
+        assert_eq!(s, "{h|0xffffffffffffffff}");
+        s.clear();
+        write_pid(&mut s, "h", 0).expect("write to string");
+        assert_eq!(s, "{h|0x00000}");
     }
 
     #[test]

@@ -39,6 +39,12 @@ use crate::pid::{HostId, Pid};
 use crate::registry::RegisterError;
 use crate::value::{ErrorKind, ErrorValue, Payload};
 
+/// How long an idle worker keeps polling its queue (yielding the CPU between polls) before it
+/// parks. Waking a parked worker costs the sender a futex call and the worker a context
+/// switch, tens of microseconds on a VM, which would dominate request/reply latency between
+/// workers; Erlang's schedulers busy-wait for the same reason.
+const POLL_WINDOW: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// What a step of a process ended with.
 #[derive(Debug)]
 pub enum Step {
@@ -723,6 +729,7 @@ impl Local {
     /// Runs the worker loop until shutdown.
     pub(crate) fn run(self: &Rc<Self>, engine: &mut dyn Engine) {
         let mut spins = 0u32;
+        let mut idle_since: Option<Instant> = None;
         while !self.stop.get() {
             while let Ok(env) = self.rx.try_recv() {
                 self.handle(env, engine);
@@ -733,16 +740,25 @@ impl Local {
             let next = self.ready.borrow_mut().pop_front();
             if let Some(slot) = next {
                 spins = 0;
+                idle_since = None;
                 self.run_one(slot, engine);
                 continue;
             }
             if self.stop.get() {
                 break;
             }
-            // Nothing to do: spin briefly (cheap wake-ups under load), then park.
+            // Nothing to do: poll for a while before parking. A parked worker costs the
+            // sender a futex wake and itself a context switch (tens of microseconds on a VM),
+            // which would dominate a request/reply between workers.
+            // Spin a little, then yield the CPU between polls until the window closes.
             if spins < 64 {
                 spins += 1;
                 std::hint::spin_loop();
+                continue;
+            }
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < POLL_WINDOW {
+                std::thread::yield_now();
                 continue;
             }
             let got = match self.next_deadline() {
@@ -757,6 +773,8 @@ impl Local {
                 },
             };
             if let Some(env) = got {
+                spins = 0;
+                idle_since = None;
                 self.handle(env, engine);
             }
         }

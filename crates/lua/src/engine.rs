@@ -24,7 +24,7 @@ use starling_core::{
     SpawnRequest, Step, Wakeup,
 };
 
-use crate::chan::{self, ChanKind, ChanState};
+use crate::chan::{self, ChanKind};
 use crate::convert;
 use crate::program::{Code, CodeKind, Program};
 use crate::services::Services;
@@ -383,9 +383,9 @@ impl Ctx {
     }
 
     fn message_value(&self, lua: &Lua, msg: starling_core::Message) -> mlua::Result<Value> {
-        let from = msg.from.map(|p| self.pid_string(p));
+        let node = self.local.node().clone();
         Ok(Value::UserData(
-            lua.create_userdata(LuaMessage { msg, from })?,
+            lua.create_userdata(LuaMessage { msg, node })?,
         ))
     }
 
@@ -509,18 +509,23 @@ impl Ctx {
     }
 
     fn pump(&self, lua: &Lua, p: &ProcState) -> mlua::Result<usize> {
-        let chans: Vec<Rc<RefCell<ChanState>>> = {
-            let s = p.specials.borrow();
-            s.inbox
-                .iter()
-                .chain(s.events.iter())
-                .map(|(_, st)| st.clone())
-                .chain(s.listeners.iter().map(|(_, _, st)| st.clone()))
-                .collect()
-        };
+        // Indexed rather than collected: this runs at least once per step. Each channel is
+        // taken out of the borrow before pumping, which may touch the specials again.
         let mut n = 0;
-        for st in &chans {
-            n += chan::pump(lua, self, p, st)?;
+        for i in 0.. {
+            let st = {
+                let s = p.specials.borrow();
+                let fixed = [&s.inbox, &s.events];
+                match fixed.get(i) {
+                    Some(Some((_, st))) => st.clone(),
+                    Some(None) => continue,
+                    None => match s.listeners.get(i - fixed.len()) {
+                        Some((_, _, st)) => st.clone(),
+                        None => break,
+                    },
+                }
+            };
+            n += chan::pump(lua, self, p, &st)?;
         }
         Ok(n)
     }

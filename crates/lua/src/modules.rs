@@ -154,8 +154,17 @@ pub(crate) const RAISE_MARK: mlua::LightUserData =
 
 /// Reads a required string argument or raises naming the function and position.
 pub(crate) fn str_arg(v: Option<&Value>, func: &str, pos: usize) -> mlua::Result<String> {
+    Ok(String::from(&*str_ref(v, func, pos)?.to_str()?))
+}
+
+/// Like [`str_arg`], without copying the string out of Lua.
+pub(crate) fn str_ref<'a>(
+    v: Option<&'a Value>,
+    func: &str,
+    pos: usize,
+) -> mlua::Result<&'a mlua::LuaString> {
     match v {
-        Some(Value::String(s)) => Ok(s.to_str()?.to_string()),
+        Some(Value::String(s)) => Ok(s),
         Some(other) => Err(mlua::Error::runtime(format!(
             "bad argument #{pos} to '{func}' (string expected, got {})",
             arg_type(other)

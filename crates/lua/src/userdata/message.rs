@@ -1,7 +1,9 @@
 //! Message objects received from the inbox (SPEC §5.3).
 
+use std::sync::Arc;
+
 use mlua::{MetaMethod, UserData, UserDataMethods, Value};
-use starling_core::{Message, Payload};
+use starling_core::{Message, Node, Payload};
 
 use crate::userdata::payload::LuaPayload;
 
@@ -10,14 +12,21 @@ use crate::userdata::payload::LuaPayload;
 pub struct LuaMessage {
     /// The message.
     pub msg: Message,
-    /// Printed sender pid, if any.
-    pub from: Option<String>,
+    /// The node, to print the sender's pid when asked (most receivers never ask).
+    pub node: Arc<Node>,
 }
 
 impl UserData for LuaMessage {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("topic", |_, this, ()| Ok(this.msg.topic.to_string()));
-        m.add_method("from", |_, this, ()| Ok(this.from.clone()));
+        m.add_method("topic", |lua, this, ()| lua.create_string(&*this.msg.topic));
+        m.add_method("from", |lua, this, ()| {
+            let Some(pid) = this.msg.from else {
+                return Ok(None);
+            };
+            let mut s = String::with_capacity(40);
+            this.node.write_pid(&mut s, pid);
+            lua.create_string(s).map(Some)
+        });
         m.add_method("payload", |lua, this, ()| {
             let p = &this.msg.payload;
             match p.values.len() {
