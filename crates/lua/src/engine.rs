@@ -266,14 +266,15 @@ impl Ctx {
         vm::set_safe_env(lua, &env)?;
         let chunk = prepared.chunk.deep_clone()?;
         chunk.set_environment(env.clone())?;
-        let p = Rc::new(ProcState::new(slot, pid, prepared.clone(), env));
+        let key = lua.create_registry_value(&env)?;
+        let p = Rc::new(ProcState::new(slot, pid, prepared.clone(), key));
 
         // Run the libraries and the chunk as the new process: their top level may call
         // process.pid() and friends.
         let prev = self.cur.replace(Some(p.clone()));
         let prev_task = self.cur_task.replace(None);
         let ran = self
-            .run_libraries(lua, &prepared.code, &p.env)
+            .run_libraries(lua, &prepared.code, &env)
             .and_then(|()| chunk.call::<MultiValue>(()));
         self.cur.replace(prev);
         self.cur_task.set(prev_task);
@@ -294,7 +295,7 @@ impl Ctx {
         targs.push(Value::Function(main));
         targs.extend(convert::from_payload(lua, args)?);
         let thread = lua.create_thread(self.refs().task_body.clone())?;
-        let main_task = p.add_task(thread, targs);
+        let main_task = p.add_task(lua, thread, targs)?;
         p.main.set(main_task);
         self.store(slot, Some(p));
         Ok(())
@@ -336,7 +337,7 @@ impl Ctx {
     pub(crate) fn spawn_task(&self, lua: &Lua, f: Function) -> mlua::Result<Thread> {
         let p = self.current()?;
         let thread = lua.create_thread(self.refs().task_body.clone())?;
-        p.add_task(thread.clone(), vec![Value::Function(f)]);
+        p.add_task(lua, thread.clone(), vec![Value::Function(f)])?;
         Ok(thread)
     }
 
@@ -449,11 +450,12 @@ impl Ctx {
                 let Some(t) = tasks.get_mut(tid as usize) else {
                     continue;
                 };
+                let thread: Thread = lua.registry_value(&t.thread)?;
                 if t.preempted {
                     t.preempted = false;
-                    (t.thread.clone(), Vec::new())
+                    (thread, Vec::new())
                 } else {
-                    (t.thread.clone(), t.resume.take().unwrap_or_default())
+                    (thread, t.resume.take().unwrap_or_default())
                 }
             };
             self.cur_task.set(Some(tid));

@@ -14,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Table, Thread, Value};
+use mlua::{AnyUserData, Lua, RegistryKey, Table, Thread, Value};
 use slab::Slab;
 use starling_core::Pid;
 
@@ -42,8 +42,12 @@ pub(crate) struct Wait {
 }
 
 /// One coroutine of a process.
+///
+/// Lua objects a process keeps while idle (its threads, globals, inbox channel) are held as
+/// registry keys, not as mlua handles: handles live on a per-VM auxiliary stack capped at
+/// about a million slots, which a million idle processes on one worker would exhaust.
 pub(crate) struct Task {
-    pub(crate) thread: Thread,
+    pub(crate) thread: RegistryKey,
     pub(crate) wait: Option<Wait>,
     /// Values to resume with; `None` means "resume with nothing".
     pub(crate) resume: Option<Vec<Value>>,
@@ -93,9 +97,9 @@ impl Tokens {
 /// Subscriptions whose values come from the worker's queues.
 #[derive(Default)]
 pub(crate) struct Specials {
-    pub(crate) inbox: Option<(AnyUserData, Rc<RefCell<ChanState>>)>,
-    pub(crate) events: Option<(AnyUserData, Rc<RefCell<ChanState>>)>,
-    pub(crate) listeners: Vec<(Box<str>, AnyUserData, Rc<RefCell<ChanState>>)>,
+    pub(crate) inbox: Option<(RegistryKey, Rc<RefCell<ChanState>>)>,
+    pub(crate) events: Option<(RegistryKey, Rc<RefCell<ChanState>>)>,
+    pub(crate) listeners: Vec<(Box<str>, RegistryKey, Rc<RefCell<ChanState>>)>,
 }
 
 /// The engine half of a process.
@@ -103,7 +107,7 @@ pub(crate) struct ProcState {
     pub(crate) slot: u32,
     pub(crate) pid: Pid,
     pub(crate) entry: Rc<Prepared>,
-    pub(crate) env: Table,
+    pub(crate) env: RegistryKey,
     pub(crate) tasks: RefCell<Slab<Task>>,
     pub(crate) ready: RefCell<VecDeque<u32>>,
     pub(crate) main: Cell<u32>,
@@ -115,7 +119,7 @@ pub(crate) struct ProcState {
 }
 
 impl ProcState {
-    pub(crate) fn new(slot: u32, pid: Pid, entry: Rc<Prepared>, env: Table) -> ProcState {
+    pub(crate) fn new(slot: u32, pid: Pid, entry: Rc<Prepared>, env: RegistryKey) -> ProcState {
         ProcState {
             slot,
             pid,
@@ -140,7 +144,13 @@ impl ProcState {
     }
 
     /// Adds a task that runs `thread`, ready to start with `args`.
-    pub(crate) fn add_task(&self, thread: Thread, args: Vec<Value>) -> u32 {
+    pub(crate) fn add_task(
+        &self,
+        lua: &Lua,
+        thread: Thread,
+        args: Vec<Value>,
+    ) -> mlua::Result<u32> {
+        let thread = lua.create_registry_value(thread)?;
         let id = self.tasks.borrow_mut().insert(Task {
             thread,
             wait: None,
@@ -148,7 +158,12 @@ impl ProcState {
             preempted: false,
         }) as u32;
         self.ready.borrow_mut().push_back(id);
-        id
+        Ok(id)
+    }
+
+    /// The process's global table.
+    pub(crate) fn env(&self, lua: &Lua) -> mlua::Result<Table> {
+        lua.registry_value(&self.env)
     }
 
     /// Records that `task` now waits; returns the wait id.

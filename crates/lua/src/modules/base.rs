@@ -30,9 +30,9 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     let c = ctx.clone();
     g.raw_set(
         "require",
-        lua.create_function(move |_, name: String| {
+        lua.create_function(move |lua, name: String| {
             let p = c.current()?;
-            match p.env.get::<Value>(name.as_str())? {
+            match p.env(lua)?.get::<Value>(name.as_str())? {
                 Value::Nil => Err(misuse(format!("module '{name}' not found"))),
                 v => Ok(v),
             }

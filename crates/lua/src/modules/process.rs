@@ -307,14 +307,14 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
         _ => false,
     };
     let p = ctx.current()?;
-    if let Some((_, ud, _)) = p
+    if let Some((_, key, _)) = p
         .specials
         .borrow()
         .listeners
         .iter()
         .find(|(t, _, _)| **t == *topic)
     {
-        return one(lua, ud.clone());
+        return one(lua, lua.registry_value::<mlua::AnyUserData>(key)?);
     }
     ctx.local.listen(p.slot, &topic);
     let (ud, st) = new_chan(
@@ -325,10 +325,11 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
         },
         0,
     )?;
+    let key = lua.create_registry_value(&ud)?;
     p.specials
         .borrow_mut()
         .listeners
-        .push((topic.into(), ud.clone(), st));
+        .push((topic.into(), key, st));
     one(lua, ud)
 }
 
@@ -555,11 +556,12 @@ pub(crate) fn install(
         "inbox",
         lua.create_function(move |lua, ()| {
             let p = c.current()?;
-            if let Some((ud, _)) = &p.specials.borrow().inbox {
-                return Ok(ud.clone());
+            if let Some((key, _)) = &p.specials.borrow().inbox {
+                return lua.registry_value::<mlua::AnyUserData>(key);
             }
             let (ud, st) = new_chan(lua, ChanKind::Inbox, 0)?;
-            p.specials.borrow_mut().inbox = Some((ud.clone(), st));
+            let key = lua.create_registry_value(&ud)?;
+            p.specials.borrow_mut().inbox = Some((key, st));
             Ok(ud)
         })?,
     )?;
@@ -568,11 +570,12 @@ pub(crate) fn install(
         "events",
         lua.create_function(move |lua, ()| {
             let p = c.current()?;
-            if let Some((ud, _)) = &p.specials.borrow().events {
-                return Ok(ud.clone());
+            if let Some((key, _)) = &p.specials.borrow().events {
+                return lua.registry_value::<mlua::AnyUserData>(key);
             }
             let (ud, st) = new_chan(lua, ChanKind::Events, 0)?;
-            p.specials.borrow_mut().events = Some((ud.clone(), st));
+            let key = lua.create_registry_value(&ud)?;
+            p.specials.borrow_mut().events = Some((key, st));
             Ok(ud)
         })?,
     )?;
@@ -586,16 +589,19 @@ pub(crate) fn install(
     let c = ctx.clone();
     t.raw_set(
         "unlisten",
-        lua.create_function(move |_, ch: mlua::AnyUserData| {
+        lua.create_function(move |lua, ch: mlua::AnyUserData| {
             let p = c.current()?;
             let topic = {
                 let mut s = p.specials.borrow_mut();
                 let ptr = ch.to_pointer();
-                let i = s
-                    .listeners
-                    .iter()
-                    .position(|(_, ud, _)| ud.to_pointer() == ptr);
-                i.map(|i| s.listeners.remove(i).0)
+                let mut found = None;
+                for (i, (_, key, _)) in s.listeners.iter().enumerate() {
+                    if lua.registry_value::<mlua::AnyUserData>(key)?.to_pointer() == ptr {
+                        found = Some(i);
+                        break;
+                    }
+                }
+                found.map(|i| s.listeners.remove(i).0)
             };
             if let Some(topic) = topic {
                 c.local.unlisten(p.slot, &topic);
