@@ -2,6 +2,11 @@
 
 mod cli;
 
+// Processes allocate small objects constantly (Luau values, messages, payloads); mimalloc's
+// thread-local free lists serve them several times faster than the system allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let code = cli::main();
     std::process::exit(code);

@@ -70,35 +70,33 @@ impl Copier {
 
     fn drain(&mut self) -> mlua::Result<()> {
         while let Some((i, t)) = self.todo.pop() {
+            // One raw pass over the table (no metamethods, no protected call per step): keys
+            // 1..=len fill the array part, every other key the hash part.
             let len = t.raw_len();
-            let mut array = Vec::with_capacity(len);
-            for k in 1..=len {
-                let v: LuaValue = t.raw_get(k)?;
-                array.push(self.value(&v)?);
-            }
+            let mut array = vec![Value::Nil; len];
             let mut hash = Vec::new();
-            for pair in t.pairs::<LuaValue, LuaValue>() {
-                let (k, v) = pair?;
-                if let LuaValue::Integer(n) = k {
-                    if n >= 1 && (n as usize) <= len {
-                        continue;
+            t.for_each::<LuaValue, LuaValue>(|k, v| {
+                let index = match k {
+                    LuaValue::Integer(n) if n >= 1 && (n as usize) <= len => Some(n as usize),
+                    LuaValue::Number(n) if n.fract() == 0.0 && n >= 1.0 && (n as usize) <= len => {
+                        Some(n as usize)
                     }
-                }
-                if let LuaValue::Number(n) = k {
-                    if n.fract() == 0.0 && n >= 1.0 && (n as usize) <= len {
-                        continue;
-                    }
+                    _ => None,
+                };
+                if let Some(n) = index {
+                    array[n - 1] = self.value(&v)?;
+                    return Ok(());
                 }
                 let kv = self.value(&k)?;
                 if kv == Value::Nil {
-                    continue;
+                    return Ok(());
                 }
                 let vv = self.value(&v)?;
-                if vv == Value::Nil {
-                    continue;
+                if vv != Value::Nil {
+                    hash.push((kv, vv));
                 }
-                hash.push((kv, vv));
-            }
+                Ok(())
+            })?;
             // Trailing nils (functions in the array part) shorten the sequence as in Lua.
             while array.last() == Some(&Value::Nil) {
                 array.pop();
