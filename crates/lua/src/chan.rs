@@ -149,36 +149,28 @@ impl UserData for Case {
     }
 }
 
-/// Result values for a receiver: `v, ok`, or a select result table.
-fn recv_result(
-    lua: &Lua,
-    p: &ProcState,
-    w: Waiter,
-    v: Value,
-    ok: bool,
-) -> mlua::Result<Vec<Value>> {
+/// Result values for a receiver: `v, ok`, or for a select `channel, v, ok` (the prelude turns
+/// those into the result table).
+fn recv_result(p: &ProcState, w: Waiter, v: Value, ok: bool) -> Vec<Value> {
     if p.in_select(w.task) {
-        let t = lua.create_table_with_capacity(0, 3)?;
-        t.raw_set("channel", p.case_channel(w.task, w.case as usize))?;
-        t.raw_set("value", v)?;
-        t.raw_set("ok", ok)?;
-        Ok(vec![Value::Table(t)])
+        vec![case_value(p, w), v, Value::Boolean(ok)]
     } else {
-        Ok(vec![v, Value::Boolean(ok)])
+        vec![v, Value::Boolean(ok)]
     }
 }
 
 /// Result values for a sender whose value was taken.
-fn send_result(lua: &Lua, p: &ProcState, w: Waiter, v: Value) -> mlua::Result<Vec<Value>> {
+fn send_result(p: &ProcState, w: Waiter, v: Value) -> Vec<Value> {
     if p.in_select(w.task) {
-        let t = lua.create_table_with_capacity(0, 3)?;
-        t.raw_set("channel", p.case_channel(w.task, w.case as usize))?;
-        t.raw_set("value", v)?;
-        t.raw_set("ok", true)?;
-        Ok(vec![Value::Table(t)])
+        vec![case_value(p, w), v, Value::Boolean(true)]
     } else {
-        Ok(vec![Value::Boolean(true)])
+        vec![Value::Boolean(true)]
     }
+}
+
+fn case_value(p: &ProcState, w: Waiter) -> Value {
+    p.case_channel(w.task, w.case as usize)
+        .map_or(Value::Nil, Value::UserData)
 }
 
 /// Tries to receive now: `Some((v, ok))`, or `None` when the caller would have to wait.
@@ -200,7 +192,7 @@ pub(crate) fn try_recv(
             if p.is_waiting(w.task, w.wait) {
                 s.buf.push_back(sv.clone());
                 drop(s);
-                let vals = send_result(lua, p, w, sv)?;
+                let vals = send_result(p, w, sv);
                 p.wake(w.task, w.wait, vals);
                 break;
             }
@@ -210,7 +202,7 @@ pub(crate) fn try_recv(
     while let Some((w, sv)) = s.sendq.pop_front() {
         if p.is_waiting(w.task, w.wait) {
             drop(s);
-            let vals = send_result(lua, p, w, sv.clone())?;
+            let vals = send_result(p, w, sv.clone());
             p.wake(w.task, w.wait, vals);
             return Ok(Some((sv, true)));
         }
@@ -224,7 +216,6 @@ pub(crate) fn try_recv(
 /// Tries to send now: `Ok(true)` when done, `Ok(false)` when the caller would have to wait,
 /// `Err` when the channel is closed.
 pub(crate) fn try_send(
-    lua: &Lua,
     p: &ProcState,
     st: &Rc<RefCell<ChanState>>,
     v: &Value,
@@ -239,7 +230,7 @@ pub(crate) fn try_send(
     while let Some(w) = s.recvq.pop_front() {
         if p.is_waiting(w.task, w.wait) {
             drop(s);
-            let vals = recv_result(lua, p, w, v.clone(), true)?;
+            let vals = recv_result(p, w, v.clone(), true);
             p.wake(w.task, w.wait, vals);
             return Ok(true);
         }
@@ -271,7 +262,7 @@ pub(crate) fn close(
     };
     for w in recvq {
         if p.is_waiting(w.task, w.wait) {
-            let vals = recv_result(lua, p, w, Value::Nil, false)?;
+            let vals = recv_result(p, w, Value::Nil, false);
             p.wake(w.task, w.wait, vals);
         }
     }
@@ -304,7 +295,7 @@ pub(crate) fn pump(
             return Ok(n);
         };
         st.borrow_mut().recvq.pop_front();
-        let vals = recv_result(lua, p, w, v, true)?;
+        let vals = recv_result(p, w, v, true);
         p.wake(w.task, w.wait, vals);
         n += 1;
     }

@@ -547,7 +547,7 @@ impl Ctx {
             TokenUse::After(st) => {
                 let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
                 // The owner may have closed the channel already; the tick is then dropped.
-                let _ = chan::try_send(lua, p, &st, &now);
+                let _ = chan::try_send(p, &st, &now);
                 chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
             }
             TokenUse::Result { chan: st, state } => {
@@ -556,7 +556,7 @@ impl Ctx {
                     Ok(payload) => {
                         let v = Value::UserData(lua.create_userdata(LuaPayload::new(payload))?);
                         state.raw_set("value", v.clone())?;
-                        let _ = chan::try_send(lua, p, &st, &v);
+                        let _ = chan::try_send(p, &st, &v);
                     }
                     Err(e) => {
                         state.raw_set("err", lua.create_userdata(LuaErrorObject(e))?)?;

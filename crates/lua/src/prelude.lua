@@ -258,10 +258,20 @@ local chan_methods = {
 	case_send = raw.case_send,
 }
 
+-- The Rust side answers a select with three values (the chosen case's channel, the value,
+-- ok; no channel means the default case) and the result table is built here: a table
+-- constructor in bytecode is much cheaper than filling a table through the Rust API.
+local function select_result(ch, value, ok)
+	if ch == nil then
+		return { default = true, ok = true }
+	end
+	return { channel = ch, value = value, ok = ok }
+end
+
 local channel = {
 	new = raw.chan_new,
 	select = function(cases, default)
-		return block(select_raw(cases, default))
+		return select_result(block(select_raw(cases, default)))
 	end,
 }
 

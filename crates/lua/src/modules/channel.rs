@@ -78,10 +78,10 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
     let c = ctx.clone();
     raw.raw_set(
         "chan_send",
-        lua.create_function(move |lua, (ch, v): (Value, Value)| {
+        lua.create_function(move |_, (ch, v): (Value, Value)| {
             let (_, st) = chan_of(&ch, "send")?;
             let p = c.current()?;
-            if chan::try_send(lua, &p, &st, &v)? {
+            if chan::try_send(&p, &st, &v)? {
                 return Ok(MultiValue::from_vec(vec![Value::Boolean(true)]));
             }
             let task = c.current_task()?;
@@ -179,21 +179,23 @@ fn select(lua: &Lua, ctx: &Ctx, cases: Value, dflt: Option<Value>) -> mlua::Resu
         match send {
             None => {
                 if let Some((v, ok)) = chan::try_recv(lua, ctx, &p, st)? {
-                    return result(lua, ud, v, ok);
+                    return Ok(result(ud, v, ok));
                 }
             }
             Some(v) => {
-                if chan::try_send(lua, &p, st, v)? {
-                    return result(lua, ud, v.clone(), true);
+                if chan::try_send(&p, st, v)? {
+                    return Ok(result(ud, v.clone(), true));
                 }
             }
         }
     }
     if has_default {
-        let t = lua.create_table_with_capacity(0, 2)?;
-        t.raw_set("default", true)?;
-        t.raw_set("ok", true)?;
-        return Ok(MultiValue::from_vec(vec![Value::Table(t)]));
+        // No channel: the default case.
+        return Ok(MultiValue::from_vec(vec![
+            Value::Nil,
+            Value::Nil,
+            Value::Boolean(true),
+        ]));
     }
     if list.is_empty() {
         return Err(misuse(
@@ -220,10 +222,7 @@ fn select(lua: &Lua, ctx: &Ctx, cases: Value, dflt: Option<Value>) -> mlua::Resu
     Ok(ctx.pending())
 }
 
-fn result(lua: &Lua, ud: &AnyUserData, v: Value, ok: bool) -> mlua::Result<MultiValue> {
-    let t = lua.create_table_with_capacity(0, 3)?;
-    t.raw_set("channel", ud.clone())?;
-    t.raw_set("value", v)?;
-    t.raw_set("ok", ok)?;
-    Ok(MultiValue::from_vec(vec![Value::Table(t)]))
+/// A select's answer as the prelude expects it: channel, value, ok.
+fn result(ud: &AnyUserData, v: Value, ok: bool) -> MultiValue {
+    MultiValue::from_vec(vec![Value::UserData(ud.clone()), v, Value::Boolean(ok)])
 }

@@ -89,7 +89,7 @@ pub(crate) fn on_fire(
     }
     let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
     // A full buffer drops the tick; a channel the script closed stops the timer.
-    let open = chan::try_send(lua, p, &t.st, &v).is_ok();
+    let open = chan::try_send(p, &t.st, &v).is_ok();
     match t.period {
         Some(period) if open => {
             let step = Duration::from_nanos(period);
