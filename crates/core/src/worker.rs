@@ -186,6 +186,8 @@ pub struct Local {
     timer_seq: Cell<u64>,
     current: Cell<Option<u32>>,
     stop: Cell<bool>,
+    /// This host's mailbox limit (see [`crate::mailbox`]).
+    max_mailbox: usize,
 }
 
 impl Local {
@@ -197,6 +199,7 @@ impl Local {
         live: Arc<AtomicUsize>,
     ) -> Rc<Local> {
         Rc::new(Local {
+            max_mailbox: node.max_mailbox(host),
             node,
             host,
             index,
@@ -489,7 +492,19 @@ impl Local {
     fn apply(&self, env: Envelope) {
         match env {
             Envelope::Message { to, slot, msg } => {
-                if self.with_live(slot, to, |p| p.route(msg)).is_some() {
+                let limit = self.max_mailbox;
+                let over = self.with_live(slot, to, |p| {
+                    // A process being killed reads nothing more: drop it, as its exit would.
+                    if p.kill.is_some() {
+                        return false;
+                    }
+                    p.route(msg);
+                    crate::mailbox::enforce(p, limit)
+                });
+                if over == Some(true) {
+                    crate::mailbox::warn(&self.node, to, limit);
+                }
+                if over.is_some() {
                     self.notify(slot);
                 }
             }
