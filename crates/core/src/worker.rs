@@ -407,13 +407,15 @@ impl Local {
             p.events
                 .retain(|e| !(e.kind == EventKind::Exit && e.from == target))
         });
-        self.post(target, |s| Envelope::Relation {
+        let alive = self.post(target, |s| Envelope::Relation {
             to: target,
             slot: s,
             other: me,
             op: RelationOp::Demonitor,
         });
-        if was {
+        // A monitor is forgotten once its EXIT is delivered, so for a target that has ended
+        // there is nothing to tell apart: the monitor fired, or was never there.
+        if was || !alive {
             Ok(())
         } else {
             Err(RelationError::NotFound)
@@ -510,7 +512,19 @@ impl Local {
             }
             Envelope::Event { to, slot, event } => {
                 if self
-                    .with_live(slot, to, |p| p.events.push_back(event))
+                    .with_live(slot, to, |p| {
+                        if event.kind == EventKind::Exit {
+                            // A monitor fires once: forget it, or a long-lived process that
+                            // monitors many short ones grows this list forever.
+                            // Monitors are unique per target; the oldest tend to end first.
+                            if let Some(x) = &mut p.extra {
+                                if let Some(i) = x.watching.iter().position(|w| *w == event.from) {
+                                    x.watching.remove(i);
+                                }
+                            }
+                        }
+                        p.events.push_back(event)
+                    })
                     .is_some()
                 {
                     self.notify(slot);
