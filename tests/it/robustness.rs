@@ -30,3 +30,32 @@ fn mailbox_overflow_logs_one_warning_per_killed_process() {
         assert!(w.contains("process {test:small|0x"), "{w}");
     }
 }
+
+/// The soak of `cargo xtask soak` at CI size: 1,000 clients x 20 requests through the Echo
+/// Service shape of `bench/`, every reply checked by its client (sequence number and text),
+/// every worker's EXIT counted by the relay, nothing extra arriving afterwards.
+#[test]
+fn soak_every_request_answered_exactly_once() {
+    let out = run_in(
+        &repo().join("bench"),
+        &["run", "-x", "bench:main", "soak", "1000", "20"],
+        "",
+        Duration::from_secs(300),
+    );
+    out.expect_code(0);
+    let last = out.stdout.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with(
+            "soak: 1000 clients x 20: 20000 answered, 0 duplicated, 20000 workers ok, 0 failed,"
+        ),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let tenths = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("% answered ("))
+        .count();
+    assert_eq!(tenths, 10, "one progress line per tenth:\n{}", out.stdout);
+}
