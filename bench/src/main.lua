@@ -112,6 +112,38 @@ local function echo(c, m)
     ))
 end
 
+-- After a stall: whether this process missed ticks that had arrived (a lost wake-up here),
+-- and whether the relay still answers and what it has counted.
+local function stall_report(relay)
+    local inbox = process.inbox()
+    local queued, ticks = 0, 0
+    while true do
+        local r = channel.select({ inbox:case_receive(), default = true })
+        if r.default then
+            break
+        end
+        queued = queued + 1
+        if r.value:topic() == "tick" then
+            ticks = ticks + r.value:payload():data()
+        end
+    end
+    local s = string.format("bench:main had %d messages queued (%d answers in ticks)", queued, ticks)
+    process.send(relay, "probe")
+    local timeout = time.after("5s")
+    while true do
+        local r = channel.select({ inbox:case_receive(), timeout:case_receive() })
+        if r.channel == timeout then
+            return s .. "; the relay did not answer a probe within 5 s"
+        elseif r.value:topic() == "probe" then
+            local c = r.value:payload():data()
+            return s .. string.format(
+                "; the relay answers: %d requests, %d workers ended with 0, %d failed",
+                c.requests, c.ok, c.failed
+            )
+        end
+    end
+end
+
 -- soak C M: see soak.lua. Prints a line at every tenth of the requests answered (the
 -- xtask samples memory against them) and a last line once everything is checked.
 local function soak(c, m)
@@ -147,7 +179,8 @@ local function soak(c, m)
         elseif r.channel == timeout then
             if not progressed then
                 return nil, string.format(
-                    "no progress for %s after %d of %d requests answered", STALL, answered, total
+                    "no progress for %s after %d of %d requests answered; %s",
+                    STALL, answered, total, stall_report(relay)
                 )
             end
             timeout, progressed = time.after(STALL), false

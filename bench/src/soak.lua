@@ -36,6 +36,9 @@ local function relay(parent)
                 requests = requests + 1
             elseif topic == "report" then
                 reporter = msg:from()
+            elseif topic == "probe" then
+                -- Diagnostics after a stall: the counts right now.
+                process.send(msg:from(), "probe", { requests = requests, ok = ok, failed = failed })
             elseif topic == "stop" then
                 return requests
             end
