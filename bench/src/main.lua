@@ -12,7 +12,7 @@ local HOST = "bench:processes"
 local STALL = "30s"
 
 local function usage()
-    return nil, "usage: bench:main spawn N | idlehold N | echo C M | pingpong N | busy | hello"
+    return nil, "usage: bench:main spawn N | idlehold N | echo C M | soak C M | pingpong N | busy | hello"
 end
 
 local function count(s)
@@ -112,6 +112,128 @@ local function echo(c, m)
     ))
 end
 
+-- After a stall: whether this process missed ticks that had arrived (a lost wake-up here),
+-- and whether the relay still answers and what it has counted.
+local function stall_report(relay)
+    local inbox = process.inbox()
+    local queued, ticks = 0, 0
+    while true do
+        local r = channel.select({ inbox:case_receive(), default = true })
+        if r.default then
+            break
+        end
+        queued = queued + 1
+        if r.value:topic() == "tick" then
+            ticks = ticks + r.value:payload():data()
+        end
+    end
+    local s = string.format("bench:main had %d messages queued (%d answers in ticks)", queued, ticks)
+    process.send(relay, "probe")
+    local timeout = time.after("5s")
+    while true do
+        local r = channel.select({ inbox:case_receive(), timeout:case_receive() })
+        if r.channel == timeout then
+            return s .. "; the relay did not answer a probe within 5 s"
+        elseif r.value:topic() == "probe" then
+            local c = r.value:payload():data()
+            return s .. string.format(
+                "; the relay answers: %d requests, %d workers ended with 0, %d failed",
+                c.requests, c.ok, c.failed
+            )
+        end
+    end
+end
+
+-- soak C M: see soak.lua. Prints a line at every tenth of the requests answered (the
+-- xtask samples memory against them) and a last line once everything is checked.
+local function soak(c, m)
+    local me = process.pid()
+    local relay, err = process.spawn_monitored("bench:soak_relay", HOST, me)
+    if err then
+        return nil, err
+    end
+    local ready, rerr = await("relay_ready")
+    if not ready then
+        return nil, rerr
+    end
+
+    local total = c * m
+    local t0 = time.now()
+    local clients = {}
+    for id = 1, c do
+        local pid, serr = process.spawn_monitored("bench:soak_client", HOST, me, id, m)
+        if serr then
+            return nil, serr
+        end
+        clients[id] = pid
+    end
+    -- Like await("tick"), but with one timer per STALL period instead of one per tick, so
+    -- that this loop's own garbage stays the same however fast the ticks come.
+    local inbox, events = process.inbox(), process.events()
+    local answered, tenth = 0, 1
+    local timeout, progressed = time.after(STALL), false
+    while answered < total do
+        local r = channel.select({ inbox:case_receive(), events:case_receive(), timeout:case_receive() })
+        if r == nil then
+            return nil, "channel.select returned nil in the exec process (runtime bug)"
+        elseif r.channel == timeout then
+            if not progressed then
+                return nil, string.format(
+                    "no progress for %s after %d of %d requests answered; %s",
+                    STALL, answered, total, stall_report(relay)
+                )
+            end
+            timeout, progressed = time.after(STALL), false
+        elseif r.channel == events then
+            local ev = r.value
+            if ev.kind == process.event.EXIT and ev.result and ev.result.error then
+                return nil, "process " .. ev.from .. " failed: " .. tostring(ev.result.error)
+            end
+        elseif r.value:topic() == "tick" then
+            answered = answered + r.value:payload():data()
+            progressed = true
+            while tenth <= 10 and answered * 10 >= total * tenth do
+                io.print(string.format("soak: %d%% answered (%d of %d)", tenth * 10, answered, total))
+                tenth = tenth + 1
+            end
+        end
+    end
+    local elapsed = time.now():sub(t0):microseconds()
+
+    -- Every worker spawned has ended with 0, and no client got anything more.
+    process.send(relay, "report")
+    local rep, perr = await("report")
+    if not rep then
+        return nil, perr
+    end
+    local counts = rep:payload():data()
+    for _, pid in ipairs(clients) do
+        process.send(pid, "check")
+    end
+    local extra, replies = 0, 0
+    for _ = 1, c do
+        local msg, cerr = await("checked")
+        if not msg then
+            return nil, cerr
+        end
+        local r = msg:payload():data()
+        extra = extra + r.extra
+        replies = replies + r.replies
+    end
+    process.send(relay, "stop")
+
+    io.print(string.format(
+        "soak: %d clients x %d: %d answered, %d duplicated, %d workers ok, %d failed, %d req/s, %.1f s",
+        c, m, replies, extra, counts.ok, counts.failed, total * 1000000 // elapsed, elapsed / 1e6
+    ))
+    if replies ~= total or extra ~= 0 or counts.requests ~= total or counts.ok ~= total or counts.failed ~= 0 then
+        return nil, string.format(
+            "soak failed: %d requests sent, %d answered, %d extra replies; relay saw %d requests, %d workers ok, %d failed",
+            total, replies, extra, counts.requests, counts.ok, counts.failed
+        )
+    end
+end
+
 local function busy()
     local loops = 16
     for _ = 1, loops do
@@ -136,6 +258,12 @@ local function main(mode, a, b)
             return usage()
         end
         return echo(c, m)
+    elseif mode == "soak" then
+        local c, m = count(a), count(b)
+        if not c or not m or c == 0 or m == 0 then
+            return usage()
+        end
+        return soak(c, m)
     end
     local n = count(a)
     if not n then

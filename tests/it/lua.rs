@@ -36,6 +36,7 @@ lua_tests!(
     process_send,
     process_spawn,
     process_mailbox,
+    process_mailbox_limit,
     process_registry,
     process_listen,
     payload_copy,

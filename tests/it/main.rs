@@ -5,6 +5,7 @@ mod cli;
 mod examples;
 mod logging;
 mod lua;
+mod robustness;
 mod services;
 mod support;
 mod terminal;

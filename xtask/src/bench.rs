@@ -261,7 +261,7 @@ fn numbers(line: &str) -> Vec<f64> {
         .collect()
 }
 
-fn expect_numbers(line: &str, n: usize) -> Result<Vec<f64>> {
+pub(crate) fn expect_numbers(line: &str, n: usize) -> Result<Vec<f64>> {
     let v = numbers(line);
     if v.len() != n {
         bail!("expected {n} numbers in `{line}`, found {}", v.len());
@@ -270,35 +270,12 @@ fn expect_numbers(line: &str, n: usize) -> Result<Vec<f64>> {
 }
 
 pub(crate) fn run(opts: Options) -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf();
+    let root = workspace_root();
     let mut sizes = if opts.quick { QUICK } else { FULL };
     if let Some(r) = opts.runs {
         sizes.runs = r;
     }
-
-    if opts.build {
-        eprintln!("building: cargo build --release --bin starling");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .current_dir(&root)
-            .args(["build", "--release", "--bin", "starling"])
-            .status()
-            .context("cannot run cargo")?;
-        if !st.success() {
-            bail!("cargo build --release failed ({st})");
-        }
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |d| root.join(d));
-    let starling = target.join("release/starling");
-    if !starling.is_file() {
-        bail!(
-            "{} not found (build it or drop --no-build)",
-            starling.display()
-        );
-    }
+    let starling = release_binary(&root, opts.build)?;
 
     let scratch = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
     let ebin = if opts.erlang {
@@ -326,6 +303,39 @@ pub(crate) fn run(opts: Options) -> Result<()> {
         bail!("{} attempt(s) failed", failures.len());
     }
     Ok(())
+}
+
+/// The workspace directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// `target/release/starling` (under `CARGO_TARGET_DIR` if set), built first when `build`.
+pub(crate) fn release_binary(root: &Path, build: bool) -> Result<PathBuf> {
+    if build {
+        eprintln!("building: cargo build --release --bin starling");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(root)
+            .args(["build", "--release", "--bin", "starling"])
+            .status()
+            .context("cannot run cargo")?;
+        if !st.success() {
+            bail!("cargo build --release failed ({st})");
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |d| root.join(d));
+    let starling = target.join("release/starling");
+    if !starling.is_file() {
+        bail!(
+            "{} not found (build it or drop --no-build)",
+            starling.display()
+        );
+    }
+    Ok(starling)
 }
 
 /// Compiles echo_erl.erl into `scratch` when erl and erlc are on PATH.
@@ -595,7 +605,7 @@ fn median(v: &[f64]) -> Option<f64> {
     })
 }
 
-fn fmt_num(v: f64, decimals: usize) -> String {
+pub(crate) fn fmt_num(v: f64, decimals: usize) -> String {
     if decimals == 0 {
         // Thousands separators for the big integral figures.
         let s = format!("{:.0}", v);

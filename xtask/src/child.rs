@@ -1,5 +1,5 @@
-//! Runs one benchmark child: its stdout lines with arrival times, its stderr, its wall time
-//! and its peak resident set size.
+//! Runs one benchmark child: its stdout lines with arrival times, its stderr, its wall time,
+//! its peak resident set size and, on request, its resident set size sampled over time.
 //!
 //! The only unsafe code of the xtask lives here: `wait4(2)` and `kill(2)` through `libc`,
 //! because std reports no rusage. Invariants:
@@ -12,7 +12,8 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub(crate) struct Finished {
     pub(crate) wall: Duration,
     /// Peak resident set size in bytes (`ru_maxrss` of this child alone).
     pub(crate) max_rss: u64,
+    /// Resident set size in bytes (`VmRSS`) with the time it was read, measured from the
+    /// spawn; empty unless sampling was asked for ([`run_sampled`]).
+    pub(crate) rss: Vec<(Duration, u64)>,
 }
 
 impl Finished {
@@ -44,6 +48,15 @@ impl Finished {
 
 /// Runs `cmd` with stdin closed and stdout/stderr captured; kills it after `timeout`.
 pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
+    run_sampled(cmd, timeout, None)
+}
+
+/// [`run`], also reading the child's `VmRSS` from `/proc/<pid>/status` every `every`.
+pub(crate) fn run_sampled(
+    cmd: &mut Command,
+    timeout: Duration,
+    every: Option<Duration>,
+) -> Result<Finished> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -71,9 +84,33 @@ pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
     // The child is reaped with wait4 below, never through `child`.
     drop(child);
 
+    // Set right after the reap, so the sampler stops before the pid can be reused.
+    let reaped_flag = Arc::new(AtomicBool::new(false));
+    let sampler = every.map(|every| {
+        let reaped = reaped_flag.clone();
+        thread::spawn(move || {
+            let path = format!("/proc/{pid}/status");
+            let mut samples = Vec::new();
+            while !reaped.load(Ordering::SeqCst) {
+                let at = start.elapsed();
+                let Some(rss) = std::fs::read_to_string(&path).ok().and_then(|s| vm_rss(&s)) else {
+                    break;
+                };
+                if reaped.load(Ordering::SeqCst) {
+                    break;
+                }
+                samples.push((at, rss));
+                thread::sleep(every);
+            }
+            samples
+        })
+    });
     let (tx, rx) = mpsc::channel();
+    let flag = reaped_flag.clone();
     thread::spawn(move || {
-        let _ = tx.send(wait4(pid));
+        let r = wait4(pid);
+        flag.store(true, Ordering::SeqCst);
+        let _ = tx.send(r);
     });
     let (reaped, timed_out) = match rx.recv_timeout(timeout) {
         Ok(r) => (r, false),
@@ -86,6 +123,9 @@ pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
     let (status, max_rss_kb, end) = reaped?;
     let stdout = out.join().expect("stdout reader does not panic");
     let stderr = err.join().expect("stderr reader does not panic");
+    let rss = sampler
+        .map(|t| t.join().expect("sampler does not panic"))
+        .unwrap_or_default();
     if timed_out {
         bail!(
             "timed out after {timeout:?} and was killed: {cmd:?}\nstdout:\n{}\nstderr:\n{}",
@@ -104,7 +144,15 @@ pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
         wall: end - start,
         // Linux reports ru_maxrss in kilobytes.
         max_rss: max_rss_kb * 1024,
+        rss,
     })
+}
+
+/// `VmRSS` in bytes from the text of `/proc/<pid>/status` (absent once the child is a zombie).
+fn vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Blocks until `pid` ends; returns its status, peak RSS in KB and the time of the reap.
@@ -137,4 +185,16 @@ pub(crate) fn tail(s: &str, max: usize) -> &str {
         i += 1;
     }
     &s[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_rss() {
+        let status = "Name:\tstarling\nVmPeak:\t  20000 kB\nVmRSS:\t   12345 kB\nThreads:\t4\n";
+        assert_eq!(vm_rss(status), Some(12345 * 1024));
+        assert_eq!(vm_rss("Name:\tzombie\nState:\tZ (zombie)\n"), None);
+    }
 }

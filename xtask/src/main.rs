@@ -4,9 +4,12 @@
 //! - `bench [--quick] [--runs N] [--no-erlang] [--no-build]`: builds the release binary, runs
 //!   every shape of the benchmark app in `bench/` and, when `erl`/`erlc` are on `PATH`, the
 //!   Erlang/OTP peer (`echo_erl.erl`) with the same parameters, then prints a side-by-side table.
+//! - `soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]`: a long Echo Service
+//!   run that fails on a lost or duplicated reply or on memory growth after warm-up.
 
 mod bench;
 mod child;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -20,12 +23,17 @@ commands:
         --runs N     runs per shape; the table shows medians (default 3, quick 1)
         --no-erlang  skip the Erlang peer even if erl/erlc are on PATH
         --no-build   use the existing target/release/starling
-        env STARLING_PEERS: directory holding echo_erl.erl (default ../shared/peers)";
+        env STARLING_PEERS: directory holding echo_erl.erl (default ../shared/peers)
+  soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]
+        N requests (default 10000000) from C clients (default 1000) through the Echo Service
+        shape; fails if a reply is lost or duplicated, or if RSS grows more than PCT percent
+        (default 10) between 10% and 100% of the requests";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::Options::parse(&args[1..]).and_then(bench::run),
+        Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

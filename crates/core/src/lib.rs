@@ -4,6 +4,7 @@
 //!
 //! - [`pid`]: process identifiers and their printed form.
 //! - [`value`]: payloads, the owned values that cross process boundaries.
+//! - [`mailbox`]: the mailbox limit and what happens to a process over it.
 //! - [`message`]: messages, events and exit reasons.
 //! - [`node`]: the node (hosts, pid counter, directory, registry).
 //! - [`worker`]: scheduler workers, run queues, timers, the [`Engine`] hook.
@@ -11,6 +12,7 @@
 
 pub mod directory;
 pub mod envelope;
+pub mod mailbox;
 pub mod message;
 pub mod node;
 pub mod pid;
@@ -21,7 +23,7 @@ pub mod worker;
 pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
-pub use node::{EngineFactory, HostKind, Node, PidError};
+pub use node::{EngineFactory, HostKind, Node, PidError, WarnFn};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
 pub use value::{ErrorKind, ErrorValue, Payload, Table, Value};

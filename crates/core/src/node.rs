@@ -39,6 +39,8 @@ pub struct WorkerHandle {
 struct HostSlot {
     name: Box<str>,
     kind: HostKind,
+    /// Mailbox limit of its processes (0 = unbounded), see [`crate::mailbox`].
+    max_mailbox: usize,
     workers: OnceLock<Box<[WorkerHandle]>>,
     next: AtomicUsize,
 }
@@ -55,14 +57,20 @@ pub enum PidError {
 /// Builds a [`Node`] from its host list.
 #[derive(Debug, Default)]
 pub struct NodeBuilder {
-    hosts: Vec<(String, HostKind)>,
+    hosts: Vec<(String, HostKind, usize)>,
 }
 
 impl NodeBuilder {
-    /// Declares a host; returns its id.
+    /// Declares a host, with no mailbox limit; returns its id.
     pub fn host(&mut self, name: &str, kind: HostKind) -> HostId {
-        self.hosts.push((name.to_string(), kind));
+        self.hosts.push((name.to_string(), kind, 0));
         HostId(self.hosts.len() as u32 - 1)
+    }
+
+    /// Sets the mailbox limit of a declared host's processes (0 = unbounded).
+    pub fn max_mailbox(&mut self, host: HostId, limit: usize) -> &mut Self {
+        self.hosts[host.0 as usize].2 = limit;
+        self
     }
 
     /// Freezes the host table.
@@ -72,11 +80,12 @@ impl NodeBuilder {
             .hosts
             .into_iter()
             .enumerate()
-            .map(|(i, (name, kind))| {
+            .map(|(i, (name, kind, max_mailbox))| {
                 host_ids.insert(name.clone().into_boxed_str(), HostId(i as u32));
                 HostSlot {
                     name: name.into(),
                     kind,
+                    max_mailbox,
                     workers: OnceLock::new(),
                     next: AtomicUsize::new(0),
                 }
@@ -90,6 +99,7 @@ impl NodeBuilder {
             directory: Directory::new(),
             registry: Registry::default(),
             control: OnceLock::new(),
+            warn: OnceLock::new(),
             stopping: AtomicBool::new(false),
         })
     }
@@ -106,7 +116,19 @@ pub struct Node {
     /// The name registry.
     pub registry: Registry,
     control: OnceLock<Sender<Envelope>>,
+    warn: OnceLock<WarnHook>,
     stopping: AtomicBool,
+}
+
+/// Where the runtime's own warnings go (the host's log); see [`Node::set_warn`].
+pub type WarnFn = Box<dyn Fn(&str) + Send + Sync>;
+
+struct WarnHook(WarnFn);
+
+impl std::fmt::Debug for WarnHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WarnHook")
+    }
 }
 
 /// First pid number of internal processes (see [`Node::next_hidden_num`]).
@@ -134,6 +156,11 @@ impl Node {
     /// A host's kind.
     pub fn host_kind(&self, id: HostId) -> HostKind {
         self.hosts[id.0 as usize].kind
+    }
+
+    /// The mailbox limit of a host's processes (0 = unbounded).
+    pub fn max_mailbox(&self, id: HostId) -> usize {
+        self.hosts[id.0 as usize].max_mailbox
     }
 
     /// True once the host's workers are running.
@@ -233,6 +260,19 @@ impl Node {
     /// Sets the queue of the control plane (supervisors, exec watcher).
     pub fn set_control(&self, tx: Sender<Envelope>) {
         let _ = self.control.set(tx);
+    }
+
+    /// Sets where runtime warnings go (once; later calls are ignored). Without it they are
+    /// dropped: the core has no log of its own.
+    pub fn set_warn(&self, f: WarnFn) {
+        let _ = self.warn.set(WarnHook(f));
+    }
+
+    /// Reports a runtime warning. Called from worker threads; the hook must not block long.
+    pub fn warn(&self, message: &str) {
+        if let Some(w) = self.warn.get() {
+            (w.0)(message);
+        }
     }
 
     /// Registers a control-plane receiver under pid `num` (on `host`, for printing) with id `slot`.

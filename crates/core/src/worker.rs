@@ -192,6 +192,8 @@ pub struct Local {
     timer_seq: Cell<u64>,
     current: Cell<Option<u32>>,
     stop: Cell<bool>,
+    /// This host's mailbox limit (see [`crate::mailbox`]).
+    max_mailbox: usize,
 }
 
 impl Local {
@@ -203,6 +205,7 @@ impl Local {
         live: Arc<AtomicUsize>,
     ) -> Rc<Local> {
         Rc::new(Local {
+            max_mailbox: node.max_mailbox(host),
             node,
             host,
             index,
@@ -410,13 +413,15 @@ impl Local {
             p.events
                 .retain(|e| !(e.kind == EventKind::Exit && e.from == target))
         });
-        self.post(target, |s| Envelope::Relation {
+        let alive = self.post(target, |s| Envelope::Relation {
             to: target,
             slot: s,
             other: me,
             op: RelationOp::Demonitor,
         });
-        if was {
+        // A monitor is forgotten once its EXIT is delivered, so for a target that has ended
+        // there is nothing to tell apart: the monitor fired, or was never there.
+        if was || !alive {
             Ok(())
         } else {
             Err(RelationError::NotFound)
@@ -495,13 +500,37 @@ impl Local {
     fn apply(&self, env: Envelope) {
         match env {
             Envelope::Message { to, slot, msg } => {
-                if self.with_live(slot, to, |p| p.route(msg)).is_some() {
+                let limit = self.max_mailbox;
+                let over = self.with_live(slot, to, |p| {
+                    // A process being killed reads nothing more: drop it, as its exit would.
+                    if p.kill.is_some() {
+                        return false;
+                    }
+                    p.route(msg);
+                    crate::mailbox::enforce(p, limit)
+                });
+                if over == Some(true) {
+                    crate::mailbox::warn(&self.node, to, limit);
+                }
+                if over.is_some() {
                     self.notify(slot);
                 }
             }
             Envelope::Event { to, slot, event } => {
                 if self
-                    .with_live(slot, to, |p| p.events.push_back(event))
+                    .with_live(slot, to, |p| {
+                        if event.kind == EventKind::Exit {
+                            // A monitor fires once: forget it, or a long-lived process that
+                            // monitors many short ones grows this list forever.
+                            // Monitors are unique per target; the oldest tend to end first.
+                            if let Some(x) = &mut p.extra {
+                                if let Some(i) = x.watching.iter().position(|w| *w == event.from) {
+                                    x.watching.remove(i);
+                                }
+                            }
+                        }
+                        p.events.push_back(event)
+                    })
                     .is_some()
                 {
                     self.notify(slot);

@@ -24,6 +24,7 @@ use starling_core::{
     Envelope, Event, EventKind, ExitResult, HostKind, Node, Payload, Pid, ReplyTo, SpawnFlags,
     SpawnRequest, Value, message::unix_now,
 };
+use starling_entry::kind::DEFAULT_MAX_MAILBOX;
 use starling_entry::{EntrySpec, LoadOptions, Project, load_project};
 use starling_lua::{Level, LuaEngine, Program, Services};
 
@@ -130,16 +131,22 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
     let mut builder = Node::builder();
     for e in &project.entries {
         match &e.spec {
-            EntrySpec::ProcessHost(_) => {
-                builder.host(&e.id.to_string(), HostKind::Process);
+            EntrySpec::ProcessHost(h) => {
+                let id = builder.host(&e.id.to_string(), HostKind::Process);
+                builder.max_mailbox(id, h.max_mailbox);
             }
             EntrySpec::TerminalHost(_) => {
-                builder.host(&e.id.to_string(), HostKind::Terminal);
+                let id = builder.host(&e.id.to_string(), HostKind::Terminal);
+                builder.max_mailbox(id, DEFAULT_MAX_MAILBOX);
             }
             _ => {}
         }
     }
     let node = builder.build();
+    {
+        let log = log.clone();
+        node.set_warn(Box::new(move |m| log.runtime(Level::Warn, m, Vec::new())));
+    }
     let args = opts
         .exec
         .as_ref()

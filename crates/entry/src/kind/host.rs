@@ -8,6 +8,8 @@ use crate::lifecycle::Lifecycle;
 pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 /// Default `host.local_queue_size`.
 pub const DEFAULT_LOCAL_QUEUE_SIZE: usize = 256;
+/// Default `host.max_mailbox`, also used for terminal hosts (which have no `host` block).
+pub const DEFAULT_MAX_MAILBOX: usize = 1_000_000;
 
 /// A host that runs Lua processes on a worker pool.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,9 @@ pub struct ProcessHostSpec {
     pub queue_size: usize,
     /// `host.local_queue_size`: per-worker queue capacity, a tuning hint. Default 256.
     pub local_queue_size: usize,
+    /// `host.max_mailbox`: most messages a process of this host may have queued (mailbox and
+    /// `listen` queues together) before it is killed; 0 = unbounded. Default 1,000,000.
+    pub max_mailbox: usize,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
 }
@@ -37,10 +42,23 @@ impl ProcessHostSpec {
                     .map_err(|_| host.error(format!("{} is too large, found {n}", host.name(key)))),
             }
         };
+        // A limit: absent takes the default, 0 means none, negative is an error.
+        let limit = |key: &str, default: usize| -> Result<usize, LoadError> {
+            match host.integer(key)? {
+                None => Ok(default),
+                Some(n) => usize::try_from(n).map_err(|_| {
+                    host.error(format!(
+                        "{} must be 0 (unbounded) or positive, found {n}",
+                        host.name(key)
+                    ))
+                }),
+            }
+        };
         Ok(ProcessHostSpec {
             workers: size("workers", cpus)?,
             queue_size: size("queue_size", DEFAULT_QUEUE_SIZE)?,
             local_queue_size: size("local_queue_size", DEFAULT_LOCAL_QUEUE_SIZE)?,
+            max_mailbox: limit("max_mailbox", DEFAULT_MAX_MAILBOX)?,
             lifecycle: Lifecycle::from_fields(data)?,
         })
     }
@@ -93,6 +111,7 @@ mod tests {
         assert_eq!(spec.workers, cpus);
         assert_eq!(spec.queue_size, 1024);
         assert_eq!(spec.local_queue_size, 256);
+        assert_eq!(spec.max_mailbox, 1_000_000);
         assert!(spec.lifecycle.auto_start);
         let zero = process_host(json!({"host": {"workers": 0}})).expect("valid");
         assert_eq!(zero.workers, cpus);
@@ -106,6 +125,21 @@ mod tests {
         assert_eq!(
             (spec.workers, spec.queue_size, spec.local_queue_size),
             (3, 10, 4)
+        );
+    }
+
+    #[test]
+    fn process_host_reads_max_mailbox() {
+        let spec = process_host(json!({"host": {"max_mailbox": 50}})).expect("valid");
+        assert_eq!(spec.max_mailbox, 50);
+        let unbounded = process_host(json!({"host": {"max_mailbox": 0}})).expect("valid");
+        assert_eq!(unbounded.max_mailbox, 0);
+        assert_eq!(
+            process_host(json!({"host": {"max_mailbox": -1}})),
+            Err(
+                "a.yaml:2: entry app:processes: host.max_mailbox must be 0 (unbounded) or positive, found -1"
+                    .into()
+            )
         );
     }
 
