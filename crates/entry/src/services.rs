@@ -157,6 +157,7 @@ mod tests {
             workers: 1,
             queue_size: 1,
             local_queue_size: 1,
+            memory_limit: 1 << 30,
             lifecycle: Lifecycle::default(),
         };
         entry(name, "process.host", EntrySpec::ProcessHost(spec))
