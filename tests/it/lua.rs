@@ -69,6 +69,7 @@ lua_tests!(
     logger_full,
     io_full,
     io_outside_terminal,
+    memory_limit,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point
