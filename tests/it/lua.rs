@@ -71,6 +71,8 @@ lua_tests!(
     io_outside_terminal,
     memory_limit,
     payload_limits,
+    sandbox_escapes,
+    recursion_limits,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point

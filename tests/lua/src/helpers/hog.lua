@@ -1,6 +1,7 @@
 -- hog(mode, parent): allocates without bound in the way `mode` names, so it must end with an
 -- out-of-memory error on a host with a small `memory_limit` (64 MB). "hold" takes 58 MB,
 -- reports "held" to `parent` and blocks; "fits" allocates 24 MB, drops it, returns "fit".
+-- "recurse" and "recurse_meta" recurse without end (Lua calls, a metamethod).
 local function grow_table()
     local t = {}
     local i = 0
@@ -69,6 +70,17 @@ local function main(mode, parent)
         process.send(parent, "held", #kept)
         process.inbox():receive()
         return #kept
+    elseif mode == "recurse" then
+        local function f(n)
+            return 1 + f(n + 1)
+        end
+        return f(1)
+    elseif mode == "recurse_meta" then
+        local t = setmetatable({}, {})
+        getmetatable(t).__index = function(self, k)
+            return self[k]
+        end
+        return t.x
     elseif mode == "fits" then
         local t = {}
         for i = 1, 24 do
