@@ -70,6 +70,10 @@ lua_tests!(
     logger_full,
     io_full,
     io_outside_terminal,
+    memory_limit,
+    payload_limits,
+    sandbox_escapes,
+    recursion_limits,
 );
 
 /// Scheduler-heavy scripts again with a preemption at every other interrupt point
@@ -98,6 +102,20 @@ fn scheduler_scripts_under_preemption_stress() {
         );
         assert_eq!(out.code, Some(0), "{name} under stress:\n{}", out.stderr);
     }
+}
+
+/// Issue 4: payloads of a million tables, wide and deep, cross processes (slow in debug
+/// builds, hence its own timeout).
+#[test]
+fn payload_million_tables() {
+    let dir = repo().join("tests/lua");
+    let out = run_in(
+        &dir,
+        &["run", "-x", "test.helpers:payload_million"],
+        "",
+        Duration::from_secs(240),
+    );
+    out.expect_code(0);
 }
 
 #[test]

@@ -24,10 +24,10 @@ fn mailbox_overflow_logs_one_warning_per_killed_process() {
     for w in warnings {
         assert!(w.contains("WARN"), "{w}");
         assert!(
-            w.contains("killed: mailbox overflow: more than 100 messages queued (host.max_mailbox of test:small)"),
+            w.contains("killed: mailbox overflow: more than 100 messages queued (host.max_mailbox of test:small_mailbox)"),
             "{w}"
         );
-        assert!(w.contains("process {test:small|0x"), "{w}");
+        assert!(w.contains("process {test:small_mailbox|0x"), "{w}");
     }
 }
 

@@ -26,5 +26,5 @@ pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
 pub use node::{EngineFactory, HostKind, Node, PidError, WarnFn};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
-pub use value::{ErrorKind, ErrorValue, Payload, Table, Value};
+pub use value::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
 pub use worker::{Engine, Local, ProcCore, RelationError, Step, Wakeup};

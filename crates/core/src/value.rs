@@ -60,6 +60,27 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// A copy whose error objects nest at most `depth` deep ([`ErrorValue::clamped`]); with
+    /// `depth` 0 they become nil.
+    pub fn clamped_errors(&self, depth: usize) -> Payload {
+        let clamp = |v: &Value| match v {
+            Value::Error(_) if depth == 0 => Value::Nil,
+            Value::Error(e) => Value::Error(Box::new(e.clamped(depth))),
+            other => other.clone(),
+        };
+        Payload {
+            values: self.values.iter().map(clamp).collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|t| Table {
+                    array: t.array.iter().map(clamp).collect(),
+                    hash: t.hash.iter().map(|(k, v)| (clamp(k), clamp(v))).collect(),
+                })
+                .collect(),
+        }
+    }
+
     /// An empty payload (no values).
     pub const fn empty() -> Payload {
         Payload {
@@ -159,6 +180,11 @@ impl ErrorKind {
     }
 }
 
+/// How deeply errors nest (through causes and error objects inside details) in an error that
+/// a script builds: deeper nesting is cut by [`ErrorValue::clamped`], so cloning, comparing and
+/// dropping an error, which recurse, stay shallow whatever a script does in a loop.
+pub const MAX_ERROR_DEPTH: usize = 32;
+
 /// An error object as it crosses processes: the data behind Lua's error userdata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorValue {
@@ -193,6 +219,37 @@ impl ErrorValue {
     pub fn retryable(mut self, r: Option<bool>) -> ErrorValue {
         self.retryable = r;
         self
+    }
+
+    /// A copy with errors nested at most `depth` deep (counting this one). A cause chain that
+    /// is too long keeps its outer layers and its root cause, dropping the layers between;
+    /// error objects inside details that would be too deep become nil.
+    pub fn clamped(&self, depth: usize) -> ErrorValue {
+        let depth = depth.max(1);
+        let cause = match &self.cause {
+            None => None,
+            Some(_) if depth == 1 => None,
+            Some(c) if depth == 2 => {
+                // The last level: the root cause (found without recursion) stands for the rest.
+                let mut root = c.as_ref();
+                while let Some(next) = root.cause.as_deref() {
+                    root = next;
+                }
+                Some(Box::new(root.clamped(1)))
+            }
+            Some(c) => Some(Box::new(c.clamped(depth - 1))),
+        };
+        ErrorValue {
+            kind: self.kind,
+            message: self.message.clone(),
+            retryable: self.retryable,
+            details: self
+                .details
+                .as_ref()
+                .map(|d| Box::new(d.clamped_errors(depth - 1))),
+            stack: self.stack.clone(),
+            cause,
+        }
     }
 
     /// The full message: `outer: inner` for wrapped errors.
@@ -250,6 +307,45 @@ mod tests {
         assert_eq!(outer.to_string(), "loading: no such thing");
         assert!(outer.is(ErrorKind::NotFound));
         assert!(!outer.is(ErrorKind::Timeout));
+    }
+
+    #[test]
+    fn clamped_errors_stay_shallow() {
+        let mut e = ErrorValue::new(ErrorKind::NotFound, "root");
+        for i in 0..100_000 {
+            let mut outer = ErrorValue::new(ErrorKind::Unknown, format!("w{i}"));
+            outer.cause = Some(Box::new(e.clamped(MAX_ERROR_DEPTH - 1)));
+            e = outer;
+        }
+        let mut depth = 1;
+        let mut cur = &e;
+        while let Some(c) = cur.cause.as_deref() {
+            depth += 1;
+            cur = c;
+        }
+        assert_eq!(depth, MAX_ERROR_DEPTH);
+        assert_eq!(cur.message, "root", "the root cause is kept");
+        assert!(e.is(ErrorKind::NotFound));
+        assert!(e.full_message().starts_with("w99999: w99998"));
+        let copy = e.clone();
+        assert_eq!(copy, e);
+
+        // Errors inside details count as one level deeper.
+        let mut d = ErrorValue::new(ErrorKind::Invalid, "inner");
+        for _ in 0..100_000 {
+            let mut details = Payload::empty();
+            details.values.push(Value::Error(Box::new(d)));
+            let mut outer = ErrorValue::new(ErrorKind::Invalid, "outer");
+            outer.details = Some(Box::new(details.clamped_errors(MAX_ERROR_DEPTH - 1)));
+            d = outer;
+        }
+        let mut depth = 1;
+        let mut cur = &d;
+        while let Some(Value::Error(inner)) = cur.details.as_ref().and_then(|p| p.values.first()) {
+            depth += 1;
+            cur = inner;
+        }
+        assert_eq!(depth, MAX_ERROR_DEPTH);
     }
 
     #[test]

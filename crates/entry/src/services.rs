@@ -158,6 +158,7 @@ mod tests {
             queue_size: 1,
             local_queue_size: 1,
             max_mailbox: 0,
+            memory_limit: 1 << 30,
             lifecycle: Lifecycle::default(),
         };
         entry(name, "process.host", EntrySpec::ProcessHost(spec))

@@ -24,7 +24,7 @@ use starling_core::{
     Envelope, Event, EventKind, ExitResult, HostKind, Node, Payload, Pid, ReplyTo, SpawnFlags,
     SpawnRequest, Value, message::unix_now,
 };
-use starling_entry::kind::DEFAULT_MAX_MAILBOX;
+use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT};
 use starling_entry::{EntrySpec, LoadOptions, Project, load_project};
 use starling_lua::{Level, LuaEngine, Program, Services};
 
@@ -159,10 +159,15 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         log: log.clone(),
         terminal: terminal.clone(),
     });
-    let factory: starling_core::EngineFactory = {
+    // One factory per host: each worker's VM gets the host's memory limit.
+    let factory = |memory_limit: u64| -> starling_core::EngineFactory {
         let program = program.clone();
+        let services = services.clone();
+        let limit = usize::try_from(memory_limit).unwrap_or(usize::MAX);
         Arc::new(move |local| {
-            match LuaEngine::new(local.clone(), program.clone(), services.clone()) {
+            match LuaEngine::new(local.clone(), program.clone(), services.clone())
+                .and_then(|engine| engine.set_memory_limit(limit).map(|()| engine))
+            {
                 Ok(engine) => Box::new(engine),
                 Err(e) => {
                     eprintln!("starling: cannot create a Lua VM: {e}");
@@ -172,9 +177,9 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         })
     };
     for e in &project.entries {
-        let (workers, auto) = match &e.spec {
-            EntrySpec::ProcessHost(h) => (h.workers, h.lifecycle.auto_start),
-            EntrySpec::TerminalHost(t) => (1, t.lifecycle.auto_start),
+        let (workers, auto, memory_limit) = match &e.spec {
+            EntrySpec::ProcessHost(h) => (h.workers, h.lifecycle.auto_start, h.memory_limit),
+            EntrySpec::TerminalHost(t) => (1, t.lifecycle.auto_start, DEFAULT_MEMORY_LIMIT),
             _ => continue,
         };
         if !auto {
@@ -182,7 +187,7 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         }
         let id = e.id.to_string();
         let host = node.host_id(&id).expect("host declared above");
-        node.start_host(host, workers, factory.clone())
+        node.start_host(host, workers, factory(memory_limit))
             .map_err(|source| BootError::Host {
                 host: id.clone(),
                 source,

@@ -3,12 +3,17 @@
 //! Copying out of Lua walks tables iteratively (deep nesting cannot overflow the Rust stack) and
 //! keeps one arena slot per distinct table, so shared sub-tables and cycles keep their shape.
 //! Functions, threads and userdata other than error objects become `nil`; metatables are dropped.
+//!
+//! Every Lua value Rust holds takes a slot of mlua's reference stack, which one VM shares and
+//! which ends near a million slots. A copy holds few: a payload of many tables parks the tables
+//! waiting to be walked, or built, in one Lua table beyond [`PARK_AFTER`] of them, so its size
+//! is bounded by memory only (the receiving VM's memory limit included).
 
 use std::ffi::c_void;
 
 use mlua::{Lua, Table as LuaTable, Value as LuaValue};
 use rustc_hash::FxHashMap;
-use starling_core::{Payload, Table, Value};
+use starling_core::{MAX_ERROR_DEPTH, Payload, Table, Value};
 
 use crate::userdata::error::LuaErrorObject;
 
@@ -33,11 +38,17 @@ pub(crate) fn value_to_payload(v: &LuaValue) -> mlua::Result<Payload> {
     to_payload(std::iter::once(v))
 }
 
+/// Tables a copy keeps as Rust references before parking the rest in a Lua table.
+const PARK_AFTER: usize = 4096;
+
 #[derive(Default)]
 struct Copier {
     seen: FxHashMap<*const c_void, u32>,
     tables: Vec<Table>,
     todo: Vec<(u32, LuaTable)>,
+    /// Tables waiting to be walked beyond [`PARK_AFTER`]: `parked[i + 1]` is arena table `i`.
+    parked: Option<LuaTable>,
+    parked_ids: Vec<u32>,
 }
 
 impl Copier {
@@ -56,20 +67,48 @@ impl Copier {
                     let i = self.tables.len() as u32;
                     self.tables.push(Table::default());
                     self.seen.insert(p, i);
-                    self.todo.push((i, t.clone()));
+                    if self.todo.len() < PARK_AFTER {
+                        self.todo.push((i, t.clone()));
+                    } else {
+                        self.park(i, t)?;
+                    }
                     Value::Table(i)
                 }
             }
             LuaValue::UserData(ud) => match ud.borrow::<LuaErrorObject>() {
-                Ok(e) => Value::Error(Box::new(e.0.clone())),
+                // Errors nest through details too: keep them shallow (see MAX_ERROR_DEPTH).
+                Ok(e) => Value::Error(Box::new(e.0.clamped(MAX_ERROR_DEPTH - 1))),
                 Err(_) => Value::Nil,
             },
             _ => Value::Nil,
         })
     }
 
+    fn park(&mut self, i: u32, t: &LuaTable) -> mlua::Result<()> {
+        let parked = match &self.parked {
+            Some(p) => p,
+            None => self.parked.insert(t.weak_lua().upgrade().create_table()?),
+        };
+        parked.raw_set(i as i64 + 1, t)?;
+        self.parked_ids.push(i);
+        Ok(())
+    }
+
+    fn next(&mut self) -> mlua::Result<Option<(u32, LuaTable)>> {
+        if let Some(item) = self.todo.pop() {
+            return Ok(Some(item));
+        }
+        let (Some(i), Some(parked)) = (self.parked_ids.pop(), &self.parked) else {
+            return Ok(None);
+        };
+        let key = i as i64 + 1;
+        let t: LuaTable = parked.raw_get(key)?;
+        parked.raw_set(key, LuaValue::Nil)?;
+        Ok(Some((i, t)))
+    }
+
     fn drain(&mut self) -> mlua::Result<()> {
-        while let Some((i, t)) = self.todo.pop() {
+        while let Some((i, t)) = self.next()? {
             // One raw pass over the table (no metamethods, no protected call per step): keys
             // 1..=len fill the array part, every other key the hash part.
             let len = t.raw_len();
@@ -119,36 +158,73 @@ pub(crate) fn first_from_payload(lua: &Lua, p: &Payload) -> mlua::Result<LuaValu
         return Ok(LuaValue::Nil);
     };
     if p.tables.is_empty() {
-        return scalar(lua, v, &[]);
+        return scalar(lua, v, &Built::Few(Vec::new()));
     }
     let tables = build_tables(lua, p)?;
     scalar(lua, v, &tables)
 }
 
-fn build_tables(lua: &Lua, p: &Payload) -> mlua::Result<Vec<LuaTable>> {
-    let mut tables = Vec::with_capacity(p.tables.len());
-    for t in &p.tables {
-        tables.push(lua.create_table_with_capacity(t.array.len(), t.hash.len())?);
-    }
-    for (t, lt) in p.tables.iter().zip(&tables) {
-        for (i, v) in t.array.iter().enumerate() {
-            lt.raw_set(i + 1, scalar(lua, v, &tables)?)?;
-        }
-        for (k, v) in &t.hash {
-            lt.raw_set(scalar(lua, k, &tables)?, scalar(lua, v, &tables)?)?;
-        }
-    }
-    Ok(tables)
+/// The Lua tables of a payload being built: Rust references for a few, one Lua array for many.
+enum Built {
+    Few(Vec<LuaTable>),
+    Many(LuaTable),
 }
 
-fn scalar(lua: &Lua, v: &Value, tables: &[LuaTable]) -> mlua::Result<LuaValue> {
+impl Built {
+    fn get(&self, i: u32) -> mlua::Result<LuaTable> {
+        match self {
+            Built::Few(v) => Ok(v[i as usize].clone()),
+            Built::Many(all) => all.raw_get(i as i64 + 1),
+        }
+    }
+}
+
+fn build_tables(lua: &Lua, p: &Payload) -> mlua::Result<Built> {
+    if p.tables.len() <= PARK_AFTER {
+        let mut tables = Vec::with_capacity(p.tables.len());
+        for t in &p.tables {
+            tables.push(lua.create_table_with_capacity(t.array.len(), t.hash.len())?);
+        }
+        let built = Built::Few(tables);
+        if let Built::Few(tables) = &built {
+            for (t, lt) in p.tables.iter().zip(tables) {
+                fill(lua, t, lt, &built)?;
+            }
+        }
+        return Ok(built);
+    }
+    let all = lua.create_table_with_capacity(p.tables.len(), 0)?;
+    for (i, t) in p.tables.iter().enumerate() {
+        all.raw_set(
+            i + 1,
+            lua.create_table_with_capacity(t.array.len(), t.hash.len())?,
+        )?;
+    }
+    let built = Built::Many(all);
+    for (i, t) in p.tables.iter().enumerate() {
+        fill(lua, t, &built.get(i as u32)?, &built)?;
+    }
+    Ok(built)
+}
+
+fn fill(lua: &Lua, t: &Table, lt: &LuaTable, tables: &Built) -> mlua::Result<()> {
+    for (i, v) in t.array.iter().enumerate() {
+        lt.raw_set(i + 1, scalar(lua, v, tables)?)?;
+    }
+    for (k, v) in &t.hash {
+        lt.raw_set(scalar(lua, k, tables)?, scalar(lua, v, tables)?)?;
+    }
+    Ok(())
+}
+
+fn scalar(lua: &Lua, v: &Value, tables: &Built) -> mlua::Result<LuaValue> {
     Ok(match v {
         Value::Nil => LuaValue::Nil,
         Value::Bool(b) => LuaValue::Boolean(*b),
         Value::Int(i) => LuaValue::Number(*i as f64),
         Value::Float(f) => LuaValue::Number(*f),
         Value::Str(s) => LuaValue::String(lua.create_string(&**s)?),
-        Value::Table(i) => LuaValue::Table(tables[*i as usize].clone()),
+        Value::Table(i) => LuaValue::Table(tables.get(*i)?),
         Value::Error(e) => LuaValue::UserData(lua.create_userdata(LuaErrorObject((**e).clone()))?),
     })
 }

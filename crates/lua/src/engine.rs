@@ -295,6 +295,7 @@ impl Ctx {
         targs.push(Value::Function(main));
         targs.extend(convert::from_payload(lua, args)?);
         let thread = lua.create_thread(self.refs().task_body.clone())?;
+        vm::set_category(&thread, slot);
         let main_task = p.add_task(lua, thread, targs)?;
         p.main.set(main_task);
         self.store(slot, Some(p));
@@ -337,6 +338,7 @@ impl Ctx {
     pub(crate) fn spawn_task(&self, lua: &Lua, f: Function) -> mlua::Result<Thread> {
         let p = self.current()?;
         let thread = lua.create_thread(self.refs().task_body.clone())?;
+        vm::set_category(&thread, p.slot);
         p.add_task(lua, thread.clone(), vec![Value::Function(f)])?;
         Ok(thread)
     }
@@ -421,6 +423,7 @@ impl Ctx {
         let step = self
             .step_inner(lua, &p)
             .unwrap_or_else(|e| Step::Exit(ExitReason::error(from_mlua(&e))));
+        let step = vm::after_step(lua, self, &p, step);
         self.cur.replace(None);
         self.cur_task.set(None);
         step
@@ -594,15 +597,24 @@ impl Ctx {
     }
 
     /// Drops the engine half of a process.
-    fn release(&self, slot: u32) {
+    fn release(&self, lua: &Lua, slot: u32) {
+        let mut reclaim = false;
         if let Some(p) = self.proc(slot) {
             if p.raw_mode.get() > 0 {
                 if let Some(t) = self.services.terminal() {
                     let _ = t.set_raw(false);
                 }
             }
+            reclaim = p.out_of_memory.get();
         }
         self.store(slot, None);
+        if reclaim {
+            vm::reclaim(lua);
+        } else {
+            // Let go of the registry slots of the process's threads and globals now, so its
+            // memory is garbage even if no other process is spawned on this worker after it.
+            lua.expire_registry_values();
+        }
     }
 }
 
@@ -676,6 +688,12 @@ impl LuaEngine {
         crate::modules::install(&lua, &ctx)?;
         Ok(LuaEngine { lua, ctx })
     }
+
+    /// Limits the VM's Lua memory (`host.memory_limit`); a process whose allocation would
+    /// pass it ends with an out-of-memory error, the others keep running.
+    pub fn set_memory_limit(&self, bytes: usize) -> mlua::Result<()> {
+        vm::set_memory_limit(&self.lua, bytes)
+    }
 }
 
 impl starling_core::Engine for LuaEngine {
@@ -694,6 +712,6 @@ impl starling_core::Engine for LuaEngine {
     }
 
     fn release(&mut self, slot: u32) {
-        self.ctx.release(slot);
+        self.ctx.release(&self.lua, slot);
     }
 }

@@ -33,6 +33,11 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     channel::install_raw(lua, ctx, &raw)?;
     time::install_raw(lua, ctx, &raw)?;
     errors::install_raw(lua, &raw)?;
+    let c = ctx.clone();
+    raw.raw_set(
+        "out_of_memory",
+        lua.create_function(move |lua, e: Value| Ok(crate::vm::out_of_memory(lua, &c, &e)))?,
+    )?;
     let out: Table = lua.load(PRELUDE).set_name("=starling.prelude").call(raw)?;
 
     lua.set_named_registry_value("starling.chan", out.get::<Table>("chan_methods")?)?;

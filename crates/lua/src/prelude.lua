@@ -22,6 +22,12 @@ local function finish(first, ...)
 	return first, ...
 end
 
+-- Running out of memory ends the process (vm.rs, `out_of_memory`): every place that catches
+-- errors (pcall, xpcall, coroutine.resume and the task body) asks whether the error it caught
+-- is a memory error, or whether the process is already ending for one, and then raises it
+-- again instead of handing it to the script.
+local out_of_memory = raw.out_of_memory
+
 local function block(first, ...)
 	if first == PENDING then
 		return finish(co_yield(PENDING))
@@ -44,6 +50,9 @@ local function resume(co, ...)
 		local answer = pack(co_yield(PENDING))
 		forwarding[co] = nil
 		r = pack(co_resume(co, unpack(answer, 1, answer.n)))
+	end
+	if not r[1] and out_of_memory(r[2]) then
+		error(r[2], 0)
 	end
 	return unpack(r, 1, r.n)
 end
@@ -130,15 +139,28 @@ local function pcall_result(ok, ...)
 	if ok then
 		return ok, ...
 	end
-	return false, clean_error((...))
+	local e = ...
+	if out_of_memory(e) then
+		error(e, 0)
+	end
+	return false, clean_error(e)
 end
 local function safe_pcall(f, ...)
 	return pcall_result(raw_pcall(f, ...))
 end
+local function xpcall_result(ok, ...)
+	if not ok and out_of_memory((...)) then
+		error((...), 0)
+	end
+	return ok, ...
+end
 local function safe_xpcall(f, handler, ...)
-	return xpcall(f, function(e)
+	return xpcall_result(xpcall(f, function(e)
+		if out_of_memory(e) then
+			return e
+		end
 		return handler(clean_error(e))
-	end, ...)
+	end, ...))
 end
 
 -- Runtime casts (SPEC 4.1, 11.12): string(v), number(v), integer(v), boolean(v) return v when
@@ -238,6 +260,10 @@ end
 -- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
 local capture = raw.capture_error
 local function on_error(e)
+	if out_of_memory(e) then
+		-- No traceback: the heap is still full here; the engine reports the memory error.
+		return e
+	end
 	return capture(e, traceback(nil, 2))
 end
 local function task_body(f, ...)

@@ -116,6 +116,8 @@ pub(crate) struct ProcState {
     pub(crate) specials: RefCell<Specials>,
     /// Raw-mode references held by this process (reset when it ends).
     pub(crate) raw_mode: Cell<u32>,
+    /// Set when the process ran out of Lua memory: it is ending (see `vm::out_of_memory`).
+    pub(crate) out_of_memory: Cell<bool>,
 }
 
 impl ProcState {
@@ -133,6 +135,7 @@ impl ProcState {
             tokens: RefCell::new(Tokens::default()),
             specials: RefCell::new(Specials::default()),
             raw_mode: Cell::new(0),
+            out_of_memory: Cell::new(false),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The Luau VM of one worker thread: creation, sandboxing, time slices and the few raw calls
-//! mlua does not expose.
+//! The Luau VM of one worker thread: creation, sandboxing, time slices, the memory limit and
+//! the few raw calls mlua does not expose.
 //!
 //! # Unsafe code
 //! This is the only module with `unsafe`. Its invariants:
@@ -9,14 +9,22 @@
 //!   exception through an `extern "C-unwind"` frame) skips no Rust cleanup.
 //! - `exec_raw` closures only use stack slots mlua pushed for them (the arguments) and leave the
 //!   stack balanced; mlua runs them in protected mode.
+//! - Memory categories: `lua_setmemcat` and `lua_totalbytes` get the `lua_State` of a thread
+//!   value (its pointer) that the caller holds, so it is alive; they only store a category
+//!   number below 256 in it, or read the VM's per-category counters.
 
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
 use std::ffi::c_void;
+use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
-use mlua::{Lua, LuaOptions, StdLib, Table, ffi};
+use mlua::{Lua, LuaOptions, StdLib, Table, Value, ffi};
+use starling_core::{ErrorKind, ErrorValue, ExitReason, Step};
+
+use crate::engine::Ctx;
+use crate::task::ProcState;
 
 /// How long a process may run before it is preempted (SPEC §4.5: about 1 ms).
 pub(crate) const SLICE: Duration = Duration::from_millis(1);
@@ -147,4 +155,209 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
 pub(crate) fn set_safe_env(lua: &Lua, env: &Table) -> mlua::Result<()> {
     // SAFETY: the table is the single argument mlua pushed; we only flag it.
     unsafe { lua.exec_raw::<()>(env, |state| ffi::lua_setsafeenv(state, -1, 1)) }
+}
+
+/// The Lua memory budget of this VM (`host.memory_limit`), kept as app data.
+struct Memory {
+    limit: usize,
+    /// Above this (7/8 of the limit) after a step, the VM collects garbage and, if it is still
+    /// above, ends the process that holds the most memory if that is the one that just ran.
+    soft: usize,
+    /// VM memory right after the last collection the soft limit triggered, so that a VM whose
+    /// live data sits above the soft limit does not collect after every step.
+    collected: Cell<usize>,
+}
+
+/// Limits the Lua memory of the VM: an allocation that would pass `bytes` fails with a memory
+/// error in whichever process is running (see [`out_of_memory`]); a process that holds most of
+/// the memory is ended before that happens (see [`after_step`]).
+pub(crate) fn set_memory_limit(lua: &Lua, bytes: usize) -> mlua::Result<()> {
+    lua.set_memory_limit(bytes)?;
+    lua.set_app_data(Memory {
+        limit: bytes,
+        soft: bytes / 8 * 7,
+        collected: Cell::new(0),
+    });
+    Ok(())
+}
+
+/// Luau memory categories other than 0 (the VM's own data) that processes are spread over.
+const CATEGORIES: u32 = 255;
+
+/// The memory category of the process in `slot`. With more than 255 processes on a worker,
+/// processes share categories.
+fn category(slot: u32) -> c_int {
+    (slot % CATEGORIES + 1) as c_int
+}
+
+/// Charges what `thread` allocates from now on (and the coroutines it creates) to the memory
+/// category of the process in `slot`, so the soft limit can tell which process holds memory.
+pub(crate) fn set_category(thread: &mlua::Thread, slot: u32) {
+    // SAFETY: a thread value's pointer is its `lua_State`, alive while `thread` is held;
+    // `lua_setmemcat` only stores the category (< LUA_MEMORY_CATEGORIES) in it.
+    unsafe { ffi::lua_setmemcat(thread.to_pointer() as *mut ffi::lua_State, category(slot)) }
+}
+
+/// Luau's message for a failed allocation (`LUA_MEMERRMSG`).
+const MEMORY_ERROR: &str = "not enough memory";
+/// The same, reported by mlua for an allocation that failed in Rust code of the engine.
+const MLUA_MEMORY_ERROR: &str = "out of memory: not enough memory";
+
+/// Whether `e`, an error value caught in a process, means the process ran out of memory: Luau's
+/// allocation-failure message, an mlua memory error from a Rust function, or any error at all
+/// once the process was marked. The first detection marks the process and asks the worker to
+/// end it, so a `pcall` loop cannot swallow the error: the prelude re-raises every error a
+/// marked process catches, and the next interrupt stops it even if something else catches.
+pub(crate) fn out_of_memory(lua: &Lua, ctx: &Ctx, e: &Value) -> bool {
+    let Ok(p) = ctx.current() else {
+        return false;
+    };
+    if p.out_of_memory.get() {
+        return true;
+    }
+    let oom = match e {
+        Value::String(s) => s.as_bytes() == MEMORY_ERROR.as_bytes(),
+        Value::Error(err) => is_memory_error(err),
+        _ => false,
+    };
+    if oom {
+        mark_out_of_memory(lua, ctx, &p);
+    }
+    oom
+}
+
+/// Whether an mlua error is (or wraps) a memory error.
+pub(crate) fn is_memory_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::MemoryError(_) => true,
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_memory_error(cause)
+        }
+        _ => false,
+    }
+}
+
+/// Marks `p` as out of memory and asks the worker to end it at its next interrupt.
+pub(crate) fn mark_out_of_memory(lua: &Lua, ctx: &Ctx, p: &ProcState) {
+    if p.out_of_memory.replace(true) {
+        return;
+    }
+    ctx.local.kill(p.pid, memory_error(lua));
+    // The slice belongs to a task of `p`, unless `p` is still running its chunk at spawn (then
+    // it is the spawner's): the failed spawn reports the error there.
+    if ctx.current_task().is_ok() {
+        request_kill();
+    }
+}
+
+/// The exit error of a process that ran out of memory.
+pub(crate) fn memory_error(lua: &Lua) -> ErrorValue {
+    memory_error_value(lua.app_data_ref::<Memory>().map(|m| m.limit))
+}
+
+fn memory_error_value(limit: Option<usize>) -> ErrorValue {
+    let message = match limit {
+        Some(bytes) => format!(
+            "out of memory: the worker's Lua memory limit ({}) was reached",
+            format_size(bytes)
+        ),
+        None => "out of memory: the worker's Lua memory limit was reached".to_string(),
+    };
+    ErrorValue::new(ErrorKind::Internal, message)
+}
+
+/// Memory bookkeeping after a step of `p`; returns the step, with the exit error of a process
+/// that ran out of memory replaced by the memory error (what it raised on the way out, Luau's
+/// bare message or an error from a catch that saw the process was ending, says less).
+///
+/// While the VM holds more than 7/8 of its limit, each step ends with a garbage collection
+/// (at most one per 1/16 of the limit allocated since the last) and, if the VM is still above
+/// after it, a look at the memory categories: if the process that just ran holds the most, and
+/// at least a quarter of the limit, it ends with the memory error. So a process that grows
+/// without bound is stopped before its neighbours find the VM full.
+pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Step {
+    let Step::Exit(reason) = step else {
+        soft_limit(lua, ctx, p);
+        return step;
+    };
+    let oom = p.out_of_memory.get()
+        || reason
+            .result()
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.message == MEMORY_ERROR || e.message == MLUA_MEMORY_ERROR);
+    if !oom {
+        return Step::Exit(reason);
+    }
+    p.out_of_memory.set(true);
+    let mut err = memory_error(lua);
+    if let Err(raised) = reason.result() {
+        err.stack = raised.stack.clone();
+    }
+    Step::Exit(ExitReason::error(err))
+}
+
+fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState) {
+    let Some(mem) = lua.app_data_ref::<Memory>() else {
+        return;
+    };
+    let mut used = lua.used_memory();
+    if used <= mem.soft || p.out_of_memory.get() {
+        return;
+    }
+    if used >= mem.collected.get() + mem.limit / 16 {
+        lua.expire_registry_values();
+        let _ = lua.gc_collect();
+        used = lua.used_memory();
+        mem.collected.set(used);
+        if used <= mem.soft {
+            return;
+        }
+    }
+    let tasks = p.tasks.borrow();
+    let Some(task) = tasks.get(p.main.get() as usize) else {
+        return;
+    };
+    let Ok(thread) = lua.registry_value::<mlua::Thread>(&task.thread) else {
+        return;
+    };
+    let state = thread.to_pointer() as *mut ffi::lua_State;
+    // SAFETY: `state` is a live thread of this VM (held by `thread`); `lua_totalbytes` only
+    // reads the VM's per-category byte counts.
+    let bytes = |cat: c_int| unsafe { ffi::lua_totalbytes(state, cat) };
+    let mine = bytes(category(p.slot));
+    if mine < mem.limit / 4 {
+        return;
+    }
+    let most = (1..=CATEGORIES as c_int).map(bytes).max().unwrap_or(0);
+    drop(tasks);
+    if mine >= most {
+        let limit = mem.limit;
+        drop(mem);
+        p.out_of_memory.set(true);
+        ctx.local.kill(p.pid, memory_error_value(Some(limit)));
+    }
+}
+
+/// After a process that ran out of memory is released: collect its garbage at once, so the
+/// processes left on the worker find the memory free (Luau has no emergency collection, and
+/// its pacing would otherwise wait for a heap twice the size the limit allows).
+pub(crate) fn reclaim(lua: &Lua) {
+    // Ended processes' threads and globals are held by registry keys until the keys are
+    // expired: expire first, or the collection would keep them.
+    lua.expire_registry_values();
+    let _ = lua.gc_collect();
+    if let Some(mem) = lua.app_data_ref::<Memory>() {
+        mem.collected.set(lua.used_memory());
+    }
+}
+
+/// `64 MiB`, `1 GiB`, `1536 KiB`, `100 B`: the largest binary unit that divides `bytes`.
+fn format_size(bytes: usize) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} B")
 }

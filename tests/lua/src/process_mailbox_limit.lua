@@ -1,9 +1,9 @@
 -- Message floods (docs/semantics.md, "Mailbox limit"): a process with more than its host's
--- `max_mailbox` messages queued (test:small allows 100) is killed with INTERNAL
+-- `max_mailbox` messages queued (test:small_mailbox allows 100) is killed with INTERNAL
 -- "mailbox overflow: ..."; its monitors see it, the sender and its neighbours carry on, and
 -- traffic that never queues more than the limit is unaffected.
 
-local SMALL = "test:small"
+local SMALL = "test:small_mailbox"
 local OVERFLOW = "mailbox overflow: more than 100 messages queued"
 
 local function recv(ch, what)

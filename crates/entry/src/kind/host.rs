@@ -10,6 +10,10 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_LOCAL_QUEUE_SIZE: usize = 256;
 /// Default `host.max_mailbox`, also used for terminal hosts (which have no `host` block).
 pub const DEFAULT_MAX_MAILBOX: usize = 1_000_000;
+/// Default `host.memory_limit`: 1 GiB of Lua memory per worker VM.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
+/// The smallest `host.memory_limit` accepted: a VM with its modules takes about 1 MB.
+pub const MIN_MEMORY_LIMIT: u64 = 4 << 20;
 
 /// A host that runs Lua processes on a worker pool.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +27,9 @@ pub struct ProcessHostSpec {
     /// `host.max_mailbox`: most messages a process of this host may have queued (mailbox and
     /// `listen` queues together) before it is killed; 0 = unbounded. Default 1,000,000.
     pub max_mailbox: usize,
+    /// `host.memory_limit`: bytes of Lua memory each worker's VM may hold, shared by the
+    /// processes of that worker. Default [`DEFAULT_MEMORY_LIMIT`].
+    pub memory_limit: u64,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
 }
@@ -59,9 +66,72 @@ impl ProcessHostSpec {
             queue_size: size("queue_size", DEFAULT_QUEUE_SIZE)?,
             local_queue_size: size("local_queue_size", DEFAULT_LOCAL_QUEUE_SIZE)?,
             max_mailbox: limit("max_mailbox", DEFAULT_MAX_MAILBOX)?,
+            memory_limit: memory_limit(&host)?,
             lifecycle: Lifecycle::from_fields(data)?,
         })
     }
+}
+
+/// `host.memory_limit`: a byte count or a size string (`"512MB"`); zero or absent takes the
+/// default.
+fn memory_limit(host: &Fields<'_>) -> Result<u64, LoadError> {
+    let key = "memory_limit";
+    let bytes = match host.raw(key) {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(
+            parse_size(s)
+                .ok_or_else(|| host.error(format!("{}: invalid size {s:?}", host.name(key))))?,
+        ),
+        Some(_) => match host.integer(key) {
+            Ok(Some(n)) if n < 0 => {
+                return Err(host.error(format!("{} must be positive, found {n}", host.name(key))));
+            }
+            Ok(n) => n.map(|n| n as u64),
+            Err(_) => {
+                return Err(host.error(format!(
+                    "{} must be a size such as \"512MB\" or a number of bytes",
+                    host.name(key)
+                )));
+            }
+        },
+    };
+    match bytes {
+        None | Some(0) => Ok(DEFAULT_MEMORY_LIMIT),
+        Some(n) if n < MIN_MEMORY_LIMIT => Err(host.error(format!(
+            "{} must be at least 4MB, found {n} bytes",
+            host.name(key)
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Parses a size: a number with an optional unit `B`, `K`/`KB`/`KiB`, `M`/`MB`/`MiB`,
+/// `G`/`GB`/`GiB`, `T`/`TB`/`TiB` (case-insensitive, all powers of 1024, spaces allowed
+/// before the unit). A fraction is allowed with a unit (`"1.5GB"`). `None` when malformed or
+/// beyond `u64`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let shift = match unit.trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    if number.is_empty() || number == "." {
+        return None;
+    }
+    if let Ok(n) = number.parse::<u64>() {
+        return n.checked_mul(1u64 << shift);
+    }
+    let f: f64 = number.parse().ok()?;
+    let bytes = (f * (1u64 << shift) as f64).floor();
+    (bytes.is_finite() && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// A host that runs one process at a time, bound to the terminal.
@@ -112,6 +182,7 @@ mod tests {
         assert_eq!(spec.queue_size, 1024);
         assert_eq!(spec.local_queue_size, 256);
         assert_eq!(spec.max_mailbox, 1_000_000);
+        assert_eq!(spec.memory_limit, 1 << 30);
         assert!(spec.lifecycle.auto_start);
         let zero = process_host(json!({"host": {"workers": 0}})).expect("valid");
         assert_eq!(zero.workers, cpus);
@@ -160,6 +231,52 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn memory_limit_reads_sizes() {
+        let limit =
+            |v: Value| process_host(json!({"host": {"memory_limit": v}})).map(|s| s.memory_limit);
+        assert_eq!(limit(json!("64MB")), Ok(64 << 20));
+        assert_eq!(limit(json!("1 GiB")), Ok(1 << 30));
+        assert_eq!(limit(json!("1.5g")), Ok(3 << 29));
+        assert_eq!(limit(json!(8_388_608)), Ok(8 << 20));
+        assert_eq!(limit(json!(0)), Ok(DEFAULT_MEMORY_LIMIT));
+        assert_eq!(
+            limit(json!("lots")),
+            Err("a.yaml:2: entry app:processes: host.memory_limit: invalid size \"lots\"".into())
+        );
+        assert_eq!(
+            limit(json!("1MB")),
+            Err(
+                "a.yaml:2: entry app:processes: host.memory_limit must be at least 4MB, found 1048576 bytes"
+                    .into()
+            )
+        );
+        assert_eq!(
+            limit(json!(-5)),
+            Err(
+                "a.yaml:2: entry app:processes: host.memory_limit must be positive, found -5"
+                    .into()
+            )
+        );
+        assert!(limit(json!(true)).is_err());
+    }
+
+    #[test]
+    fn parse_size_units() {
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("512b"), Some(512));
+        assert_eq!(parse_size("2K"), Some(2048));
+        assert_eq!(parse_size("2kib"), Some(2048));
+        assert_eq!(parse_size("3 MB"), Some(3 << 20));
+        assert_eq!(parse_size("1TB"), Some(1 << 40));
+        assert_eq!(parse_size(".5KB"), Some(512));
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("MB"), None);
+        assert_eq!(parse_size("1PB"), None);
+        assert_eq!(parse_size("-1MB"), None);
+        assert_eq!(parse_size("99999999999TB"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `errors` global (SPEC §9.3).
 
 use mlua::{Lua, Table, Value};
-use starling_core::{ErrorKind, ErrorValue};
+use starling_core::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH};
 
 use crate::convert;
 use crate::engine::misuse;
@@ -185,7 +185,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             let mut outer = ErrorValue::new(inner.kind, msg).retryable(inner.retryable);
             outer.details = inner.details.clone();
             outer.stack = inner.stack.clone().or_else(|| capture_stack(lua, 1));
-            outer.cause = Some(Box::new(inner));
+            // A chain wrapped in a loop keeps its outer layers and root (MAX_ERROR_DEPTH).
+            outer.cause = Some(Box::new(inner.clamped(MAX_ERROR_DEPTH - 1)));
             Ok(Value::UserData(lua.create_userdata(LuaErrorObject(outer))?))
         })?,
     )?;
