@@ -56,6 +56,8 @@ impl Options {
 struct Sizes {
     spawn: u64,
     idle: u64,
+    /// The "one million idle processes" shape (run once, after the runs).
+    million: u64,
     echo: [(u64, u64); 2],
     pingpong: u64,
     busy_loops: u64,
@@ -67,6 +69,7 @@ struct Sizes {
 const FULL: Sizes = Sizes {
     spawn: 200_000,
     idle: 100_000,
+    million: 1_000_000,
     echo: [(1, 100_000), (100, 1_000)],
     pingpong: 200_000,
     busy_loops: 16,
@@ -78,6 +81,9 @@ const FULL: Sizes = Sizes {
 const QUICK: Sizes = Sizes {
     spawn: 20_000,
     idle: 10_000,
+    // Above the ~330,000 processes per worker that mlua's handle stack allowed before idle
+    // processes kept their Lua objects in the registry: CI catches a regression.
+    million: 400_000,
     echo: [(1, 5_000), (10, 500)],
     pingpong: 20_000,
     busy_loops: 16,
@@ -440,6 +446,9 @@ fn run_all(env: &Env, s: &Sizes) -> Result<(Table, Vec<String>)> {
         attempt(format!("{} hello", sys.name()), &mut || {
             hello(env, &mut t, sys, s.hello_runs)
         });
+        attempt(format!("{} million", sys.name()), &mut || {
+            million(env, &mut t, sys, s.million)
+        });
     }
     Ok((t, failures))
 }
@@ -477,6 +486,30 @@ fn idle(env: &Env, t: &mut Table, sys: System, n: u64) -> Result<()> {
     );
     t.push(per, sys, each);
     t.push(base, sys, empty.max_rss as f64 / 1e6);
+    Ok(())
+}
+
+/// `n` idle processes at once: peak RSS and the whole command's wall time (spawning them all,
+/// the 500 ms the driver waits, and tearing everything down at exit).
+fn million(env: &Env, t: &mut Table, sys: System, n: u64) -> Result<()> {
+    let rss = t.declare(
+        &format!("{n} idle processes, peak RSS"),
+        "GiB",
+        Better::Lower,
+        2,
+    );
+    let wall = t.declare(
+        &format!("{n} idle processes, whole run"),
+        "s",
+        Better::Lower,
+        1,
+    );
+    let (f, line) = env.run(sys, &["idlehold", &n.to_string()], "idle ready:")?;
+    if expect_numbers(&line, 1)?[0] != n as f64 {
+        bail!("{} idlehold {n}: unexpected `{line}`", sys.name());
+    }
+    t.push(rss, sys, f.max_rss as f64 / (1u64 << 30) as f64);
+    t.push(wall, sys, f.wall.as_secs_f64());
     Ok(())
 }
 

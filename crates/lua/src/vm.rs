@@ -56,6 +56,8 @@ struct SliceState {
     kill: bool,
     /// Set by the interrupt when it preempted `task`.
     preempted: bool,
+    /// Set by the interrupt when the heap crossed half the memory limit (see `pace_limit`).
+    arm: bool,
 }
 
 thread_local! {
@@ -72,6 +74,7 @@ pub(crate) fn begin_slice(task: *const c_void, started: Instant) {
             countdown: check_every(),
             kill: false,
             preempted: false,
+            arm: false,
         }))
     });
 }
@@ -99,13 +102,25 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: std::os::r
     let Some(mut st) = SLICE_STATE.with(|s| s.get()) else {
         return;
     };
+    let (arm_at, limit) = ARM_AT.with(|a| a.get());
+    // SAFETY: `state` is the running thread of this VM; this only reads the heap size.
+    let heap = if arm_at > 0 {
+        unsafe { ffi::lua_totalbytes(state, -1) }
+    } else {
+        0
+    };
+    if arm_at > 0 && heap >= arm_at {
+        // End the step so the engine arms the hard limit (see `pace_limit`).
+        st.countdown = 0;
+        st.arm = true;
+    }
     st.countdown -= 1;
     if st.countdown > 0 {
         SLICE_STATE.with(|s| s.set(Some(st)));
         return;
     }
     st.countdown = check_every();
-    let over = st.kill || stress() || st.started.elapsed() >= SLICE;
+    let over = st.kill || st.arm || stress() || st.started.elapsed() >= SLICE;
     if !over {
         SLICE_STATE.with(|s| s.set(Some(st)));
         return;
@@ -121,6 +136,16 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: std::os::r
         return;
     }
     SLICE_STATE.with(|s| s.set(Some(st)));
+    if st.arm && heap > limit {
+        // Past the limit where the step cannot be suspended (a user coroutine, a metamethod):
+        // fail as the allocator would have. No Rust value with a destructor is alive here.
+        // SAFETY: raising from the interrupt is how Luau aborts running code.
+        // The message is the allocator's own, without a position, so `out_of_memory` knows it.
+        unsafe {
+            ffi::lua_pushstring(state, c"not enough memory".as_ptr());
+            ffi::lua_error(state);
+        }
+    }
     if st.kill {
         // A busy loop inside a user coroutine or at a non-yieldable point cannot be suspended:
         // end it with an error instead. No Rust value with a destructor is alive here.
@@ -166,18 +191,52 @@ struct Memory {
     /// VM memory right after the last collection the soft limit triggered, so that a VM whose
     /// live data sits above the soft limit does not collect after every step.
     collected: Cell<usize>,
+    /// Whether mlua's hard limit is set (see [`pace_limit`]).
+    armed: Cell<bool>,
+}
+
+thread_local! {
+    /// Heap size (bytes) at which the interrupt asks for the hard limit to be armed, and the
+    /// limit itself; 0 when there is no limit or it is armed already.
+    static ARM_AT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
 /// Limits the Lua memory of the VM: an allocation that would pass `bytes` fails with a memory
 /// error in whichever process is running (see [`out_of_memory`]); a process that holds most of
 /// the memory is ended before that happens (see [`after_step`]).
+///
+/// mlua's hard limit is armed only while the VM holds at least half of it ([`pace_limit`]):
+/// with a limit set, mlua wraps every table, string and thread it creates in a protected call,
+/// which doubled the cost of a spawn and grew each idle process by about 400 bytes.
 pub(crate) fn set_memory_limit(lua: &Lua, bytes: usize) -> mlua::Result<()> {
-    lua.set_memory_limit(bytes)?;
     lua.set_app_data(Memory {
         limit: bytes,
         soft: bytes / 8 * 7,
         collected: Cell::new(0),
+        armed: Cell::new(false),
     });
+    ARM_AT.with(|a| a.set((bytes / 2, bytes)));
+    pace_limit(lua)
+}
+
+/// Arms mlua's hard limit when the VM holds half of it or more, and disarms it below a quarter.
+/// Runs after every step; the interrupt ends a step early when the heap crosses half the limit
+/// (or raises a memory error past the limit where it cannot), so a process cannot allocate far
+/// beyond the limit before it is armed.
+fn pace_limit(lua: &Lua) -> mlua::Result<()> {
+    let Some(mem) = lua.app_data_ref::<Memory>() else {
+        return Ok(());
+    };
+    let used = lua.used_memory();
+    if !mem.armed.get() && used >= mem.limit / 2 {
+        lua.set_memory_limit(mem.limit)?;
+        mem.armed.set(true);
+        ARM_AT.with(|a| a.set((0, 0)));
+    } else if mem.armed.get() && used < mem.limit / 4 {
+        lua.set_memory_limit(0)?;
+        mem.armed.set(false);
+        ARM_AT.with(|a| a.set((mem.limit / 2, mem.limit)));
+    }
     Ok(())
 }
 
@@ -276,6 +335,7 @@ fn memory_error_value(limit: Option<usize>) -> ErrorValue {
 /// at least a quarter of the limit, it ends with the memory error. So a process that grows
 /// without bound is stopped before its neighbours find the VM full.
 pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Step {
+    let _ = pace_limit(lua);
     let Step::Exit(reason) = step else {
         soft_limit(lua, ctx, p);
         return step;
