@@ -825,7 +825,20 @@ impl Local {
             return;
         }
         self.current.set(Some(slot));
-        let step = engine.step(slot);
+        // A panic in engine code (a bug, or a library giving up, such as mlua out of handle
+        // space) ends only the process being stepped; the worker and its other processes go on.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.step(slot)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".to_string());
+                Step::Exit(ExitReason::error(ErrorValue::new(
+                    ErrorKind::Internal,
+                    format!("runtime panic: {what}"),
+                )))
+            });
         self.current.set(None);
         match step {
             Step::Exit(reason) => {
