@@ -79,6 +79,11 @@ impl Copier {
             let mut hash = Vec::new();
             for pair in t.pairs::<LuaValue, LuaValue>() {
                 let (k, v) = pair?;
+                // Both halves are checked before either is copied: a table key whose value is
+                // dropped (a function, say) must not be copied into the arena for nothing.
+                if !crosses(&k) || !crosses(&v) {
+                    continue;
+                }
                 if let LuaValue::Integer(n) = k {
                     if n >= 1 && (n as usize) <= len {
                         continue;
@@ -90,13 +95,7 @@ impl Copier {
                     }
                 }
                 let kv = self.value(&k)?;
-                if kv == Value::Nil {
-                    continue;
-                }
                 let vv = self.value(&v)?;
-                if vv == Value::Nil {
-                    continue;
-                }
                 hash.push((kv, vv));
             }
             // Trailing nils (functions in the array part) shorten the sequence as in Lua.
@@ -106,6 +105,19 @@ impl Copier {
             self.tables[i as usize] = Table { array, hash };
         }
         Ok(())
+    }
+}
+
+/// True when [`Copier::value`] copies `v` to something other than nil.
+fn crosses(v: &LuaValue) -> bool {
+    match v {
+        LuaValue::Boolean(_)
+        | LuaValue::Integer(_)
+        | LuaValue::Number(_)
+        | LuaValue::String(_)
+        | LuaValue::Table(_) => true,
+        LuaValue::UserData(ud) => ud.is::<LuaErrorObject>(),
+        _ => false,
     }
 }
 
@@ -153,4 +165,29 @@ fn scalar(lua: &Lua, v: &Value, tables: &[LuaTable]) -> mlua::Result<LuaValue> {
         Value::Table(i) => LuaValue::Table(tables[*i as usize].clone()),
         Value::Error(e) => LuaValue::UserData(lua.create_userdata(LuaErrorObject((**e).clone()))?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `payload` fuzz target (issue 4): a table used as a key next to a function
+    /// value was copied into the arena, with everything it reaches, though the pair is dropped.
+    #[test]
+    fn issue_4_key_of_a_dropped_pair_is_not_copied() {
+        let lua = Lua::new();
+        let t: LuaValue = lua
+            .load("local t = { x = 1 }; t[{ inner = {} }] = function() end; return t")
+            .eval()
+            .expect("chunk");
+        let p = value_to_payload(&t).expect("copy");
+        assert_eq!(p.values, [Value::Table(0)]);
+        assert_eq!(
+            p.tables,
+            [Table {
+                array: Vec::new(),
+                hash: vec![(Value::str("x"), Value::Int(1))],
+            }]
+        );
+    }
 }
