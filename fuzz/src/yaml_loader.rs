@@ -3,7 +3,8 @@
 //!
 //! The first byte picks the file: a definition file beside a fixed valid one (as YAML or as
 //! JSON), the lock file, the configuration file, or a list of `--set` and `-o` arguments. The
-//! load must return `Ok` or a `LoadError`, never panic, and must answer the same way twice.
+//! load must return `Ok` or a `LoadError` with a message, never panic, and (checked for first
+//! bytes from `0xc0`) must answer the same way twice.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -106,8 +107,11 @@ pub fn run(data: &[u8]) {
         }
 
         let first = describe(load_project(dir, &opts));
-        let second = describe(load_project(dir, &opts));
-        assert_eq!(first, second, "loading the same project twice differed");
+        // Loading is the slow part, so only a quarter of the inputs check it is repeatable.
+        if mode >= 0xc0 {
+            let second = describe(load_project(dir, &opts));
+            assert_eq!(first, second, "loading the same project twice differed");
+        }
     });
 }
 
