@@ -126,6 +126,11 @@ impl Copier {
                     array[n - 1] = self.value(&v)?;
                     return Ok(());
                 }
+                // Both halves are checked before either is copied: a table key whose value is
+                // dropped (a function, say) must not be copied into the arena for nothing.
+                if !crosses(&k) || !crosses(&v) {
+                    return Ok(());
+                }
                 let kv = self.value(&k)?;
                 if kv == Value::Nil {
                     return Ok(());
@@ -143,6 +148,19 @@ impl Copier {
             self.tables[i as usize] = Table { array, hash };
         }
         Ok(())
+    }
+}
+
+/// True when [`Copier::value`] copies `v` to something other than nil.
+fn crosses(v: &LuaValue) -> bool {
+    match v {
+        LuaValue::Boolean(_)
+        | LuaValue::Integer(_)
+        | LuaValue::Number(_)
+        | LuaValue::String(_)
+        | LuaValue::Table(_) => true,
+        LuaValue::UserData(ud) => ud.is::<LuaErrorObject>(),
+        _ => false,
     }
 }
 
@@ -227,4 +245,29 @@ fn scalar(lua: &Lua, v: &Value, tables: &Built) -> mlua::Result<LuaValue> {
         Value::Table(i) => LuaValue::Table(tables.get(*i)?),
         Value::Error(e) => LuaValue::UserData(lua.create_userdata(LuaErrorObject((**e).clone()))?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `payload` fuzz target (issue 4): a table used as a key next to a function
+    /// value was copied into the arena, with everything it reaches, though the pair is dropped.
+    #[test]
+    fn issue_4_key_of_a_dropped_pair_is_not_copied() {
+        let lua = Lua::new();
+        let t: LuaValue = lua
+            .load("local t = { x = 1 }; t[{ inner = {} }] = function() end; return t")
+            .eval()
+            .expect("chunk");
+        let p = value_to_payload(&t).expect("copy");
+        assert_eq!(p.values, [Value::Table(0)]);
+        assert_eq!(
+            p.tables,
+            [Table {
+                array: Vec::new(),
+                hash: vec![(Value::str("x"), Value::Int(1))],
+            }]
+        );
+    }
 }

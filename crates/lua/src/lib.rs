@@ -6,12 +6,15 @@
 //!
 //! Layout mirrors what scripts see: `modules/` has one file per global or module, `userdata/`
 //! the objects scripts hold, `convert` the only place values cross processes, `vm` the VM setup
-//! (and the only unsafe code), `engine` and `task` the scheduling of coroutines.
+//! (and the only unsafe code), `engine` and `task` the scheduling of coroutines. `fuzzing`
+//! (hidden) lets `fuzz/` reach the converters and parsers it tests.
 
 mod chan;
 mod convert;
 mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod modules;
 pub mod program;
 pub mod services;
