@@ -776,10 +776,8 @@ impl Local {
             if self.stop.get() {
                 break;
             }
-            // Nothing to do: poll for a while before parking. A parked worker costs the
-            // sender a futex wake and itself a context switch (tens of microseconds on a VM),
-            // which would dominate a request/reply between workers.
-            // Spin a little, then yield the CPU between polls until the window closes.
+            // Nothing to do: spin a little, then yield the CPU between polls until
+            // POLL_WINDOW closes, then park.
             if spins < 64 {
                 spins += 1;
                 std::hint::spin_loop();

@@ -58,6 +58,9 @@ struct SliceState {
     preempted: bool,
     /// Set by the interrupt when the heap crossed half the memory limit (see `pace_limit`).
     arm: bool,
+    /// [`ARM_AT`] when the slice began (it changes only between steps).
+    arm_at: usize,
+    limit: usize,
 }
 
 thread_local! {
@@ -67,6 +70,7 @@ thread_local! {
 /// Runs the coroutine whose thread pointer is `task` within the slice that began at `started`
 /// (one slice covers a whole step of a process, whichever of its coroutines run in it).
 pub(crate) fn begin_slice(task: *const c_void, started: Instant) {
+    let (arm_at, limit) = ARM_AT.with(|a| a.get());
     SLICE_STATE.with(|s| {
         s.set(Some(SliceState {
             task,
@@ -75,6 +79,8 @@ pub(crate) fn begin_slice(task: *const c_void, started: Instant) {
             kill: false,
             preempted: false,
             arm: false,
+            arm_at,
+            limit,
         }))
     });
 }
@@ -102,14 +108,13 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: std::os::r
     let Some(mut st) = SLICE_STATE.with(|s| s.get()) else {
         return;
     };
-    let (arm_at, limit) = ARM_AT.with(|a| a.get());
     // SAFETY: `state` is the running thread of this VM; this only reads the heap size.
-    let heap = if arm_at > 0 {
+    let heap = if st.arm_at > 0 {
         unsafe { ffi::lua_totalbytes(state, -1) }
     } else {
         0
     };
-    if arm_at > 0 && heap >= arm_at {
+    if st.arm_at > 0 && heap >= st.arm_at {
         // End the step so the engine arms the hard limit (see `pace_limit`).
         st.countdown = 0;
         st.arm = true;
@@ -136,7 +141,7 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: std::os::r
         return;
     }
     SLICE_STATE.with(|s| s.set(Some(st)));
-    if st.arm && heap > limit {
+    if st.arm && heap > st.limit {
         // Past the limit where the step cannot be suspended (a user coroutine, a metamethod):
         // fail as the allocator would have. No Rust value with a destructor is alive here.
         // SAFETY: raising from the interrupt is how Luau aborts running code.
@@ -216,18 +221,14 @@ pub(crate) fn set_memory_limit(lua: &Lua, bytes: usize) -> mlua::Result<()> {
         armed: Cell::new(false),
     });
     ARM_AT.with(|a| a.set((bytes / 2, bytes)));
-    pace_limit(lua)
+    Ok(())
 }
 
 /// Arms mlua's hard limit when the VM holds half of it or more, and disarms it below a quarter.
 /// Runs after every step; the interrupt ends a step early when the heap crosses half the limit
 /// (or raises a memory error past the limit where it cannot), so a process cannot allocate far
 /// beyond the limit before it is armed.
-fn pace_limit(lua: &Lua) -> mlua::Result<()> {
-    let Some(mem) = lua.app_data_ref::<Memory>() else {
-        return Ok(());
-    };
-    let used = lua.used_memory();
+fn pace_limit(lua: &Lua, mem: &Memory, used: usize) -> mlua::Result<()> {
     if !mem.armed.get() && used >= mem.limit / 2 {
         lua.set_memory_limit(mem.limit)?;
         mem.armed.set(true);
@@ -335,11 +336,19 @@ fn memory_error_value(limit: Option<usize>) -> ErrorValue {
 /// at least a quarter of the limit, it ends with the memory error. So a process that grows
 /// without bound is stopped before its neighbours find the VM full.
 pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Step {
-    let _ = pace_limit(lua);
+    // One look at the budget per step, shared by the pacing and the soft limit.
+    let mem = lua.app_data_ref::<Memory>();
+    let used = if mem.is_some() { lua.used_memory() } else { 0 };
+    if let Some(m) = &mem {
+        let _ = pace_limit(lua, m, used);
+    }
     let Step::Exit(reason) = step else {
-        soft_limit(lua, ctx, p);
+        if let Some(m) = mem {
+            soft_limit(lua, ctx, p, m, used);
+        }
         return step;
     };
+    drop(mem);
     let oom = p.out_of_memory.get()
         || reason
             .result()
@@ -357,11 +366,13 @@ pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Ste
     Step::Exit(ExitReason::error(err))
 }
 
-fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState) {
-    let Some(mem) = lua.app_data_ref::<Memory>() else {
-        return;
-    };
-    let mut used = lua.used_memory();
+fn soft_limit(
+    lua: &Lua,
+    ctx: &Ctx,
+    p: &ProcState,
+    mem: mlua::AppDataRef<'_, Memory>,
+    mut used: usize,
+) {
     if used <= mem.soft || p.out_of_memory.get() {
         return;
     }
