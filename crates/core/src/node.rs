@@ -248,10 +248,22 @@ impl Node {
             let node = self.clone();
             let factory = factory.clone();
             let name = format!("{}#{index}", slot.name);
+            let label = name.clone();
             threads.push(std::thread::Builder::new().name(name).spawn(move || {
-                let local = Local::new(node, host, index as u16, rx, live);
-                let mut engine = factory(&local);
-                local.run(engine.as_mut());
+                let local = Local::new(node.clone(), host, index as u16, rx, live);
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut engine = factory(&local);
+                    local.run(engine.as_mut());
+                }));
+                if let Err(panic) = ran {
+                    // A worker's processes cannot be recovered or even told apart from the
+                    // living once its loop is gone: stop loudly rather than run on with some
+                    // pids silently dead.
+                    let e = crate::worker::panic_error(panic.as_ref());
+                    node.warn(&format!("worker {label} failed: {}", e.message));
+                    eprintln!("starling: internal error: worker {label} failed: {}", e.message);
+                    std::process::exit(70);
+                }
             })?);
         }
         Ok(threads)

@@ -739,7 +739,11 @@ impl Local {
             Envelope::Spawn(req) => {
                 let reply = req.reply;
                 let exit_to = req.flags.exit_to;
-                let result = engine.spawn(*req);
+                // Like a step, a panic while creating the process fails only this spawn.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    engine.spawn(*req)
+                }))
+                .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())));
                 if let (Err(e), Some(to)) = (&result, exit_to) {
                     // An exec waiter hears of a failed spawn as the child's error.
                     self.reply(to, Err(e.clone()));
@@ -818,7 +822,7 @@ impl Local {
             p.kill.take()
         };
         if let Some(reason) = kill {
-            engine.release(slot);
+            self.release(slot, engine);
             self.finish(slot, ExitReason::error(*reason));
             return;
         }
@@ -826,21 +830,11 @@ impl Local {
         // A panic in engine code (a bug, or a library giving up, such as mlua out of handle
         // space) ends only the process being stepped; the worker and its other processes go on.
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.step(slot)))
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown cause".to_string());
-                Step::Exit(ExitReason::error(ErrorValue::new(
-                    ErrorKind::Internal,
-                    format!("runtime panic: {what}"),
-                )))
-            });
+            .unwrap_or_else(|panic| Step::Exit(ExitReason::error(panic_error(panic.as_ref()))));
         self.current.set(None);
         match step {
             Step::Exit(reason) => {
-                engine.release(slot);
+                self.release(slot, engine);
                 self.finish(slot, reason);
             }
             Step::Blocked | Step::Preempted => {
@@ -855,6 +849,17 @@ impl Local {
                     p.run = RunState::Idle;
                 }
             }
+        }
+    }
+
+    /// Drops the engine half of an ended process; a panic there is reported and otherwise
+    /// ignored, the process is gone either way.
+    fn release(&self, slot: u32, engine: &mut dyn Engine) {
+        if let Err(panic) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.release(slot)))
+        {
+            let e = panic_error(panic.as_ref());
+            self.node.warn(&format!("releasing a process: {}", e.message));
         }
     }
 
@@ -895,4 +900,14 @@ impl Local {
             }
         })
     }
+}
+
+/// The INTERNAL error a caught panic becomes.
+pub(crate) fn panic_error(panic: &(dyn std::any::Any + Send)) -> ErrorValue {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_string());
+    ErrorValue::new(ErrorKind::Internal, format!("runtime panic: {what}"))
 }

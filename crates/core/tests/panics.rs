@@ -65,6 +65,9 @@ impl Engine for Stub {
     }
 
     fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+        if &*req.entry == "spawnbomb" {
+            panic!("engine bug in spawn");
+        }
         let kind = if &*req.entry == "watcher" {
             "watcher"
         } else {
@@ -132,6 +135,62 @@ fn a_panicking_step_ends_only_its_process() {
             err.message
         );
     }
+
+    node.shutdown();
+    for t in threads {
+        t.join().expect("worker thread ended without panicking");
+    }
+}
+
+#[test]
+fn a_panicking_spawn_fails_only_that_spawn() {
+    let mut b = Node::builder();
+    let host = b.host("test:processes", HostKind::Process);
+    let node = b.build();
+    let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    node.set_control(ctl_tx);
+    let waiter = node.register_control(host, node.next_num(), 7);
+    let (tx, rx) = mpsc::channel();
+    let tx = Arc::new(Mutex::new(tx));
+    let factory: EngineFactory = Arc::new(move |local: &Rc<Local>| {
+        Box::new(Stub {
+            local: local.clone(),
+            kinds: Vec::new(),
+            report: tx.lock().expect("lock").clone(),
+        }) as Box<dyn Engine>
+    });
+    let threads = node.start_host(host, 1, factory).expect("start");
+
+    node.request_spawn(SpawnRequest {
+        entry: "spawnbomb".into(),
+        host,
+        args: Payload::empty(),
+        parent: None,
+        flags: SpawnFlags::default(),
+        reply: Some(starling_core::ReplyTo {
+            pid: waiter,
+            token: 1,
+        }),
+        num: 0,
+        setup: None,
+    })
+    .expect("host running");
+    match ctl_rx.recv_timeout(Duration::from_secs(10)).expect("a reply") {
+        starling_core::Envelope::Wake { token, result, .. } => {
+            assert_eq!(token, 1);
+            let err = result.expect_err("the spawn failed");
+            assert_eq!(err.kind, ErrorKind::Internal);
+            assert!(err.message.contains("engine bug in spawn"), "{}", err.message);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // The worker survived: a process on it still runs.
+    spawn(&node, host, "watcher");
+    let result = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the watcher reports");
+    assert!(result.is_err(), "the bomb's EXIT is an error");
 
     node.shutdown();
     for t in threads {
