@@ -131,6 +131,33 @@ impl std::fmt::Debug for WarnHook {
     }
 }
 
+thread_local! {
+    /// The node of the calling thread, see [`Node::enter`].
+    static CURRENT: std::cell::RefCell<Option<Arc<Node>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a node current on this thread until dropped, see [`Node::enter`].
+#[derive(Debug)]
+pub struct EnterGuard {
+    previous: Option<Arc<Node>>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` with the calling thread's current node, if any (see [`Node::enter`]).
+///
+/// Worker threads have their node current for their whole life; other threads have one only
+/// inside [`Node::enter`]. Printing and parsing pids inside payloads
+/// ([`crate::payload`]) needs it, since a pid's printed form names its host.
+pub fn with_current<R>(f: impl FnOnce(Option<&Node>) -> R) -> R {
+    CURRENT.with(|c| f(c.borrow().as_deref()))
+}
+
 /// First pid number of internal processes (see [`Node::next_hidden_num`]).
 const HIDDEN_BASE: u64 = 1 << 40;
 
@@ -141,6 +168,13 @@ impl Node {
     /// Starts building a node.
     pub fn builder() -> NodeBuilder {
         NodeBuilder::default()
+    }
+
+    /// Makes this node the calling thread's current node until the guard is dropped (see
+    /// [`with_current`]).
+    pub fn enter(self: &Arc<Self>) -> EnterGuard {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard { previous }
     }
 
     /// Looks up a host by entry id.
@@ -251,6 +285,7 @@ impl Node {
             let label = name.clone();
             threads.push(std::thread::Builder::new().name(name).spawn(move || {
                 let local = Local::new(node.clone(), host, index as u16, rx, live);
+                let _current = node.enter();
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut engine = factory(&local);
                     local.run(engine.as_mut());
@@ -261,7 +296,10 @@ impl Node {
                     // pids silently dead.
                     let e = crate::worker::panic_error(panic.as_ref());
                     node.warn(&format!("worker {label} failed: {}", e.message));
-                    eprintln!("starling: internal error: worker {label} failed: {}", e.message);
+                    eprintln!(
+                        "starling: internal error: worker {label} failed: {}",
+                        e.message
+                    );
                     std::process::exit(70);
                 }
             })?);

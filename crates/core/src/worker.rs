@@ -740,10 +740,9 @@ impl Local {
                 let reply = req.reply;
                 let exit_to = req.flags.exit_to;
                 // Like a step, a panic while creating the process fails only this spawn.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    engine.spawn(*req)
-                }))
-                .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())));
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.spawn(*req)))
+                        .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())));
                 if let (Err(e), Some(to)) = (&result, exit_to) {
                     // An exec waiter hears of a failed spawn as the child's error.
                     self.reply(to, Err(e.clone()));
@@ -859,7 +858,8 @@ impl Local {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.release(slot)))
         {
             let e = panic_error(panic.as_ref());
-            self.node.warn(&format!("releasing a process: {}", e.message));
+            self.node
+                .warn(&format!("releasing a process: {}", e.message));
         }
     }
 

@@ -175,12 +175,19 @@ fn a_panicking_spawn_fails_only_that_spawn() {
         setup: None,
     })
     .expect("host running");
-    match ctl_rx.recv_timeout(Duration::from_secs(10)).expect("a reply") {
+    match ctl_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a reply")
+    {
         starling_core::Envelope::Wake { token, result, .. } => {
             assert_eq!(token, 1);
             let err = result.expect_err("the spawn failed");
             assert_eq!(err.kind, ErrorKind::Internal);
-            assert!(err.message.contains("engine bug in spawn"), "{}", err.message);
+            assert!(
+                err.message.contains("engine bug in spawn"),
+                "{}",
+                err.message
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
