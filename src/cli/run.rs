@@ -1,7 +1,7 @@
 //! `starling run` and `starling run -x` (SPEC §3.3-3.6).
 
+use starling::{ExecRequest, LogFlags, Runtime};
 use starling_entry::LoadOptions;
-use starling_host::{ExecRequest, LogFlags, RunOptions};
 
 use crate::cli::args::{Global, RunArgs};
 
@@ -12,25 +12,25 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
             a.args
         );
     }
-    let opts = RunOptions {
-        dir: ".".into(),
-        load: LoadOptions {
+    let mut rt = Runtime::project(".")
+        .load_options(LoadOptions {
             lock_file: a.lock_file,
             config_files: g.config.clone(),
             sets: a.set,
             overrides: a.overrides,
-        },
-        log: LogFlags {
+        })
+        .log(LogFlags {
             verbose: g.verbose || g.very_verbose,
             color: g.console,
             silent: g.silent,
             stacks: g.very_verbose,
-        },
-        exec: a.exec.map(|spec| ExecRequest {
+        });
+    if let Some(spec) = a.exec {
+        rt = rt.exec_request(ExecRequest {
             spec,
             host: a.host,
             args: a.args,
-        }),
-    };
-    Ok(starling_host::run(opts)?)
+        });
+    }
+    Ok(rt.run()?)
 }

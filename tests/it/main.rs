@@ -1,10 +1,12 @@
-//! Integration tests: they drive the built `starling` binary, as a user would.
+//! Integration tests: they drive the built `starling` binary (and the Rust examples) as a
+//! user would, and the embedding API in-process.
 
 mod api;
 mod cli;
 mod examples;
 mod logging;
 mod lua;
+mod native;
 mod robustness;
 mod services;
 mod support;

@@ -51,8 +51,30 @@ pub(crate) fn run_in_env(
     limit: Duration,
     env: &[(&str, &str)],
 ) -> Output {
+    run_program_env(&starling(), dir, args, stdin, limit, env)
+}
+
+/// Runs another program (an example binary) like [`run_in`].
+pub(crate) fn run_program(
+    program: &Path,
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+    limit: Duration,
+) -> Output {
+    run_program_env(program, dir, args, stdin, limit, &[])
+}
+
+fn run_program_env(
+    program: &Path,
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+) -> Output {
     let start = Instant::now();
-    let mut child = Command::new(starling())
+    let mut child = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
         .current_dir(dir)
@@ -60,7 +82,7 @@ pub(crate) fn run_in_env(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start starling");
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
     let mut input = child.stdin.take().expect("piped stdin");
     let data = stdin.as_bytes().to_vec();
     let writer = std::thread::spawn(move || {
@@ -76,7 +98,10 @@ pub(crate) fn run_in_env(
         Ok(out) => out.expect("wait for starling"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("starling {args:?} did not finish within {limit:?}");
+            panic!(
+                "{} {args:?} did not finish within {limit:?}",
+                program.display()
+            );
         }
     };
     let _ = writer.join();

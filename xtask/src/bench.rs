@@ -3,6 +3,9 @@
 //! Every shape runs `runs` times, Starling and Erlang alternating in the same run of this
 //! command (so both see the same machine state); the table shows the median of each figure
 //! and the ratio Starling / Erlang. Peak RSS comes from `wait4` on the child (see `child`).
+//!
+//! The spawn, idle, echo and ping-pong shapes also run with native Rust processes
+//! (`examples/bench_native.rs`, same lines), in a column of their own: what Lua costs.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -107,6 +110,7 @@ struct Row {
     better: Better,
     decimals: usize,
     starling: Vec<f64>,
+    native: Vec<f64>,
     erlang: Vec<f64>,
 }
 
@@ -134,6 +138,7 @@ impl Table {
             better,
             decimals,
             starling: Vec::new(),
+            native: Vec::new(),
             erlang: Vec::new(),
         });
         self.rows.len() - 1
@@ -143,6 +148,7 @@ impl Table {
         let r = &mut self.rows[row];
         match sys {
             System::Starling => r.starling.push(v),
+            System::Native => r.native.push(v),
             System::Erlang => r.erlang.push(v),
         }
     }
@@ -150,7 +156,10 @@ impl Table {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum System {
+    /// The Lua bench app.
     Starling,
+    /// The same shapes as native Rust processes.
+    Native,
     Erlang,
 }
 
@@ -158,6 +167,7 @@ impl System {
     fn name(self) -> &'static str {
         match self {
             System::Starling => "starling",
+            System::Native => "native",
             System::Erlang => "erlang",
         }
     }
@@ -168,6 +178,8 @@ impl System {
 struct Env {
     root: PathBuf,
     starling: PathBuf,
+    /// `examples/bench_native`, release build.
+    native: PathBuf,
     /// Directory with the compiled `echo_erl.beam`, if the peer runs.
     ebin: Option<PathBuf>,
     timeout: Duration,
@@ -207,6 +219,11 @@ impl Env {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut cmd = match sys {
             System::Starling => self.starling(&args),
+            System::Native => {
+                let mut c = Command::new(&self.native);
+                c.current_dir(self.root.join("bench")).args(&args);
+                c
+            }
             System::Erlang => self.erlang(&args),
         };
         self.finish(sys, &mut cmd, &args.join(" "), prefix)
@@ -282,6 +299,7 @@ pub(crate) fn run(opts: Options) -> Result<()> {
         sizes.runs = r;
     }
     let starling = release_binary(&root, opts.build)?;
+    let native = native_binary(&root, opts.build)?;
 
     let scratch = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
     let ebin = if opts.erlang {
@@ -292,6 +310,7 @@ pub(crate) fn run(opts: Options) -> Result<()> {
     let env = Env {
         root,
         starling,
+        native,
         ebin,
         timeout: sizes.timeout,
     };
@@ -344,6 +363,28 @@ pub(crate) fn release_binary(root: &Path, build: bool) -> Result<PathBuf> {
     Ok(starling)
 }
 
+/// `target/release/examples/bench_native`, built first when `build`.
+fn native_binary(root: &Path, build: bool) -> Result<PathBuf> {
+    if build {
+        eprintln!("building: cargo build --release --example bench_native");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(root)
+            .args(["build", "--release", "--example", "bench_native"])
+            .status()
+            .context("cannot run cargo")?;
+        if !st.success() {
+            bail!("cargo build --release --example bench_native failed ({st})");
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |d| root.join(d));
+    let bin = target.join("release/examples/bench_native");
+    if !bin.is_file() {
+        bail!("{} not found (build it or drop --no-build)", bin.display());
+    }
+    Ok(bin)
+}
+
 /// Compiles echo_erl.erl into `scratch` when erl and erlc are on PATH.
 fn compile_peer(root: &Path, scratch: &Path) -> Result<Option<PathBuf>> {
     if !on_path("erl") || !on_path("erlc") {
@@ -393,9 +434,9 @@ fn on_path(prog: &str) -> bool {
 
 fn systems(env: &Env) -> Vec<System> {
     if env.ebin.is_some() {
-        vec![System::Starling, System::Erlang]
+        vec![System::Starling, System::Native, System::Erlang]
     } else {
-        vec![System::Starling]
+        vec![System::Starling, System::Native]
     }
 }
 
@@ -437,12 +478,15 @@ fn run_all(env: &Env, s: &Sizes) -> Result<(Table, Vec<String>)> {
             attempt(format!("{name} pingpong"), &mut || {
                 pingpong(env, &mut t, sys, s.pingpong)
             });
+            if sys == System::Native {
+                continue;
+            }
             attempt(format!("{name} busy"), &mut || {
                 busy(env, &mut t, sys, s.busy_loops)
             });
         }
     }
-    for sys in systems(env) {
+    for sys in systems(env).into_iter().filter(|s| *s != System::Native) {
         attempt(format!("{} hello", sys.name()), &mut || {
             hello(env, &mut t, sys, s.hello_runs)
         });
@@ -557,7 +601,7 @@ fn busy(env: &Env, t: &mut Table, sys: System, loops: u64) -> Result<()> {
     let exit = t.declare("busy: exit after result line", "ms", Better::Lower, 1);
     let prefix = "busy: sleeper woke after";
     let (f, line) = match sys {
-        System::Starling => env.run(sys, &["busy"], prefix)?,
+        System::Starling | System::Native => env.run(sys, &["busy"], prefix)?,
         System::Erlang => env.finish(sys, &mut env.erl_eval(&busy_erl(loops)), "busy", prefix)?,
     };
     let v = expect_numbers(&line, 2)?;
@@ -591,7 +635,7 @@ fn hello(env: &Env, t: &mut Table, sys: System, runs: usize) -> Result<()> {
     let mut walls = Vec::with_capacity(runs);
     for _ in 0..runs {
         let f = match sys {
-            System::Starling => {
+            System::Starling | System::Native => {
                 let mut cmd = env.starling(&["hello".to_string()]);
                 child::run(&mut cmd, env.timeout)?
             }
@@ -726,36 +770,44 @@ fn render(t: &Table, erlang: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| measure | unit | Starling | Erlang | Starling / Erlang |"
+        "| measure | unit | Starling (Lua) | Starling (Rust) | Erlang | Lua / Erlang | Rust / Erlang |"
     );
-    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
     for r in &t.rows {
         let s = median(&r.starling);
+        let n = median(&r.native);
         let e = median(&r.erlang);
         let cell = |v: Option<f64>| v.map_or("failed".to_string(), |v| fmt_num(v, r.decimals));
+        let n_cell = if r.native.is_empty() {
+            "-".to_string()
+        } else {
+            cell(n)
+        };
         let e_cell = if erlang {
             cell(e)
         } else {
             "not run".to_string()
         };
-        let ratio = match (s, e) {
-            (Some(s), Some(e)) if e != 0.0 => {
+        let ratio = |a: Option<f64>| match (a, e) {
+            (Some(a), Some(e)) if e != 0.0 => {
                 let arrow = match r.better {
                     Better::Higher => "higher is better",
                     Better::Lower => "lower is better",
                 };
-                format!("{:.2} ({arrow})", s / e)
+                format!("{:.2} ({arrow})", a / e)
             }
             _ => "-".to_string(),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.unit,
             cell(s),
+            n_cell,
             e_cell,
-            ratio
+            ratio(s),
+            ratio(n)
         );
     }
     out

@@ -130,6 +130,14 @@ pub enum Envelope {
         /// The outcome.
         result: ExitResult,
     },
+    /// Step `to` again: something it waits on outside the runtime (a future's waker, see
+    /// the native engine) has news.
+    Poll {
+        /// The process.
+        to: Pid,
+        /// Its slot.
+        slot: u32,
+    },
     /// Stop the worker loop; processes are dropped without notifications.
     Shutdown,
 }

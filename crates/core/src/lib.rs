@@ -9,9 +9,11 @@
 //! - [`node`]: the node (hosts, pid counter, directory, registry).
 //! - [`worker`]: scheduler workers, run queues, timers, the [`Engine`] hook.
 //! - [`envelope`]: what travels between workers.
+//! - [`log`]: application log records and the host's sink.
 
 pub mod directory;
 pub mod envelope;
+pub mod log;
 pub mod mailbox;
 pub mod message;
 pub mod node;
@@ -22,6 +24,7 @@ pub mod worker;
 
 pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
+pub use log::{Level, LogRecord, LogSink};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
 pub use node::{EngineFactory, EnterGuard, HostKind, Node, PidError, WarnFn, with_current};
 pub use pid::{HostId, Pid};

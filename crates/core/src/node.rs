@@ -14,6 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::directory::{Addr, Directory};
 use crate::envelope::{Envelope, SpawnRequest};
+use crate::log::{Level, LogRecord, LogSink};
 use crate::pid::{HostId, Pid, parse_pid_text, write_pid};
 use crate::registry::Registry;
 use crate::value::{ErrorKind, ErrorValue};
@@ -100,6 +101,7 @@ impl NodeBuilder {
             registry: Registry::default(),
             control: OnceLock::new(),
             warn: OnceLock::new(),
+            log: OnceLock::new(),
             stopping: AtomicBool::new(false),
         })
     }
@@ -117,6 +119,7 @@ pub struct Node {
     pub registry: Registry,
     control: OnceLock<Sender<Envelope>>,
     warn: OnceLock<WarnHook>,
+    log: OnceLock<LogHook>,
     stopping: AtomicBool,
 }
 
@@ -124,6 +127,14 @@ pub struct Node {
 pub type WarnFn = Box<dyn Fn(&str) + Send + Sync>;
 
 struct WarnHook(WarnFn);
+
+struct LogHook(Arc<dyn LogSink>);
+
+impl std::fmt::Debug for LogHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogHook")
+    }
+}
 
 impl std::fmt::Debug for WarnHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -322,6 +333,26 @@ impl Node {
     pub fn warn(&self, message: &str) {
         if let Some(w) = self.warn.get() {
             (w.0)(message);
+        }
+    }
+
+    /// Sets where application log records go (once; later calls are ignored). Without it
+    /// they are dropped.
+    pub fn set_log(&self, sink: Arc<dyn LogSink>) {
+        let _ = self.log.set(LogHook(sink));
+    }
+
+    /// True when a record at `level` would be printed.
+    pub fn log_enabled(&self, level: Level) -> bool {
+        self.log.get().is_some_and(|l| l.0.enabled(level))
+    }
+
+    /// Emits an application log record (see [`crate::log`]).
+    pub fn log(&self, record: LogRecord) {
+        if let Some(l) = self.log.get() {
+            if l.0.enabled(record.level) {
+                l.0.log(record);
+            }
         }
     }
 

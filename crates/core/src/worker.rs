@@ -364,6 +364,16 @@ impl Local {
         Ok(())
     }
 
+    /// Queues a spawn on this worker, to be handled by its loop like one from another worker
+    /// (through [`Engine::spawn`]). Used when the code to run belongs to another engine of
+    /// this worker than the caller's.
+    pub fn spawn_later(&self, req: SpawnRequest) {
+        // Our own queue cannot be disconnected while we run.
+        let _ = self
+            .node
+            .post_addr(self.my_addr(0), Envelope::Spawn(Box::new(req)));
+    }
+
     /// Sends a CANCEL event from `from` to `to`.
     pub fn cancel(&self, from: Pid, to: Pid, reason: &str) -> bool {
         let event = Event {
@@ -614,6 +624,11 @@ impl Local {
                     .with_live(slot, to, |p| p.wakeups.push(Wakeup::Done(token, result)))
                     .is_some()
                 {
+                    self.notify(slot);
+                }
+            }
+            Envelope::Poll { to, slot } => {
+                if self.with_live(slot, to, |_| ()).is_some() {
                     self.notify(slot);
                 }
             }

@@ -69,6 +69,9 @@ pub enum EntrySpec {
     LuaFunction(LuaSpec),
     /// `process.service`: a supervised process.
     Service(ServiceSpec),
+    /// `process.native`: a process written in Rust, registered by the program embedding the
+    /// runtime ([`crate::Project::add_native`]); never read from a definition file.
+    NativeProcess,
     /// Any other kind: loaded (with one warning) and otherwise ignored.
     Unsupported,
 }

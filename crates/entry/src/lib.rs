@@ -39,4 +39,4 @@ pub use id::EntryId;
 pub use kind::{LuaSpec, ProcessHostSpec, ServiceSpec, SourceOrigin, TerminalHostSpec};
 pub use lifecycle::{Lifecycle, RestartPolicy, Startup};
 pub use lock::{LockFile, read_lock, write_lock};
-pub use project::{LoadOptions, Project, load_project};
+pub use project::{LoadOptions, NATIVE_KIND, Project, load_definitions, load_project};

@@ -21,6 +21,9 @@ use crate::lock::{LOCK_FILE, LockFile, read_lock};
 use crate::overrides::Override;
 use crate::scan;
 
+/// The kind written for entries added by [`Project::add_native`].
+pub const NATIVE_KIND: &str = "process.native";
+
 /// What `run` passes to [`load_project`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -69,6 +72,46 @@ impl Project {
             .binary_search_by(|e| e.id.cmp(id))
             .ok()
             .map(|i| &self.entries[i])
+    }
+
+    /// Adds a `process.native` entry for a process written in Rust, so services, `run -x`
+    /// and spawns can name it like any process entry. Fails when the id is malformed or an
+    /// entry already has it (a definition file, or an earlier call).
+    pub fn add_native(&mut self, id: &str) -> Result<(), String> {
+        let parsed: EntryId = id
+            .parse()
+            .map_err(|_| format!("invalid entry id {id:?}: expected namespace:name"))?;
+        match self.entries.binary_search_by(|e| e.id.cmp(&parsed)) {
+            Ok(i) => {
+                let e = &self.entries[i];
+                let at = match e.origin.line {
+                    Some(line) => format!("{}:{line}", e.origin.file.display()),
+                    None => e.origin.file.display().to_string(),
+                };
+                Err(format!(
+                    "native process {id} clashes with entry {id} ({}) defined in {at}",
+                    e.kind
+                ))
+            }
+            Err(i) => {
+                self.entries.insert(
+                    i,
+                    Entry {
+                        id: parsed,
+                        kind: NATIVE_KIND.into(),
+                        meta: serde_json::Map::new(),
+                        data: serde_json::Map::new(),
+                        origin: crate::entry::Origin {
+                            file: PathBuf::from("<native>"),
+                            line: None,
+                            index: None,
+                        },
+                        spec: crate::entry::EntrySpec::NativeProcess,
+                    },
+                );
+                Ok(())
+            }
+        }
     }
 
     /// The source tree the entries were read from.
@@ -124,7 +167,7 @@ fn load_entries(
     overrides: &[Override],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Entry>, LoadError> {
-    let mut raw = Vec::new();
+    let mut files = Vec::new();
     for path in scan::definition_files(src_root)? {
         let bytes = std::fs::read(&path).map_err(|e| LoadError::io(&path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -133,7 +176,45 @@ fn load_entries(
                 format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
             )
         })?;
-        if let Some(entries) = definition::parse_file(&path, &text)? {
+        files.push((path, text));
+    }
+    entries_from_texts(src_root, &files, overrides, warnings)
+}
+
+/// Loads a project from definition texts given in code instead of a source tree (an
+/// embedding program's entries): each `(name, text)` is read as the definition file
+/// `base/name`, which error messages quote and `file://` references resolve against.
+pub fn load_definitions(base: &Path, files: &[(PathBuf, String)]) -> Result<Project, LoadError> {
+    let mut warnings = Vec::new();
+    let files: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|(name, text)| (base.join(name), text.clone()))
+        .collect();
+    let entries = entries_from_texts(base, &files, &[], &mut warnings)?;
+    Ok(Project {
+        dir: base.to_path_buf(),
+        lock: crate::lock::LockFile {
+            path: base.join(LOCK_FILE),
+            src_dir: ".".into(),
+            modules_dir: ".wippy".into(),
+            replacements: Vec::new(),
+        },
+        config: Config::default(),
+        entries,
+        warnings,
+    })
+}
+
+/// Parses and checks definition texts into entries sorted by id.
+fn entries_from_texts(
+    src_root: &Path,
+    files: &[(PathBuf, String)],
+    overrides: &[Override],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Entry>, LoadError> {
+    let mut raw = Vec::new();
+    for (path, text) in files {
+        if let Some(entries) = definition::parse_file(path, text)? {
             raw.extend(entries);
         }
     }

@@ -12,6 +12,9 @@ pub enum BootError {
     /// One or more Lua entries do not compile.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Program(Vec<starling_lua::ProgramError>),
+    /// A native process's id is malformed or clashes with a definition.
+    #[error("{0}")]
+    Native(String),
     /// `-x` names something that cannot run.
     #[error("{0}")]
     Exec(String),

@@ -80,10 +80,10 @@ pub fn resolve_target(
     }
     match project.get(&entry).map(|e| &e.spec) {
         None => return Err(BootError::Exec(format!("entry {entry} not found"))),
-        Some(EntrySpec::LuaProcess(_)) => {}
+        Some(EntrySpec::LuaProcess(_) | EntrySpec::NativeProcess) => {}
         Some(_) => {
             return Err(BootError::Exec(format!(
-                "entry {entry} is not a process.lua entry"
+                "entry {entry} is not a process entry (process.lua or native)"
             )));
         }
     }

@@ -5,6 +5,7 @@
 //! process on a terminal host, and owns the terminal and log output. The CLI calls only this
 //! crate (and `starling-entry` for `init`).
 
+mod engine;
 pub mod error;
 pub mod exec;
 pub mod log;
@@ -14,4 +15,4 @@ pub mod supervisor;
 pub mod terminal;
 
 pub use error::BootError;
-pub use runtime::{ExecRequest, LogFlags, RunOptions, run};
+pub use runtime::{ExecRequest, LogFlags, RunOptions, Runtime, run};

@@ -25,8 +25,11 @@ use starling_core::{
     SpawnRequest, Value, message::unix_now,
 };
 use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT};
-use starling_entry::{EntrySpec, LoadOptions, Project, load_project};
-use starling_lua::{Level, LuaEngine, Program, Services};
+use starling_entry::{EntrySpec, LoadOptions, Project, load_definitions, load_project};
+use starling_lua::{Level, LogRecord, Program, Services};
+use starling_native::{KindError, Kinds, Process};
+
+use crate::engine::{EngineParts, HostEngine};
 
 use crate::error::BootError;
 use crate::exec::{ExecTarget, exit_outcome, resolve_target};
@@ -81,6 +84,167 @@ pub struct RunOptions {
     pub exec: Option<ExecRequest>,
 }
 
+/// Where a runtime's entries come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A project directory with its lock file.
+    Dir { dir: PathBuf, load: LoadOptions },
+    /// Definition texts given in code, with `file://` paths relative to `base`.
+    Inline {
+        base: PathBuf,
+        files: Vec<(PathBuf, String)>,
+    },
+}
+
+/// A runtime to boot: a project (from a directory or from definitions given in code), the
+/// Rust processes registered beside its Lua ones, log flags, and what to run.
+///
+/// `starling run` is `Runtime::project(".")` with the command line's options; a program
+/// embedding Starling adds its native processes:
+///
+/// ```no_run
+/// use starling_host::Runtime;
+/// use starling_native::Context;
+/// use starling_core::{ErrorValue, Payload};
+///
+/// async fn relay(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
+///     ctx.register("relay")?;
+///     loop {
+///         let msg = ctx.recv().await;
+///         ctx.info("got", &[("topic", msg.topic.to_string().into())]);
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let code = Runtime::project("examples/echo-mixed")
+///     .native("app:relay", relay)?
+///     .exec("app:cli", Vec::new())
+///     .run()?;
+/// std::process::exit(code);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    source: Source,
+    kinds: Kinds,
+    log: LogFlags,
+    exec: Option<ExecRequest>,
+}
+
+impl Runtime {
+    /// A runtime for the project in `dir` (its `wippy.lock`, configuration and sources).
+    pub fn project(dir: impl Into<PathBuf>) -> Runtime {
+        Runtime::with_source(Source::Dir {
+            dir: dir.into(),
+            load: LoadOptions::default(),
+        })
+    }
+
+    /// A runtime with no project directory: entries come from [`Runtime::definitions`] and
+    /// [`Runtime::native`] only.
+    pub fn new() -> Runtime {
+        Runtime::with_source(Source::Inline {
+            base: PathBuf::from("."),
+            files: Vec::new(),
+        })
+    }
+
+    fn with_source(source: Source) -> Runtime {
+        Runtime {
+            source,
+            kinds: Kinds::new(),
+            log: LogFlags::default(),
+            exec: None,
+        }
+    }
+
+    /// Lock file, configuration files, `--set` and `-o` options (project directories only).
+    pub fn load_options(mut self, opts: LoadOptions) -> Runtime {
+        if let Source::Dir { load, .. } = &mut self.source {
+            *load = opts;
+        }
+        self
+    }
+
+    /// Where `file://` references of [`Runtime::definitions`] resolve (default: the current
+    /// directory).
+    pub fn base(mut self, dir: impl Into<PathBuf>) -> Runtime {
+        if let Source::Inline { base, .. } = &mut self.source {
+            *base = dir.into();
+        }
+        self
+    }
+
+    /// Adds a definition file given as text (the `_index.yaml` format; `name` is what error
+    /// messages call it). Only for runtimes made with [`Runtime::new`]; a project directory
+    /// reads its own files.
+    pub fn definitions(mut self, name: &str, text: &str) -> Runtime {
+        if let Source::Inline { files, .. } = &mut self.source {
+            files.push((PathBuf::from(name), text.to_string()));
+        }
+        self
+    }
+
+    /// Registers a process written in Rust under the entry id `id` (`namespace:name`). YAML
+    /// entries, Lua code and other native processes refer to it by that id: a
+    /// `process.service` can run it, `process.spawn` can start it, `-x` can exec it.
+    pub fn native(mut self, id: &str, process: impl Process) -> Result<Runtime, KindError> {
+        self.kinds.register(id, process)?;
+        Ok(self)
+    }
+
+    /// Log flags (`-v`, `-c`, `-s`, `--very-verbose`).
+    pub fn log(mut self, flags: LogFlags) -> Runtime {
+        self.log = flags;
+        self
+    }
+
+    /// Exec mode: run `spec` (`app:cli` or `app:terminal/app:cli`) with `args`, then stop;
+    /// without it the runtime runs its services until SIGINT/SIGTERM.
+    pub fn exec(mut self, spec: &str, args: Vec<String>) -> Runtime {
+        self.exec = Some(ExecRequest {
+            spec: spec.to_string(),
+            host: None,
+            args,
+        });
+        self
+    }
+
+    /// Exec mode with an explicit `--host`.
+    pub fn exec_request(mut self, request: ExecRequest) -> Runtime {
+        self.exec = Some(request);
+        self
+    }
+
+    /// Boots and runs until done; returns the exit status (SPEC §3.5).
+    pub fn run(self) -> Result<i32, BootError> {
+        let mut project = match &self.source {
+            Source::Dir { dir, load } => load_project(dir, load)?,
+            Source::Inline { base, files } => load_definitions(base, files)?,
+        };
+        for id in self.kinds.ids() {
+            project.add_native(&id).map_err(BootError::Native)?;
+        }
+        boot(project, Arc::new(self.kinds), self.log, self.exec)
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime::new()
+    }
+}
+
+/// Boots the project and runs it; returns the exit status. Same as [`Runtime::run`] of
+/// [`Runtime::project`] with these options.
+pub fn run(opts: RunOptions) -> Result<i32, BootError> {
+    let mut rt = Runtime::project(opts.dir)
+        .load_options(opts.load)
+        .log(opts.log);
+    rt.exec = opts.exec;
+    rt.run()
+}
+
 fn level_of(n: i64) -> Level {
     match n {
         i64::MIN..=-1 => Level::Debug,
@@ -115,15 +279,18 @@ fn make_sink(project: &Project, flags: LogFlags, exec: bool) -> LogSink {
     LogSink::new(encoding, Some(app), Some(runtime))
 }
 
-/// Boots the project and runs it; returns the exit status.
-pub fn run(opts: RunOptions) -> Result<i32, BootError> {
-    let project = load_project(&opts.dir, &opts.load)?;
+fn boot(
+    project: Project,
+    kinds: Arc<Kinds>,
+    log_flags: LogFlags,
+    exec: Option<ExecRequest>,
+) -> Result<i32, BootError> {
     let program = Arc::new(Program::build(&project.entries).map_err(BootError::Program)?);
-    let target = match &opts.exec {
+    let target = match &exec {
         Some(x) => Some(resolve_target(&project, &x.spec, x.host.as_deref())?),
         None => None,
     };
-    let log = Arc::new(make_sink(&project, opts.log, target.is_some()));
+    let log = Arc::new(make_sink(&project, log_flags, target.is_some()));
     for w in &project.warnings {
         log.runtime(Level::Warn, w, Vec::new());
     }
@@ -147,34 +314,25 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
         let log = log.clone();
         node.set_warn(Box::new(move |m| log.runtime(Level::Warn, m, Vec::new())));
     }
-    let args = opts
-        .exec
-        .as_ref()
-        .map(|x| x.args.clone())
-        .unwrap_or_default();
+    node.set_log(Arc::new(NodeLog(log.clone())));
+    let args = exec.as_ref().map(|x| x.args.clone()).unwrap_or_default();
     let terminal = Arc::new(StdTerminal::new(args.clone()));
     terminal.attach(node.clone());
     log.attach_terminal(terminal.clone());
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
+        kinds: kinds.clone(),
     });
     // One factory per host: each worker's VM gets the host's memory limit.
     let factory = |memory_limit: u64| -> starling_core::EngineFactory {
-        let program = program.clone();
-        let services = services.clone();
-        let limit = usize::try_from(memory_limit).unwrap_or(usize::MAX);
-        Arc::new(move |local| {
-            match LuaEngine::new(local.clone(), program.clone(), services.clone())
-                .and_then(|engine| engine.set_memory_limit(limit).map(|()| engine))
-            {
-                Ok(engine) => Box::new(engine),
-                Err(e) => {
-                    eprintln!("starling: cannot create a Lua VM: {e}");
-                    std::process::exit(1);
-                }
-            }
-        })
+        let parts = EngineParts {
+            program: program.clone(),
+            services: services.clone(),
+            kinds: kinds.clone(),
+            memory_limit: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+        };
+        Arc::new(move |local| Box::new(HostEngine::new(local, parts.clone())))
     };
     for e in &project.entries {
         let (workers, auto, memory_limit) = match &e.spec {
@@ -209,13 +367,26 @@ pub fn run(opts: RunOptions) -> Result<i32, BootError> {
             let hide = project.entries.iter().any(|e| {
                 e.id == t.host && matches!(&e.spec, EntrySpec::TerminalHost(h) if h.hide_logs)
             });
-            control.stacks = opts.log.stacks;
+            control.stacks = log_flags.stacks;
             control.run_exec(&t, args, hide)
         }
         None => control.run_services(project.config.shutdown_timeout()),
     };
     terminal.restore();
     Ok(code)
+}
+
+/// The host's log as the node's sink, for native processes.
+struct NodeLog(Arc<LogSink>);
+
+impl starling_core::LogSink for NodeLog {
+    fn enabled(&self, level: Level) -> bool {
+        self.0.app_enabled(level)
+    }
+
+    fn log(&self, record: LogRecord) {
+        self.0.app(&record);
+    }
 }
 
 fn install_signals() -> Result<Receiver<i32>, BootError> {

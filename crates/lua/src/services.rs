@@ -6,44 +6,7 @@ use std::io;
 
 use starling_core::ReplyTo;
 
-/// Log levels, in increasing severity (the numbers match `logmanager.min_level`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// `-1`.
-    Debug,
-    /// `0`.
-    Info,
-    /// `1`.
-    Warn,
-    /// `2`.
-    Error,
-}
-
-impl Level {
-    /// Upper-case name as printed on the console.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Debug => "DEBUG",
-            Level::Info => "INFO",
-            Level::Warn => "WARN",
-            Level::Error => "ERROR",
-        }
-    }
-}
-
-/// One application log line (from `logger` or `print`).
-#[derive(Debug, Clone)]
-pub struct LogRecord {
-    /// Severity.
-    pub level: Level,
-    /// Logger name (`""` for the root logger).
-    pub name: String,
-    /// Message.
-    pub message: String,
-    /// Context fields first (`pid`, `location`), then the call's fields in sorted key order;
-    /// keys are unique.
-    pub fields: Vec<(String, serde_json::Value)>,
-}
+pub use starling_core::log::{Level, LogRecord};
 
 /// Output stream of the terminal.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,4 +40,10 @@ pub trait Services: Send + Sync {
     fn log(&self, record: LogRecord);
     /// The terminal, for engines running on a terminal host.
     fn terminal(&self) -> Option<&dyn Terminal>;
+    /// True when `entry` is a process written in Rust: the Lua engine does not run it, so a
+    /// spawn of it goes through the worker's queue to the engine that does.
+    fn is_native(&self, entry: &str) -> bool {
+        let _ = entry;
+        false
+    }
 }

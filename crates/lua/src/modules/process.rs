@@ -149,7 +149,8 @@ fn spawn(
             }
         }
     };
-    if host_id == ctx.local.host() && !ctx.terminal {
+    let native = ctx.services.is_native(&id);
+    if host_id == ctx.local.host() && !ctx.terminal && !native {
         let req = SpawnRequest {
             entry: id.into(),
             host: host_id,
@@ -176,7 +177,8 @@ fn spawn(
             }
         };
     }
-    // Another host: its worker creates the process and answers; this coroutine waits.
+    // Another host, or a Rust process: the worker that creates it answers; this coroutine
+    // waits.
     let num = node.next_num();
     let child = Pid::local(host_id, num);
     remember(ctx, p.slot, child, flags);
@@ -200,7 +202,10 @@ fn spawn(
         num,
         setup,
     };
-    if let Err(e) = node.request_spawn(req) {
+    if native && host_id == ctx.local.host() && !ctx.terminal {
+        // A Rust process on this host: created by this worker's native engine, next turn.
+        ctx.local.spawn_later(req);
+    } else if let Err(e) = node.request_spawn(req) {
         undo_wait(reply.or(flags.exit_to));
         return fail_with(lua, e);
     }

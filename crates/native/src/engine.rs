@@ -1,0 +1,332 @@
+//! The native engine of one worker: the futures of the Rust processes living there.
+//!
+//! A process is its body future plus the tasks it started ([`Context::task`]). The worker steps
+//! a process when it has news (a message, an event, a fired timer, a spawn reply, a waker
+//! call); a step polls the body and every task once, and again while tasks are being added.
+//! The runtime's own futures ([`Context::recv`], [`Context::sleep`], …) need no waker: news
+//! for the process is what makes the worker step it. A [`Waker`] is still given to every poll,
+//! for futures from elsewhere (a thread doing blocking work, a channel of another library):
+//! waking it queues a step of the process on its worker.
+//!
+//! # Guarantees
+//! - A process's futures are polled only on its worker thread, never concurrently, and never
+//!   again once it has ended or been killed (they are dropped at once).
+//! - A panic in a process body ends only that process (the worker catches it), with an
+//!   INTERNAL error naming the panic.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use starling_core::{
+    Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, SpawnRequest,
+    Step, Wakeup,
+};
+
+use crate::context::Context;
+use crate::kinds::Kinds;
+
+/// A task of a process: a future with no result.
+pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// State of the worker's native processes, shared with their contexts.
+pub(crate) struct Shared {
+    pub(crate) local: Rc<Local>,
+    pub(crate) kinds: Arc<Kinds>,
+    procs: RefCell<Vec<Option<Box<Proc>>>>,
+}
+
+/// One process as the engine keeps it.
+struct Proc {
+    inner: Rc<ProcInner>,
+    /// The body; `None` while it is being polled.
+    main: Option<crate::kinds::ProcessFuture>,
+    tasks: Vec<TaskFuture>,
+    waker: Waker,
+}
+
+/// What a process's [`Context`] shares with the engine.
+pub(crate) struct ProcInner {
+    pub(crate) shared: Weak<Shared>,
+    pub(crate) local: Rc<Local>,
+    pub(crate) slot: u32,
+    pub(crate) pid: Pid,
+    pub(crate) state: RefCell<ProcData>,
+}
+
+/// Mutable per-process state used by the context's futures.
+#[derive(Default)]
+pub(crate) struct ProcData {
+    next_token: u64,
+    /// Tokens of requests (spawns on other workers) still awaited.
+    pending: FxHashSet<u64>,
+    /// Replies to them, until their future takes them.
+    done: FxHashMap<u64, ExitResult>,
+    /// Tasks started during the current poll, polled before the step ends.
+    pub(crate) new_tasks: Vec<TaskFuture>,
+}
+
+impl ProcData {
+    /// A fresh request token, awaited until [`ProcData::take`] or [`ProcData::forget`].
+    pub(crate) fn expect(&mut self) -> u64 {
+        self.next_token += 1;
+        self.pending.insert(self.next_token);
+        self.next_token
+    }
+
+    /// The reply to `token`, once it has come.
+    pub(crate) fn take(&mut self, token: u64) -> Option<ExitResult> {
+        let r = self.done.remove(&token)?;
+        self.pending.remove(&token);
+        Some(r)
+    }
+
+    /// Stops waiting for `token` (its future was dropped).
+    pub(crate) fn forget(&mut self, token: u64) {
+        self.pending.remove(&token);
+        self.done.remove(&token);
+    }
+}
+
+/// Wakes a process from any thread by queueing a step on its worker.
+struct PollWaker {
+    node: Arc<Node>,
+    pid: Pid,
+}
+
+impl Wake for PollWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let to = self.pid;
+        self.node.post(to, |slot| Envelope::Poll { to, slot });
+    }
+}
+
+/// Text of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_string())
+}
+
+impl Shared {
+    /// True when the process in `slot` is native.
+    fn owns(&self, slot: u32) -> bool {
+        self.procs
+            .borrow()
+            .get(slot as usize)
+            .is_some_and(|p| p.is_some())
+    }
+
+    /// Creates a native process on this worker. The request's host must be this worker's.
+    pub(crate) fn spawn_here(self: &Rc<Self>, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+        let SpawnRequest {
+            entry,
+            args,
+            parent,
+            flags,
+            num,
+            setup,
+            ..
+        } = req;
+        let Some(kind) = self.kinds.get(&entry).cloned() else {
+            return Err(ErrorValue::new(
+                ErrorKind::NotFound,
+                format!("entry not found: {entry}"),
+            ));
+        };
+        let registry = &self.local.node().registry;
+        if let Some(name) = setup.as_ref().and_then(|s| s.name.as_deref()) {
+            if registry.lookup(name).is_some() {
+                return Err(ErrorValue::new(
+                    ErrorKind::AlreadyExists,
+                    "name already registered",
+                ));
+            }
+        }
+        let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
+            let inner = Rc::new(ProcInner {
+                shared: Rc::downgrade(self),
+                local: self.local.clone(),
+                slot,
+                pid,
+                state: RefCell::new(ProcData::default()),
+            });
+            let ctx = Context::new(inner.clone());
+            // Building the body runs user code: a panic there fails this spawn only.
+            let main = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                kind.start(ctx, args)
+            }))
+            .map_err(|p| {
+                ErrorValue::new(
+                    ErrorKind::Internal,
+                    format!("runtime panic: {}", panic_text(p.as_ref())),
+                )
+            })?;
+            let waker = Waker::from(Arc::new(PollWaker {
+                node: self.local.node().clone(),
+                pid,
+            }));
+            self.store(
+                slot,
+                Some(Box::new(Proc {
+                    inner,
+                    main: Some(main),
+                    tasks: Vec::new(),
+                    waker,
+                })),
+            );
+            Ok(())
+        })?;
+        if let Some(setup) = setup {
+            if let Some(name) = &setup.name {
+                // Checked above; nothing ran on this worker in between.
+                let _ = self.local.register(name, pid);
+            }
+            for msg in setup.messages {
+                let _ = self.local.send(pid, msg);
+            }
+        }
+        Ok(pid)
+    }
+
+    fn store(&self, slot: u32, p: Option<Box<Proc>>) {
+        let mut procs = self.procs.borrow_mut();
+        let i = slot as usize;
+        if procs.len() <= i {
+            procs.resize_with(i + 1, || None);
+        }
+        procs[i] = p;
+    }
+
+    fn step(&self, slot: u32) -> Step {
+        let taken = {
+            let mut procs = self.procs.borrow_mut();
+            procs.get_mut(slot as usize).and_then(|p| p.as_mut()).map(|p| {
+                (
+                    p.main.take(),
+                    std::mem::take(&mut p.tasks),
+                    p.inner.clone(),
+                    p.waker.clone(),
+                )
+            })
+        };
+        let Some((Some(mut main), mut tasks, inner, waker)) = taken else {
+            return Step::Exit(ExitReason::error(ErrorValue::new(
+                ErrorKind::Internal,
+                "process state missing",
+            )));
+        };
+        let wakeups = self.local.with(slot, |c| std::mem::take(&mut c.wakeups));
+        {
+            let mut st = inner.state.borrow_mut();
+            for w in wakeups {
+                // Timers only make the process run; the sleeping future checks the clock.
+                if let Wakeup::Done(token, result) = w {
+                    if st.pending.contains(&token) {
+                        st.done.insert(token, result);
+                    }
+                }
+            }
+        }
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(result) = main.as_mut().poll(&mut cx) {
+                // The tasks end with the body, like Lua coroutines with their process.
+                drop(tasks);
+                let reason = match result {
+                    Ok(p) => ExitReason::normal(p.first()),
+                    Err(e) => ExitReason::error(e),
+                };
+                return Step::Exit(reason);
+            }
+            tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
+            let new = std::mem::take(&mut inner.state.borrow_mut().new_tasks);
+            if new.is_empty() {
+                break;
+            }
+            // Poll the new tasks (and, harmlessly, everything else) once more.
+            tasks.extend(new);
+        }
+        if let Some(Some(p)) = self.procs.borrow_mut().get_mut(slot as usize) {
+            p.main = Some(main);
+            p.tasks = tasks;
+        }
+        Step::Blocked
+    }
+
+    fn release(&self, slot: u32) {
+        // Taken out before it is dropped: dropping futures runs user destructors, which may
+        // use the context.
+        let p = self
+            .procs
+            .borrow_mut()
+            .get_mut(slot as usize)
+            .and_then(|p| p.take());
+        drop(p);
+    }
+}
+
+/// The engine of native processes on one worker thread.
+///
+/// It does not implement [`starling_core::Engine`] alone: a worker runs Lua and native
+/// processes side by side, so the host's engine asks [`NativeEngine::owns`] and
+/// [`NativeEngine::handles`] to route each call here or to the Lua engine.
+pub struct NativeEngine {
+    shared: Rc<Shared>,
+}
+
+impl std::fmt::Debug for NativeEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeEngine")
+            .field("kinds", &self.shared.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeEngine {
+    /// The native engine of the worker `local`, running the processes of `kinds`.
+    pub fn new(local: Rc<Local>, kinds: Arc<Kinds>) -> NativeEngine {
+        NativeEngine {
+            shared: Rc::new(Shared {
+                local,
+                kinds,
+                procs: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// True when the process in `slot` is one of this engine's.
+    pub fn owns(&self, slot: u32) -> bool {
+        self.shared.owns(slot)
+    }
+
+    /// True when `entry` is a native kind (spawns of it come here).
+    pub fn handles(&self, entry: &str) -> bool {
+        self.shared.kinds.contains(entry)
+    }
+
+    /// Runs the process in `slot` until every future of it is pending, or it ends.
+    pub fn step(&mut self, slot: u32) -> Step {
+        self.shared.step(slot)
+    }
+
+    /// Starts a native process on this worker.
+    pub fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+        self.shared.spawn_here(req)
+    }
+
+    /// Drops an ended or killed process's futures.
+    pub fn release(&mut self, slot: u32) {
+        self.shared.release(slot);
+    }
+}

@@ -1,0 +1,249 @@
+//! Native Rust processes (issue 5): interop with Lua in one runtime (send, spawn, monitor,
+//! link and the registry both ways; `tests/native/src/interop.lua` is the Lua half), the
+//! typed errors of the embedding API, and the Rust examples against their transcripts.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use starling::{
+    BootError, Context, ErrorKind, ErrorValue, EventKind, KindError, LogFlags, Payload, Pid,
+    Runtime,
+};
+
+use crate::examples::mask_times;
+use crate::support::repo;
+
+/// The result of a monitored or linked process, as the Lua driver reads it.
+fn exit_report(result: Option<&starling::ExitReason>) -> serde_json::Value {
+    match result.map(|r| r.result()) {
+        Some(Ok(p)) => json!({ "value": p.decode::<serde_json::Value>().unwrap_or_default() }),
+        Some(Err(e)) => json!({ "error": e.to_string() }),
+        None => json!({}),
+    }
+}
+
+#[derive(Deserialize)]
+struct Person {
+    name: String,
+    age: u32,
+}
+
+/// `test:rust`: answers the Lua driver's requests, one topic per interop case.
+async fn rust(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
+    loop {
+        let msg = ctx.recv().await;
+        let Some(from) = msg.from else { continue };
+        match &*msg.topic {
+            "echo" => ctx.send_payload(from, "echoed", msg.payload)?,
+            "typed" => {
+                let reply = match msg.payload.decode::<Person>() {
+                    Ok(p) => json!({ "ok": true, "greeting": format!("{} is {}", p.name, p.age) }),
+                    Err(e) => json!({ "ok": false, "error": e.to_string() }),
+                };
+                ctx.send(from, "typed", &reply)?;
+            }
+            "register" => {
+                let name: String = msg.payload.decode()?;
+                ctx.send(from, "registered", &ctx.register(&name).is_ok())?;
+            }
+            "lookup" => {
+                let name: String = msg.payload.decode()?;
+                ctx.send(from, "lookup", &ctx.lookup(&name))?;
+            }
+            "spawn_lua" => {
+                let mode: String = msg.payload.decode()?;
+                let child = ctx
+                    .spawn_monitored("test:lua_child", "test:processes", &(ctx.pid(), &mode))
+                    .await?;
+                let mut report = json!({});
+                loop {
+                    tokio::select! {
+                        m = ctx.recv() => {
+                            if &*m.topic == "hello_from_lua" && m.from == Some(child) {
+                                report["hello"] = m.payload.decode()?;
+                            }
+                        }
+                        ev = ctx.event() => {
+                            if ev.kind == EventKind::Exit && ev.from == child {
+                                let r = exit_report(ev.result.as_ref());
+                                for (k, v) in r.as_object().into_iter().flatten() {
+                                    report[k] = v.clone();
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+                ctx.send(from, "child_exit", &report)?;
+            }
+            "monitor" => {
+                let target: Pid = msg.payload.decode()?;
+                ctx.send(from, "monitoring", &ctx.monitor(target).is_ok())?;
+                let ev = ctx.event().await;
+                let mut report = exit_report(ev.result.as_ref());
+                report["from"] = json!(ctx.node().format_pid(ev.from));
+                ctx.send(from, "monitored_exit", &report)?;
+            }
+            "link_lua_trap" => {
+                ctx.trap_links(true);
+                let child = ctx
+                    .spawn_linked("test:lua_child", "test:processes", &(ctx.pid(), "fail"))
+                    .await?;
+                let ev = ctx.event().await;
+                assert_eq!(ev.kind, EventKind::LinkDown);
+                assert_eq!(ev.from, child);
+                ctx.trap_links(false);
+                ctx.send(from, "link_down", &exit_report(ev.result.as_ref()))?;
+            }
+            "link_lua_die" => {
+                ctx.spawn_linked("test:lua_child", "test:processes", &(ctx.pid(), "fail"))
+                    .await?;
+                // The child's failure kills this process while it waits here.
+                ctx.sleep(Duration::from_secs(30)).await;
+            }
+            "spawn_unknown" => {
+                let err = ctx
+                    .spawn("test:nope", "test:processes", &())
+                    .await
+                    .expect_err("no such entry");
+                let e = ErrorValue::from(err);
+                ctx.send(
+                    from,
+                    "spawn_unknown",
+                    &json!({ "kind": e.kind.as_str(), "message": e.message }),
+                )?;
+            }
+            "fail" => return Err(ErrorValue::new(ErrorKind::Invalid, "asked to fail")),
+            "panic" => panic!("asked to panic"),
+            "stop" => return Ok(msg.payload.decode()?),
+            _ => {}
+        }
+    }
+}
+
+/// `test:rust_service`: the process of `test:rust-service`; echoes under a registered name.
+async fn rust_service(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
+    ctx.register("rust_service")?;
+    loop {
+        let msg = ctx.recv().await;
+        if let (Some(from), "echo") = (msg.from, &*msg.topic) {
+            ctx.send_payload(from, "echoed", msg.payload)?;
+        }
+    }
+}
+
+fn interop_runtime() -> Runtime {
+    Runtime::project(repo().join("tests/native"))
+        .log(LogFlags {
+            silent: true,
+            ..LogFlags::default()
+        })
+        .native("test:rust", rust)
+        .and_then(|rt| rt.native("test:rust_service", rust_service))
+        .expect("valid kinds")
+}
+
+#[test]
+fn lua_and_rust_processes_interoperate() {
+    let code = interop_runtime()
+        .exec("test:interop", Vec::new())
+        .run()
+        .expect("boots");
+    assert_eq!(code, 0, "the Lua driver failed (its error is on stderr)");
+}
+
+#[test]
+fn native_kind_errors_are_typed() {
+    let dup = Runtime::new()
+        .native("app:a", rust)
+        .expect("first")
+        .native("app:a", rust)
+        .expect_err("second");
+    assert_eq!(dup, KindError::Duplicate("app:a".into()));
+    for bad in ["noname", ":x", "app:", "a:b:c"] {
+        let e = Runtime::new().native(bad, rust).expect_err(bad);
+        assert_eq!(e, KindError::InvalidId(bad.into()));
+    }
+    // A native id that a definition file already uses.
+    let clash = interop_runtime()
+        .native("test:interop", rust)
+        .expect("registers")
+        .exec("test:interop", Vec::new())
+        .run()
+        .expect_err("clash");
+    assert!(matches!(clash, BootError::Native(_)), "{clash:?}");
+    assert!(
+        clash.to_string().contains("test:interop") && clash.to_string().contains("_index.yaml"),
+        "{clash}"
+    );
+}
+
+/// Runs an example binary (built by `cargo test` beside the test binaries) with `stdin`.
+fn run_example(name: &str, args: &[&str], stdin: &str) -> crate::support::Output {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>/deps");
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with `cargo test` (it builds the examples)",
+        bin.display()
+    );
+    crate::support::run_program(&bin, &repo(), args, stdin, Duration::from_secs(20))
+}
+
+/// The Rust and mixed Echo Services print the Lua version's transcript.
+#[test]
+fn echo_examples_match_the_lua_transcript() {
+    let expected =
+        std::fs::read_to_string(repo().join("examples/echo-service/transcripts/two-lines.stdout"))
+            .expect("transcript");
+    let stdin = std::fs::read_to_string(
+        repo().join("examples/echo-service/transcripts/two-lines.stdin"),
+    )
+    .expect("transcript");
+    let cases: [(&str, &[&str]); 4] = [
+        ("echo_native", &[]),
+        ("echo_mixed", &[]),
+        ("echo_mixed", &["lua-workers"]),
+        ("echo_mixed", &["rust-cli"]),
+    ];
+    for (name, args) in cases {
+        let out = run_example(name, args, &stdin);
+        out.expect_code(0);
+        // Pid numbers depend on which side spawned what; everything else is byte-exact.
+        let norm = |s: &str| mask_pids(s);
+        assert_eq!(norm(&out.stdout), norm(&expected), "{name} {args:?} stdout");
+        let logs = mask_times(&out.stderr);
+        assert!(logs.contains("INFO\trelay started"), "{name} {args:?}: {logs}");
+        assert_eq!(
+            logs.matches("INFO\tworker exited").count(),
+            2,
+            "{name} {args:?}: {logs}"
+        );
+        assert!(
+            logs.contains("\"result\": {\"value\": 0}"),
+            "{name} {args:?}: {logs}"
+        );
+    }
+}
+
+/// Replaces pid numbers (`|0x00004}`) with `|0x?}`.
+fn mask_pids(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("|0x") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len());
+        out.push('?');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
