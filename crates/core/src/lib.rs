@@ -4,12 +4,14 @@
 //!
 //! - [`pid`]: process identifiers and their printed form.
 //! - [`value`]: payloads, the owned values that cross process boundaries.
+//! - [`codec`]: typed payloads, any serde value to and from a [`Payload`].
 //! - [`mailbox`]: the mailbox limit and what happens to a process over it.
 //! - [`message`]: messages, events and exit reasons.
 //! - [`node`]: the node (hosts, pid counter, directory, registry).
 //! - [`worker`]: scheduler workers, run queues, timers, the [`Engine`] hook.
 //! - [`envelope`]: what travels between workers.
 
+pub mod codec;
 pub mod directory;
 pub mod envelope;
 pub mod mailbox;
@@ -20,6 +22,7 @@ pub mod registry;
 pub mod value;
 pub mod worker;
 
+pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
