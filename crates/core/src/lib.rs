@@ -4,6 +4,7 @@
 //!
 //! - [`pid`]: process identifiers and their printed form.
 //! - [`value`]: payloads, the owned values that cross process boundaries.
+//! - [`codec`]: typed payloads, any serde value to and from a [`Payload`].
 //! - [`mailbox`]: the mailbox limit and what happens to a process over it.
 //! - [`message`]: messages, events and exit reasons.
 //! - [`node`]: the node (hosts, pid counter, directory, registry).
@@ -11,6 +12,7 @@
 //! - [`envelope`]: what travels between workers.
 //! - [`log`]: application log records and the host's sink.
 
+pub mod codec;
 pub mod directory;
 pub mod envelope;
 pub mod log;
@@ -22,6 +24,7 @@ pub mod registry;
 pub mod value;
 pub mod worker;
 
+pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use log::{Level, LogRecord, LogSink};

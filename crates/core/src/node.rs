@@ -163,8 +163,8 @@ impl Drop for EnterGuard {
 /// Runs `f` with the calling thread's current node, if any (see [`Node::enter`]).
 ///
 /// Worker threads have their node current for their whole life; other threads have one only
-/// inside [`Node::enter`]. Printing and parsing pids inside payloads
-/// ([`crate::payload`]) needs it, since a pid's printed form names its host.
+/// inside [`Node::enter`]. Printing and parsing pids inside typed payloads
+/// ([`crate::codec`]) needs it, since a pid's printed form names its host.
 pub fn with_current<R>(f: impl FnOnce(Option<&Node>) -> R) -> R {
     CURRENT.with(|c| f(c.borrow().as_deref()))
 }
@@ -196,6 +196,12 @@ impl Node {
     /// A host's entry id.
     pub fn host_name(&self, id: HostId) -> &str {
         &self.hosts[id.0 as usize].name
+    }
+
+    /// A host's entry id, or `None` when `id` is not a host of this node (a pid that was not
+    /// made here).
+    pub fn try_host_name(&self, id: HostId) -> Option<&str> {
+        self.hosts.get(id.0 as usize).map(|h| &*h.name)
     }
 
     /// A host's kind.
