@@ -85,7 +85,9 @@ fn build(mode: &str) -> Result<Runtime, String> {
 }
 
 fn main() {
-    let mode = std::env::args().nth(1).unwrap_or_else(|| "rust-relay".into());
+    let mode = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "rust-relay".into());
     let code = match build(&mode) {
         Ok(rt) => rt.run().unwrap_or_else(|e| {
             eprintln!("echo_mixed: {e}");

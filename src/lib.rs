@@ -4,29 +4,49 @@
 //! that talk only by message passing. This crate is the runtime as a library: the `starling`
 //! command is [`Runtime`] with the command line's options, and a Rust program can do the same
 //! while adding processes written in async Rust ([`Context`]) that live beside the Lua ones,
-//! in one pid space.
+//! in one pid space (docs/native.md is the guide).
 //!
-//! ```no_run
+//! ```
 //! use starling::{Context, ErrorValue, Payload, Runtime};
 //!
-//! /// Answers every `ping` with a `pong`.
+//! /// Hosts as YAML; the processes are registered below.
+//! const ENTRIES: &str = "
+//! version: '1.0'
+//! namespace: app
+//! entries:
+//!   - {name: terminal, kind: terminal.host, lifecycle: {auto_start: true}}
+//!   - {name: processes, kind: process.host, lifecycle: {auto_start: true}}
+//! ";
+//!
+//! /// Answers each `ping` carrying n with a `pong` carrying n + 1.
 //! async fn ponger(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
-//!     ctx.register("ponger")?;
 //!     loop {
 //!         let msg = ctx.recv().await;
 //!         if let (Some(from), "ping") = (msg.from, &*msg.topic) {
-//!             ctx.send(from, "pong", &())?;
+//!             let n: i64 = msg.payload.decode()?;
+//!             ctx.send(from, "pong", &(n + 1))?;
 //!         }
 //!     }
 //! }
 //!
-//! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let code = Runtime::project(".")
-//!         .native("app:ponger", ponger)?
-//!         .exec("app:cli", Vec::new())
-//!         .run()?;
-//!     std::process::exit(code)
+//! /// The exec process: its result is the command's exit status.
+//! async fn main_process(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
+//!     let ponger = ctx.spawn("app:ponger", "app:processes", &()).await?;
+//!     ctx.send(ponger, "ping", &41)?;
+//!     let answer: i64 = ctx.recv().await.payload.decode()?;
+//!     Ok(if answer == 42 { 0 } else { 1 })
 //! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let code = Runtime::new()
+//!     .definitions("app.yaml", ENTRIES)
+//!     .native("app:ponger", ponger)?
+//!     .native("app:main", main_process)?
+//!     .exec("app:main", Vec::new())
+//!     .run()?;
+//! assert_eq!(code, 0);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The layers, each a crate re-exported here:

@@ -159,4 +159,3 @@ fn read_line() -> Option<String> {
         }
     }
 }
-

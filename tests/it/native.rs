@@ -58,7 +58,10 @@ async fn rust(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
                     .await?;
                 let mut report = json!({});
                 loop {
+                    // `biased`: the child's message is queued before its EXIT; without it
+                    // select! may take the EXIT first when both are ready.
                     tokio::select! {
+                        biased;
                         m = ctx.recv() => {
                             if &*m.topic == "hello_from_lua" && m.from == Some(child) {
                                 report["hello"] = m.payload.decode()?;
@@ -201,10 +204,9 @@ fn echo_examples_match_the_lua_transcript() {
     let expected =
         std::fs::read_to_string(repo().join("examples/echo-service/transcripts/two-lines.stdout"))
             .expect("transcript");
-    let stdin = std::fs::read_to_string(
-        repo().join("examples/echo-service/transcripts/two-lines.stdin"),
-    )
-    .expect("transcript");
+    let stdin =
+        std::fs::read_to_string(repo().join("examples/echo-service/transcripts/two-lines.stdin"))
+            .expect("transcript");
     let cases: [(&str, &[&str]); 4] = [
         ("echo_native", &[]),
         ("echo_mixed", &[]),
@@ -218,7 +220,10 @@ fn echo_examples_match_the_lua_transcript() {
         let norm = |s: &str| mask_pids(s);
         assert_eq!(norm(&out.stdout), norm(&expected), "{name} {args:?} stdout");
         let logs = mask_times(&out.stderr);
-        assert!(logs.contains("INFO\trelay started"), "{name} {args:?}: {logs}");
+        assert!(
+            logs.contains("INFO\trelay started"),
+            "{name} {args:?}: {logs}"
+        );
         assert_eq!(
             logs.matches("INFO\tworker exited").count(),
             2,

@@ -53,10 +53,7 @@ impl HostEngine {
             )
             .and_then(|e| e.set_memory_limit(self.parts.memory_limit).map(|()| e))
             .map_err(|e| {
-                ErrorValue::new(
-                    ErrorKind::Internal,
-                    format!("cannot create a Lua VM: {e}"),
-                )
+                ErrorValue::new(ErrorKind::Internal, format!("cannot create a Lua VM: {e}"))
             })?;
             self.lua = Some(engine);
         }

@@ -116,7 +116,8 @@ enum Source {
 /// }
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let code = Runtime::project("examples/echo-mixed")
+/// // myapp's YAML defines the hosts and a `process.service` whose `process` is app:relay.
+/// let code = Runtime::project("myapp")
 ///     .native("app:relay", relay)?
 ///     .exec("app:cli", Vec::new())
 ///     .run()?;

@@ -378,7 +378,10 @@ impl Context {
             return;
         }
         let mut all = Vec::with_capacity(fields.len() + 1);
-        all.push(("pid".to_string(), serde_json::Value::from(self.pid_string())));
+        all.push((
+            "pid".to_string(),
+            serde_json::Value::from(self.pid_string()),
+        ));
         let mut rest: Vec<(String, serde_json::Value)> = fields
             .iter()
             .filter(|(k, _)| *k != "pid")

@@ -23,8 +23,8 @@ use std::task::{Poll, Wake, Waker};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use starling_core::{
-    Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, SpawnRequest,
-    Step, Wakeup,
+    Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, SpawnRequest, Step,
+    Wakeup,
 };
 
 use crate::context::Context;
@@ -163,15 +163,14 @@ impl Shared {
             });
             let ctx = Context::new(inner.clone());
             // Building the body runs user code: a panic there fails this spawn only.
-            let main = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                kind.start(ctx, args)
-            }))
-            .map_err(|p| {
-                ErrorValue::new(
-                    ErrorKind::Internal,
-                    format!("runtime panic: {}", panic_text(p.as_ref())),
-                )
-            })?;
+            let main =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.start(ctx, args)))
+                    .map_err(|p| {
+                        ErrorValue::new(
+                            ErrorKind::Internal,
+                            format!("runtime panic: {}", panic_text(p.as_ref())),
+                        )
+                    })?;
             let waker = Waker::from(Arc::new(PollWaker {
                 node: self.local.node().clone(),
                 pid,
@@ -211,14 +210,17 @@ impl Shared {
     fn step(&self, slot: u32) -> Step {
         let taken = {
             let mut procs = self.procs.borrow_mut();
-            procs.get_mut(slot as usize).and_then(|p| p.as_mut()).map(|p| {
-                (
-                    p.main.take(),
-                    std::mem::take(&mut p.tasks),
-                    p.inner.clone(),
-                    p.waker.clone(),
-                )
-            })
+            procs
+                .get_mut(slot as usize)
+                .and_then(|p| p.as_mut())
+                .map(|p| {
+                    (
+                        p.main.take(),
+                        std::mem::take(&mut p.tasks),
+                        p.inner.clone(),
+                        p.waker.clone(),
+                    )
+                })
         };
         let Some((Some(mut main), mut tasks, inner, waker)) = taken else {
             return Step::Exit(ExitReason::error(ErrorValue::new(

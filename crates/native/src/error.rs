@@ -84,9 +84,7 @@ impl From<SpawnError> for ErrorValue {
     fn from(e: SpawnError) -> ErrorValue {
         match e {
             SpawnError::HostNotFound(_) => ErrorValue::new(ErrorKind::NotFound, e.to_string()),
-            SpawnError::HostNotRunning(_) => {
-                ErrorValue::new(ErrorKind::Unavailable, e.to_string())
-            }
+            SpawnError::HostNotRunning(_) => ErrorValue::new(ErrorKind::Unavailable, e.to_string()),
             SpawnError::Payload(p) => p.into(),
             SpawnError::Failed(v) => v,
         }
