@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use starling::{
     BootError, Context, ErrorKind, ErrorValue, EventKind, KindError, LogFlags, Payload, Pid,
-    Runtime,
+    Runtime, SendError,
 };
 
 use crate::examples::mask_times;
@@ -104,6 +104,45 @@ async fn rust(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
                     .await?;
                 // The child's failure kills this process while it waits here.
                 ctx.sleep(Duration::from_secs(30)).await;
+            }
+            "cancel" => {
+                let target: Pid = msg.payload.decode()?;
+                assert!(ctx.cancel(target, "from Rust"));
+            }
+            "terminate" => {
+                let target: Pid = msg.payload.decode()?;
+                assert!(ctx.terminate(target));
+            }
+            "bad_sends" => {
+                let kind = |r: Result<(), SendError>| match r {
+                    Ok(()) => "sent",
+                    Err(SendError::Payload(_)) => "payload",
+                    Err(SendError::NotFound(_)) => "not_found",
+                    Err(_) => "other",
+                };
+                // u64::MAX has no Lua number that holds it exactly.
+                let payload = kind(ctx.send(from, "never", &u64::MAX));
+                let gone = ctx
+                    .spawn_monitored("test:lua_child", "test:processes", &(ctx.pid(), "ok"))
+                    .await?;
+                loop {
+                    let ev = ctx.event().await;
+                    if ev.from == gone {
+                        break;
+                    }
+                }
+                let dead = kind(ctx.send(gone, "late", &1));
+                let name = kind(ctx.send("nobody_has_this_name", "x", &1));
+                // The child's hello is still queued: drop it.
+                while ctx
+                    .try_recv()
+                    .is_some_and(|m| &*m.topic != "hello_from_lua")
+                {}
+                ctx.send(
+                    from,
+                    "bad_sends",
+                    &json!({ "payload": payload, "dead": dead, "name": name }),
+                )?;
             }
             "spawn_unknown" => {
                 let err = ctx

@@ -103,6 +103,24 @@ local function main()
     assert(result.error:kind() == errors.INTERNAL, result.error:kind())
     assert(tostring(result.error):find("asked to panic", 1, true), tostring(result.error))
 
+    -- Rust cancels and terminates Lua processes.
+    local c = assert(process.spawn_monitored("test:lua_child", H, rust, "cancel"))
+    process.send(rust, "cancel", c)
+    result = exit_of(events, c)
+    assert(result.value.kind == process.event.CANCEL, tostring(result.value.kind))
+    assert(result.value.reason == "from Rust" and result.value.by_parent == true)
+    local t = assert(process.spawn_monitored("test:lua_child", H, me, "wait"))
+    process.send(rust, "terminate", t)
+    result = exit_of(events, t)
+    assert(result.error:kind() == errors.CANCELED, result.error:kind())
+    assert(tostring(result.error) == "process terminated", tostring(result.error))
+
+    -- Sends that cannot happen are typed errors on the Rust side.
+    process.send(rust, "bad_sends")
+    local bad = expect(inbox, "bad_sends")
+    assert(bad.payload == "payload" and bad.dead == "not_found" and bad.name == "not_found",
+        string.format("%s %s %s", tostring(bad.payload), tostring(bad.dead), tostring(bad.name)))
+
     -- Rust spawning an entry that does not exist gets a typed error, not a panic.
     process.send(rust, "spawn_unknown")
     local unknown = expect(inbox, "spawn_unknown")
