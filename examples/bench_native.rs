@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use starling::{Context, ErrorKind, ErrorValue, EventKind, Payload, Pid, Runtime};
 
+// The allocator the `starling` command uses, so the two columns compare engines, not
+// allocators.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const HOST: &str = "bench:processes";
 
 fn invalid(msg: impl Into<String>) -> ErrorValue {

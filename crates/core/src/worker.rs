@@ -99,8 +99,9 @@ pub struct Listener {
 pub struct ProcExtra {
     /// Processes monitoring this one.
     pub watchers: Vec<Pid>,
-    /// Processes this one monitors.
-    pub watching: Vec<Pid>,
+    /// Processes this one monitors. A set: a relay may monitor many thousands of children at
+    /// once, and each EXIT removes one (a `Vec` made that quadratic).
+    pub watching: rustc_hash::FxHashSet<Pid>,
     /// Linked processes.
     pub links: Vec<Pid>,
     /// Topic subscriptions.
@@ -405,19 +406,14 @@ impl Local {
         }) {
             return Err(RelationError::NotFound);
         }
-        self.with(slot, |p| p.extra().watching.push(target));
+        self.with(slot, |p| p.extra().watching.insert(target));
         Ok(())
     }
 
     /// `slot` stops monitoring `target`; no EXIT from it arrives afterwards.
     pub fn demonitor(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
         let me = self.pid_of(slot);
-        let was = self.with(slot, |p| {
-            let w = &mut p.extra().watching;
-            let before = w.len();
-            w.retain(|x| *x != target);
-            before != w.len()
-        });
+        let was = self.with(slot, |p| p.extra().watching.remove(&target));
         // Drop an EXIT that may already be queued.
         self.with(slot, |p| {
             p.events
@@ -531,12 +527,9 @@ impl Local {
                     .with_live(slot, to, |p| {
                         if event.kind == EventKind::Exit {
                             // A monitor fires once: forget it, or a long-lived process that
-                            // monitors many short ones grows this list forever.
-                            // Monitors are unique per target; the oldest tend to end first.
+                            // monitors many short ones grows this set forever.
                             if let Some(x) = &mut p.extra {
-                                if let Some(i) = x.watching.iter().position(|w| *w == event.from) {
-                                    x.watching.remove(i);
-                                }
+                                x.watching.remove(&event.from);
                             }
                         }
                         p.events.push_back(event)

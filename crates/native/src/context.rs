@@ -415,7 +415,7 @@ impl Context {
             self.inner.local.with(self.inner.slot, |c| {
                 let x = c.extra();
                 if flags.monitor {
-                    x.watching.push(child);
+                    x.watching.insert(child);
                 }
                 if flags.link {
                     x.links.push(child);
@@ -428,7 +428,7 @@ impl Context {
     fn forget_child(&self, child: Pid) {
         self.inner.local.with(self.inner.slot, |c| {
             if let Some(x) = &mut c.extra {
-                x.watching.retain(|w| *w != child);
+                x.watching.remove(&child);
                 x.links.retain(|l| *l != child);
             }
         });

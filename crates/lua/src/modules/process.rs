@@ -218,7 +218,7 @@ fn remember(ctx: &Ctx, slot: u32, child: Pid, flags: SpawnFlags) {
         ctx.local.with(slot, |c| {
             let x = c.extra();
             if flags.monitor {
-                x.watching.push(child);
+                x.watching.insert(child);
             }
             if flags.link {
                 x.links.push(child);
