@@ -300,5 +300,11 @@ fn scheduler(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pids, payloads, scheduler);
+// The macro defines an undocumented `pub fn benches`.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(benches, pids, payloads, scheduler);
+}
+use group::benches;
 criterion_main!(benches);
