@@ -215,6 +215,16 @@ fn native_kind_errors_are_typed() {
         .run()
         .expect_err("clash");
     assert!(matches!(clash, BootError::Native(_)), "{clash:?}");
+    // Definitions given in code are checked like files and named in errors.
+    let bad = Runtime::new()
+        .definitions(
+            "inline.yaml",
+            "version: \"1.0\"\nnamespace: app\nentries:\n  - name: x\n",
+        )
+        .exec("app:x", Vec::new())
+        .run()
+        .expect_err("an entry without a kind");
+    assert!(bad.to_string().contains("inline.yaml"), "{bad}");
     assert!(
         clash.to_string().contains("test:interop") && clash.to_string().contains("_index.yaml"),
         "{clash}"

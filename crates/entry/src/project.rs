@@ -347,6 +347,27 @@ mod tests {
     }
 
     #[test]
+    fn definitions_in_code_and_native_entries() {
+        let yaml =
+            "version: \"1.0\"\nnamespace: app\nentries:\n  - name: b\n    kind: process.host\n";
+        let mut p = load_definitions(Path::new("/base"), &[("app.yaml".into(), yaml.into())])
+            .expect("loads");
+        p.add_native("app:a").expect("new id");
+        p.add_native("app:c").expect("new id");
+        let ids: Vec<String> = p.entries.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, ["app:a", "app:b", "app:c"], "kept sorted");
+        assert_eq!(p.entries[0].kind, NATIVE_KIND);
+        assert!(matches!(
+            p.entries[0].spec,
+            crate::entry::EntrySpec::NativeProcess
+        ));
+        let clash = p.add_native("app:b").expect_err("defined in YAML");
+        assert!(clash.contains("/base/app.yaml:"), "{clash}");
+        assert!(p.add_native("app:a").is_err(), "registered twice");
+        assert!(p.add_native("nonamespace").is_err());
+    }
+
+    #[test]
     fn project_get_finds_by_id() {
         let entry = |name: &str| Entry {
             id: EntryId::new("app", name),
