@@ -175,6 +175,54 @@ async fn rust_service(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
     }
 }
 
+thread_local! {
+    /// Where `test:leaker` leaves its context for `stale_driver` (same worker thread).
+    static LEAKED: std::cell::RefCell<Option<Context>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `test:leaker`: keeps its context somewhere it outlives the process, then ends.
+async fn leaker(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
+    LEAKED.with(|l| *l.borrow_mut() = Some(ctx));
+    Ok(())
+}
+
+/// `test:stale_driver`: a context kept past its process's end must not reach the process
+/// that reuses its slot.
+async fn stale_driver(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
+    let gone = ctx
+        .spawn_monitored("test:leaker", "test:processes", &())
+        .await?;
+    while ctx.event().await.from != gone {}
+    let stale = LEAKED
+        .with(|l| l.borrow_mut().take())
+        .expect("the leaker ran on this worker");
+    // Its slot is free: the next local spawn takes it. Give that process a message.
+    let heir = ctx.spawn("test:rust", "test:processes", &()).await?;
+    ctx.send(heir, "unrelated", &1)?;
+    let ok = stale.try_recv().is_none()
+        && stale.try_event().is_none()
+        && stale.monitor(ctx.pid()) == Err(starling::RelationError::NotFound);
+    ctx.send(heir, "stop", &0)?;
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// `test:stale_main`: runs `test:stale_driver` on the process host, returns its result.
+async fn stale_main(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
+    let driver = ctx
+        .spawn_monitored("test:stale_driver", "test:processes", &())
+        .await?;
+    loop {
+        let ev = ctx.event().await;
+        if ev.from == driver {
+            return match ev.result.as_ref().map(|r| r.result()) {
+                Some(Ok(p)) => Ok(p.decode()?),
+                Some(Err(e)) => Err(e.clone()),
+                None => Ok(1),
+            };
+        }
+    }
+}
+
 fn interop_runtime() -> Runtime {
     Runtime::project(repo().join("tests/native"))
         .log(LogFlags {
@@ -193,6 +241,19 @@ fn lua_and_rust_processes_interoperate() {
         .run()
         .expect("boots");
     assert_eq!(code, 0, "the Lua driver failed (its error is on stderr)");
+}
+
+#[test]
+fn a_context_kept_past_its_process_reaches_nothing() {
+    let code = interop_runtime()
+        .native("test:leaker", leaker)
+        .and_then(|rt| rt.native("test:stale_driver", stale_driver))
+        .and_then(|rt| rt.native("test:stale_main", stale_main))
+        .expect("valid kinds")
+        .exec("test:stale_main", Vec::new())
+        .run()
+        .expect("boots");
+    assert_eq!(code, 0);
 }
 
 #[test]

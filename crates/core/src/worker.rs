@@ -251,6 +251,17 @@ impl Local {
         f(&mut self.procs.borrow_mut()[slot as usize])
     }
 
+    /// Runs `f` on the core state of `pid` if it is still the process in `slot` (a slot is
+    /// reused once its process ends).
+    pub fn with_pid<R>(
+        &self,
+        slot: u32,
+        pid: Pid,
+        f: impl FnOnce(&mut ProcCore) -> R,
+    ) -> Option<R> {
+        self.with_live(slot, pid, f)
+    }
+
     /// Number of processes on this worker.
     pub fn len(&self) -> usize {
         self.procs.borrow().len()

@@ -24,7 +24,9 @@ use crate::error::{RegisterError, RelationError, SendError, SpawnError};
 /// cloning it is cheap, so the tasks of a process ([`Context::task`]) each take a clone. Every
 /// receive future here can be raced in `tokio::select!` (or any select over futures): it takes
 /// a message or event out of the queue only in the poll that returns it, so a losing branch
-/// loses nothing.
+/// loses nothing. A context is tied to its process: kept past the process's end (through an
+/// `Rc` shared with another process, say), its receives never complete and its relation
+/// calls fail with `NotFound`.
 ///
 /// ```
 /// # use starling_native::Context;
@@ -87,6 +89,19 @@ impl<'a> From<&'a String> for Dest<'a> {
 impl Context {
     pub(crate) fn new(inner: Rc<ProcInner>) -> Context {
         Context { inner }
+    }
+
+    /// Runs `f` on this process's core state; `None` once the process has ended (a context
+    /// kept past its process's end must not reach whoever reuses its slot).
+    fn core<R>(&self, f: impl FnOnce(&mut starling_core::ProcCore) -> R) -> Option<R> {
+        self.inner
+            .local
+            .with_pid(self.inner.slot, self.inner.pid, f)
+    }
+
+    /// True while this process is alive.
+    fn alive(&self) -> bool {
+        self.core(|_| ()).is_some()
     }
 
     /// This process's pid.
@@ -159,9 +174,7 @@ impl Context {
 
     /// The next message if one is queued.
     pub fn try_recv(&self) -> Option<Message> {
-        self.inner
-            .local
-            .with(self.inner.slot, |p| p.mailbox.pop_front())
+        self.core(|p| p.mailbox.pop_front()).flatten()
     }
 
     /// The next event (EXIT of a monitored process, LINK_DOWN, CANCEL).
@@ -171,9 +184,7 @@ impl Context {
 
     /// The next event if one is queued.
     pub fn try_event(&self) -> Option<Event> {
-        self.inner
-            .local
-            .with(self.inner.slot, |p| p.events.pop_front())
+        self.core(|p| p.events.pop_front()).flatten()
     }
 
     // ----- spawning -----
@@ -238,6 +249,9 @@ impl Context {
 
     /// Monitors `pid`: an EXIT event arrives when it ends (at once, NOT_FOUND, if it is gone).
     pub fn monitor(&self, pid: Pid) -> Result<(), RelationError> {
+        if !self.alive() {
+            return Err(RelationError::NotFound);
+        }
         self.inner
             .local
             .monitor(self.inner.slot, pid)
@@ -246,6 +260,9 @@ impl Context {
 
     /// Stops monitoring `pid`; no EXIT from it arrives afterwards.
     pub fn demonitor(&self, pid: Pid) -> Result<(), RelationError> {
+        if !self.alive() {
+            return Err(RelationError::NotFound);
+        }
         self.inner
             .local
             .demonitor(self.inner.slot, pid)
@@ -254,6 +271,9 @@ impl Context {
 
     /// Links with `pid`.
     pub fn link(&self, pid: Pid) -> Result<(), RelationError> {
+        if !self.alive() {
+            return Err(RelationError::NotFound);
+        }
         self.inner
             .local
             .link(self.inner.slot, pid)
@@ -262,6 +282,9 @@ impl Context {
 
     /// Removes the link with `pid`.
     pub fn unlink(&self, pid: Pid) -> Result<(), RelationError> {
+        if !self.alive() {
+            return Err(RelationError::NotFound);
+        }
         self.inner
             .local
             .unlink(self.inner.slot, pid)
@@ -271,9 +294,7 @@ impl Context {
     /// With `true`, a linked process failing sends this process a LINK_DOWN event instead of
     /// killing it.
     pub fn trap_links(&self, on: bool) {
-        self.inner
-            .local
-            .with(self.inner.slot, |p| p.extra().trap_links = on);
+        self.core(|p| p.extra().trap_links = on);
     }
 
     /// Asks `pid` to stop: it gets a CANCEL event with `reason`. False when it is not alive.
@@ -412,7 +433,7 @@ impl Context {
     /// Records the parent's half of a monitor/link set up by a spawn.
     fn remember(&self, child: Pid, flags: SpawnFlags) {
         if flags.monitor || flags.link {
-            self.inner.local.with(self.inner.slot, |c| {
+            self.core(|c| {
                 let x = c.extra();
                 if flags.monitor {
                     x.watching.insert(child);
@@ -426,7 +447,7 @@ impl Context {
 
     /// Undoes [`Context::remember`] for a spawn that failed.
     fn forget_child(&self, child: Pid) {
-        self.inner.local.with(self.inner.slot, |c| {
+        self.core(|c| {
             if let Some(x) = &mut c.extra {
                 x.watching.remove(&child);
                 x.links.retain(|l| *l != child);
@@ -495,7 +516,9 @@ impl Future for Sleep<'_> {
         if !self.armed {
             // The worker's timer steps the process at `at`; token 0 means "just run it".
             let inner = &self.ctx.inner;
-            inner.local.add_timer(inner.slot, self.at, 0);
+            if self.ctx.alive() {
+                inner.local.add_timer(inner.slot, self.at, 0);
+            }
             self.armed = true;
         }
         Poll::Pending
