@@ -423,6 +423,16 @@ impl Context {
         self.log(Level::Info, message, fields);
     }
 
+    /// [`Context::log`] at debug level.
+    pub fn debug(&self, message: &str, fields: &[(&str, serde_json::Value)]) {
+        self.log(Level::Debug, message, fields);
+    }
+
+    /// [`Context::log`] at warn level.
+    pub fn warn(&self, message: &str, fields: &[(&str, serde_json::Value)]) {
+        self.log(Level::Warn, message, fields);
+    }
+
     /// [`Context::log`] at error level.
     pub fn error(&self, message: &str, fields: &[(&str, serde_json::Value)]) {
         self.log(Level::Error, message, fields);
