@@ -43,6 +43,7 @@ lua_tests!(
     payload_global,
     channel_semantics,
     channel_select,
+    channel_buffers,
     coroutine_spawn,
     coroutine_std,
     coroutine_block_status,
@@ -114,6 +115,27 @@ fn payload_million_tables() {
         &["run", "-x", "test.helpers:payload_million"],
         "",
         Duration::from_secs(240),
+    );
+    out.expect_code(0);
+}
+
+/// A channel buffer past mlua's reference ceiling (1.2e6 strings, then 1e6 tables) while a
+/// neighbour on the same worker keeps answering (`channel_buffers.lua`, `million`). About 25 s
+/// in a debug build, so only release builds run it: `cargo test --release --test it
+/// channel_buffer_million`. The debug run of `channel_buffers` covers the same code with fewer
+/// values.
+#[test]
+fn channel_buffer_million_values() {
+    if cfg!(debug_assertions) {
+        eprintln!("channel_buffer_million_values: release builds only");
+        return;
+    }
+    let dir = repo().join("tests/lua");
+    let out = run_in(
+        &dir,
+        &["run", "-x", "test:channel_buffers_million"],
+        "",
+        Duration::from_secs(120),
     );
     out.expect_code(0);
 }

@@ -278,9 +278,35 @@ impl Ctx {
             .and_then(|()| chunk.call::<MultiValue>(()));
         self.cur.replace(prev);
         self.cur_task.set(prev_task);
-        let ret = ran?;
+        let started = ran
+            .map_err(InitError::from)
+            .and_then(|ret| self.start_main(lua, &p, chunk, ret, args));
+        match started {
+            // The chunk's channels are this process's: their inline values are stored now, for
+            // this process (a spawner's step goes on after this).
+            Ok(()) => {
+                chan::spill(lua, &p);
+                self.store(slot, Some(p));
+                Ok(())
+            }
+            // The process never existed; what its channels keep goes now (see `release`).
+            Err(e) => {
+                let _ = chan::ChanState::release_process(lua, &p);
+                Err(e)
+            }
+        }
+    }
 
-        let main = match &prepared.code.method {
+    /// The rest of [`Ctx::init`] once the chunk ran and returned `ret`: the main task.
+    fn start_main(
+        &self,
+        lua: &Lua,
+        p: &ProcState,
+        chunk: Function,
+        ret: MultiValue,
+        args: &Payload,
+    ) -> Result<(), InitError> {
+        let main = match &p.entry.code.method {
             None => chunk,
             Some(m) => match ret.into_iter().next() {
                 Some(Value::Table(t)) => match t.get::<Value>(m.as_str())? {
@@ -295,10 +321,9 @@ impl Ctx {
         targs.push(Value::Function(main));
         targs.extend(convert::from_payload(lua, args)?);
         let thread = lua.create_thread(self.refs().task_body.clone())?;
-        vm::set_category(&thread, slot);
+        vm::set_category(&thread, p.slot);
         let main_task = p.add_task(lua, thread, targs)?;
         p.main.set(main_task);
-        self.store(slot, Some(p));
         Ok(())
     }
 
@@ -424,6 +449,11 @@ impl Ctx {
             .step_inner(lua, &p)
             .unwrap_or_else(|e| Step::Exit(ExitReason::error(from_mlua(&e))));
         let step = vm::after_step(lua, self, &p, step);
+        if !matches!(step, Step::Exit(_)) {
+            // An ending process's inline values are dropped at release instead.
+            chan::spill(lua, &p);
+        }
+        chan::end_step(lua);
         self.cur.replace(None);
         self.cur_task.set(None);
         step
@@ -545,12 +575,12 @@ impl Ctx {
         };
         match use_ {
             TokenUse::Sleep { task, wait } => {
-                p.wake(task, wait, Vec::new());
+                p.wake(lua, task, wait, Vec::new());
             }
             TokenUse::After(st) => {
                 let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
                 // The owner may have closed the channel already; the tick is then dropped.
-                let _ = chan::try_send(p, &st, &now);
+                let _ = chan::try_send(lua, p, &st, &now);
                 chan::close(lua, p, &st, Value::LightUserData(self.refs().raise))?;
             }
             TokenUse::Result { chan: st, state } => {
@@ -559,7 +589,7 @@ impl Ctx {
                     Ok(payload) => {
                         let v = Value::UserData(lua.create_userdata(LuaPayload::new(payload))?);
                         state.raw_set("value", v.clone())?;
-                        let _ = chan::try_send(p, &st, &v);
+                        let _ = chan::try_send(lua, p, &st, &v);
                     }
                     Err(e) => {
                         state.raw_set("err", lua.create_userdata(LuaErrorObject(e))?)?;
@@ -590,7 +620,7 @@ impl Ctx {
                         ]
                     }
                 };
-                p.wake(task, wait, vals);
+                p.wake(lua, task, wait, vals);
             }
         }
         Ok(())
@@ -606,6 +636,9 @@ impl Ctx {
                 }
             }
             reclaim = p.out_of_memory.get();
+            // What its channels keep goes now, cycles included. Should this fail, the collector
+            // still takes every store that is not in a cycle.
+            let _ = chan::ChanState::release_process(lua, &p);
         }
         self.store(slot, None);
         if reclaim {
@@ -708,7 +741,10 @@ impl starling_core::Engine for LuaEngine {
                 "terminal host busy",
             ));
         }
-        self.ctx.spawn_here(&self.lua, req)
+        let spawned = self.ctx.spawn_here(&self.lua, req);
+        // The child's chunk ran: channel stores it used are let go of as after a step.
+        chan::end_step(&self.lua);
+        spawned
     }
 
     fn release(&mut self, slot: u32) {

@@ -18,7 +18,7 @@ use mlua::{AnyUserData, Lua, RegistryKey, Table, Thread, Value};
 use slab::Slab;
 use starling_core::Pid;
 
-use crate::chan::ChanState;
+use crate::chan::{ChanState, ProcChans};
 use crate::engine::Prepared;
 
 /// What a blocked task waits for.
@@ -118,6 +118,9 @@ pub(crate) struct ProcState {
     pub(crate) raw_mode: Cell<u32>,
     /// Set when the process ran out of Lua memory: it is ending (see `vm::out_of_memory`).
     pub(crate) out_of_memory: Cell<bool>,
+    /// Bookkeeping of this process's channels, made when one first keeps a value (see
+    /// `crate::chan`). Boxed: most processes never need it.
+    pub(crate) chans: RefCell<Option<Box<ProcChans>>>,
 }
 
 impl ProcState {
@@ -136,6 +139,7 @@ impl ProcState {
             specials: RefCell::new(Specials::default()),
             raw_mode: Cell::new(0),
             out_of_memory: Cell::new(false),
+            chans: RefCell::new(None),
         }
     }
 
@@ -207,8 +211,8 @@ impl ProcState {
 
     /// Completes `task`'s wait `id` with `values`. Channel borrows must be released first:
     /// this removes the task's other select registrations.
-    pub(crate) fn wake(&self, task: u32, id: u64, values: Vec<Value>) -> bool {
-        let wait = {
+    pub(crate) fn wake(&self, lua: &Lua, task: u32, id: u64, values: Vec<Value>) -> bool {
+        let (wait, preempted) = {
             let mut tasks = self.tasks.borrow_mut();
             let Some(t) = tasks.get_mut(task as usize) else {
                 return false;
@@ -217,23 +221,43 @@ impl ProcState {
                 return false;
             }
             t.resume = Some(values);
-            let preempted = t.preempted;
-            (t.wait.take(), preempted)
+            (t.wait.take(), t.preempted)
         };
-        let (wait, preempted) = wait;
-        if let Some(Wait {
-            kind: WaitKind::Select(cases),
-            id,
-        }) = wait
-        {
-            for (_, st) in cases {
-                st.borrow_mut().forget(task, id);
-            }
-        }
+        withdraw(lua, task, wait);
         if !preempted {
             self.ready.borrow_mut().push_back(task);
         }
         true
+    }
+
+    /// Ends `task`'s wait `id` without waking it, for a wait that failed to register (a value
+    /// could not be stored) while its task is still running: a registration left behind would
+    /// wake a running task. Channel borrows must be released first.
+    pub(crate) fn abandon_wait(&self, lua: &Lua, task: u32, id: u64) {
+        let wait = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(task as usize) else {
+                return;
+            };
+            if t.wait.as_ref().is_none_or(|w| w.id != id) {
+                return;
+            }
+            t.wait.take()
+        };
+        withdraw(lua, task, wait);
+    }
+}
+
+/// Withdraws an ended select's registrations from every case channel.
+fn withdraw(lua: &Lua, task: u32, wait: Option<Wait>) {
+    if let Some(Wait {
+        kind: WaitKind::Select(cases),
+        id,
+    }) = wait
+    {
+        for (_, st) in cases {
+            st.borrow_mut().forget(lua, task, id);
+        }
     }
 }
 

@@ -78,22 +78,23 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
     let c = ctx.clone();
     raw.raw_set(
         "chan_send",
-        lua.create_function(move |_, (ch, v): (Value, Value)| {
+        lua.create_function(move |lua, (ch, v): (Value, Value)| {
             let (_, st) = chan_of(&ch, "send")?;
             let p = c.current()?;
-            if chan::try_send(&p, &st, &v)? {
+            if chan::try_send(lua, &p, &st, &v)? {
                 return Ok(MultiValue::from_vec(vec![Value::Boolean(true)]));
             }
             let task = c.current_task()?;
             let wait = p.set_wait(task, WaitKind::Send);
-            st.borrow_mut().push_sender(
-                Waiter {
-                    task,
-                    wait,
-                    case: 0,
-                },
-                v,
-            );
+            let w = Waiter {
+                task,
+                wait,
+                case: 0,
+            };
+            if let Err(e) = chan::push_sender(lua, &p, &st, w, &v) {
+                p.abandon_wait(lua, task, wait);
+                return Err(e);
+            }
             Ok(c.pending())
         })?,
     )?;
@@ -183,7 +184,7 @@ fn select(lua: &Lua, ctx: &Ctx, cases: Value, dflt: Option<Value>) -> mlua::Resu
                 }
             }
             Some(v) => {
-                if chan::try_send(&p, st, v)? {
+                if chan::try_send(lua, &p, st, v)? {
                     return Ok(result(ud, v.clone(), true));
                 }
             }
@@ -216,7 +217,13 @@ fn select(lua: &Lua, ctx: &Ctx, cases: Value, dflt: Option<Value>) -> mlua::Resu
         };
         match send {
             None => st.borrow_mut().push_receiver(w),
-            Some(v) => st.borrow_mut().push_sender(w, v),
+            Some(v) => {
+                if let Err(e) = chan::push_sender(lua, &p, &st, w, &v) {
+                    // Withdraws the cases registered so far.
+                    p.abandon_wait(lua, task, wait);
+                    return Err(e);
+                }
+            }
         }
     }
     Ok(ctx.pending())

@@ -89,7 +89,7 @@ pub(crate) fn on_fire(
     }
     let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
     // A full buffer drops the tick; a channel the script closed stops the timer.
-    let open = chan::try_send(p, &t.st, &v).is_ok();
+    let open = chan::try_send(lua, p, &t.st, &v).is_ok();
     match t.period {
         Some(period) if open => {
             let step = Duration::from_nanos(period);
@@ -168,7 +168,7 @@ impl UserData for Timer {
             let was = t.state.due.take().is_some();
             Ok(if t.state.period.is_some() { true } else { was })
         });
-        m.add_method("reset", |_, t, d: Value| {
+        m.add_method("reset", |lua, t, d: Value| {
             let ns = match duration_arg(&d) {
                 Ok(ns) if ns > 0 => ns,
                 Ok(_) => {
@@ -186,7 +186,7 @@ impl UserData for Timer {
             let was = t.state.due.get().is_some();
             if t.state.period.is_none() {
                 // A value from before the reset is stale: the next receive gets the new one.
-                t.state.st.borrow_mut().clear_buffer();
+                t.state.st.borrow_mut().clear_buffer(lua);
             }
             t.state.arm(&t.ctx, &p, t.token, after(ns));
             Ok(was)
