@@ -19,27 +19,6 @@ mod echo;
 
 use starling::{KindError, Runtime};
 
-/// The hosts and the relay's service, always defined in YAML.
-const HOSTS: &str = r#"
-version: "1.0"
-namespace: app
-entries:
-  - name: terminal
-    kind: terminal.host
-    lifecycle:
-      auto_start: true
-  - name: processes
-    kind: process.host
-    lifecycle:
-      auto_start: true
-  - name: relay-service
-    kind: process.service
-    process: app:relay
-    host: app:processes
-    lifecycle:
-      auto_start: true
-"#;
-
 /// The Lua entries, as in `examples/echo-service/src/_index.yaml`.
 fn lua_entry(name: &str) -> String {
     let modules = match name {
@@ -66,7 +45,7 @@ fn build(mode: &str) -> Result<Runtime, String> {
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/echo-service/src");
     let mut rt = Runtime::new()
         .base(src)
-        .definitions("echo_mixed.yaml", HOSTS);
+        .definitions("echo_mixed.yaml", echo::HOSTS);
     for name in lua {
         rt = rt.definitions(&format!("{name}.yaml"), &lua_entry(name));
     }

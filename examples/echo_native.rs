@@ -15,31 +15,9 @@ mod echo;
 
 use starling::Runtime;
 
-/// Hosts and the relay's service: the same entries as the Lua version's `_index.yaml`,
-/// without the process entries, which are registered in `main`.
-const ENTRIES: &str = r#"
-version: "1.0"
-namespace: app
-entries:
-  - name: terminal
-    kind: terminal.host
-    lifecycle:
-      auto_start: true
-  - name: processes
-    kind: process.host
-    lifecycle:
-      auto_start: true
-  - name: relay-service
-    kind: process.service
-    process: app:relay
-    host: app:processes
-    lifecycle:
-      auto_start: true
-"#;
-
 fn main() {
     let runtime = Runtime::new()
-        .definitions("echo_native.yaml", ENTRIES)
+        .definitions("echo_native.yaml", echo::HOSTS)
         .native("app:relay", echo::relay)
         .and_then(|rt| rt.native("app:worker", echo::worker))
         .and_then(|rt| rt.native("app:cli", echo::cli));

@@ -10,6 +10,28 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use starling::{Context, ErrorValue, EventKind, Payload, Pid};
 
+/// The hosts and the relay's service, as in `examples/echo-service/src/_index.yaml`; the
+/// process entries are registered (Rust) or added (Lua) by each example.
+pub(crate) const HOSTS: &str = r#"
+version: "1.0"
+namespace: app
+entries:
+  - name: terminal
+    kind: terminal.host
+    lifecycle:
+      auto_start: true
+  - name: processes
+    kind: process.host
+    lifecycle:
+      auto_start: true
+  - name: relay-service
+    kind: process.service
+    process: app:relay
+    host: app:processes
+    lifecycle:
+      auto_start: true
+"#;
+
 /// What the CLI sends the relay: the same table a Lua CLI sends.
 #[derive(Serialize, Deserialize)]
 struct EchoRequest {

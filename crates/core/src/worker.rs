@@ -32,7 +32,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use slab::Slab;
 
 use crate::directory::Addr;
-use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest};
+use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 use crate::message::{Event, EventKind, ExitReason, ExitResult, Message, unix_now};
 use crate::node::Node;
 use crate::pid::{HostId, Pid};
@@ -322,6 +322,31 @@ impl Local {
         }
         self.notify(slot);
         Ok(pid)
+    }
+
+    /// Fails when the name a spawn's setup asks for is taken; call it before creating the
+    /// child, so a failed spawn leaves nothing behind.
+    pub fn check_setup(&self, setup: Option<&SpawnSetup>) -> Result<(), ErrorValue> {
+        match setup.and_then(|s| s.name.as_deref()) {
+            Some(name) if self.node.registry.lookup(name).is_some() => Err(ErrorValue::new(
+                ErrorKind::AlreadyExists,
+                "name already registered",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Registers the name and queues the first messages of a child that has not run yet, so
+    /// both are in place before it does (`with_name`, `with_message`).
+    pub fn apply_setup(&self, pid: Pid, setup: Option<Box<SpawnSetup>>) {
+        let Some(setup) = setup else { return };
+        if let Some(name) = &setup.name {
+            // Checked by `check_setup`; nothing ran on this worker in between.
+            let _ = self.register(name, pid);
+        }
+        for msg in setup.messages {
+            let _ = self.send(pid, msg);
+        }
     }
 
     /// Marks a local process as having news.
@@ -921,8 +946,8 @@ impl Local {
     }
 }
 
-/// The INTERNAL error a caught panic becomes.
-pub(crate) fn panic_error(panic: &(dyn std::any::Any + Send)) -> ErrorValue {
+/// The INTERNAL error a caught panic becomes (`runtime panic: <message>`).
+pub fn panic_error(panic: &(dyn std::any::Any + Send)) -> ErrorValue {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -30,6 +30,6 @@ impl Services for HostServices {
     }
 
     fn is_native(&self, entry: &str) -> bool {
-        self.kinds.contains(entry)
+        !self.kinds.is_empty() && self.kinds.contains(entry)
     }
 }

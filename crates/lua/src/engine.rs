@@ -224,15 +224,7 @@ impl Ctx {
         let args = &args;
         let function = setup.as_ref().is_some_and(|s| s.function);
         let prepared = self.prepare(lua, &entry, function)?;
-        let registry = &self.local.node().registry;
-        if let Some(name) = setup.as_ref().and_then(|s| s.name.as_deref()) {
-            if registry.lookup(name).is_some() {
-                return Err(ErrorValue::new(
-                    ErrorKind::AlreadyExists,
-                    "name already registered",
-                ));
-            }
-        }
+        self.local.check_setup(setup.as_deref())?;
         let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
             self.init(lua, slot, pid, prepared, args)
                 .map_err(|e| match e {
@@ -240,16 +232,7 @@ impl Ctx {
                     InitError::Value(v) => v,
                 })
         })?;
-        // The child has not run yet: its name and first messages are in place before it does.
-        if let Some(setup) = setup {
-            if let Some(name) = &setup.name {
-                // Checked above; on this worker nothing ran in between.
-                let _ = self.local.register(name, pid);
-            }
-            for msg in setup.messages {
-                let _ = self.local.send(pid, msg);
-            }
-        }
+        self.local.apply_setup(pid, setup);
         Ok(pid)
     }
 

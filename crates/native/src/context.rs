@@ -249,46 +249,33 @@ impl Context {
 
     /// Monitors `pid`: an EXIT event arrives when it ends (at once, NOT_FOUND, if it is gone).
     pub fn monitor(&self, pid: Pid) -> Result<(), RelationError> {
-        if !self.alive() {
-            return Err(RelationError::NotFound);
-        }
-        self.inner
-            .local
-            .monitor(self.inner.slot, pid)
-            .map_err(relation_error)
+        self.relate(|local, slot| local.monitor(slot, pid))
     }
 
     /// Stops monitoring `pid`; no EXIT from it arrives afterwards.
     pub fn demonitor(&self, pid: Pid) -> Result<(), RelationError> {
-        if !self.alive() {
-            return Err(RelationError::NotFound);
-        }
-        self.inner
-            .local
-            .demonitor(self.inner.slot, pid)
-            .map_err(relation_error)
+        self.relate(|local, slot| local.demonitor(slot, pid))
     }
 
     /// Links with `pid`.
     pub fn link(&self, pid: Pid) -> Result<(), RelationError> {
-        if !self.alive() {
-            return Err(RelationError::NotFound);
-        }
-        self.inner
-            .local
-            .link(self.inner.slot, pid)
-            .map_err(relation_error)
+        self.relate(|local, slot| local.link(slot, pid))
     }
 
     /// Removes the link with `pid`.
     pub fn unlink(&self, pid: Pid) -> Result<(), RelationError> {
+        self.relate(|local, slot| local.unlink(slot, pid))
+    }
+
+    /// Runs a relation call of the core for this process, unless it has ended.
+    fn relate(
+        &self,
+        call: impl FnOnce(&starling_core::Local, u32) -> Result<(), starling_core::RelationError>,
+    ) -> Result<(), RelationError> {
         if !self.alive() {
             return Err(RelationError::NotFound);
         }
-        self.inner
-            .local
-            .unlink(self.inner.slot, pid)
-            .map_err(relation_error)
+        call(&self.inner.local, self.inner.slot).map_err(relation_error)
     }
 
     /// With `true`, a linked process failing sends this process a LINK_DOWN event instead of

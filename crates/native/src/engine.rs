@@ -27,6 +27,8 @@ use starling_core::{
     Wakeup,
 };
 
+use starling_core::worker::panic_error;
+
 use crate::context::Context;
 use crate::kinds::Kinds;
 
@@ -109,15 +111,6 @@ impl Wake for PollWaker {
     }
 }
 
-/// Text of a caught panic.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown cause".to_string())
-}
-
 impl Shared {
     /// True when the process in `slot` is native.
     fn owns(&self, slot: u32) -> bool {
@@ -144,15 +137,7 @@ impl Shared {
                 format!("entry not found: {entry}"),
             ));
         };
-        let registry = &self.local.node().registry;
-        if let Some(name) = setup.as_ref().and_then(|s| s.name.as_deref()) {
-            if registry.lookup(name).is_some() {
-                return Err(ErrorValue::new(
-                    ErrorKind::AlreadyExists,
-                    "name already registered",
-                ));
-            }
-        }
+        self.local.check_setup(setup.as_deref())?;
         let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
             let inner = Rc::new(ProcInner {
                 shared: Rc::downgrade(self),
@@ -165,12 +150,7 @@ impl Shared {
             // Building the body runs user code: a panic there fails this spawn only.
             let main =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.start(ctx, args)))
-                    .map_err(|p| {
-                        ErrorValue::new(
-                            ErrorKind::Internal,
-                            format!("runtime panic: {}", panic_text(p.as_ref())),
-                        )
-                    })?;
+                    .map_err(|p| panic_error(p.as_ref()))?;
             let waker = Waker::from(Arc::new(PollWaker {
                 node: self.local.node().clone(),
                 pid,
@@ -186,15 +166,7 @@ impl Shared {
             );
             Ok(())
         })?;
-        if let Some(setup) = setup {
-            if let Some(name) = &setup.name {
-                // Checked above; nothing ran on this worker in between.
-                let _ = self.local.register(name, pid);
-            }
-            for msg in setup.messages {
-                let _ = self.local.send(pid, msg);
-            }
-        }
+        self.local.apply_setup(pid, setup);
         Ok(pid)
     }
 
