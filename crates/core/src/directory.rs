@@ -26,6 +26,8 @@ pub struct Addr {
 impl Addr {
     /// Host index reserved for the node's control plane (supervisors, exec watcher).
     pub const CONTROL: u16 = u16::MAX;
+    /// Host index reserved for external receivers (see `Node::register_external`).
+    pub const EXTERNAL: u16 = u16::MAX - 1;
 }
 
 /// Sharded map from pid number to [`Addr`].

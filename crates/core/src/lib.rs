@@ -29,7 +29,9 @@ pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use log::{Level, LogRecord, LogSink};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
-pub use node::{EngineFactory, EnterGuard, HostKind, Node, PidError, WarnFn, with_current};
+pub use node::{
+    EngineFactory, EnterGuard, ExternalFn, HostKind, Node, PidError, WarnFn, with_current,
+};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
 pub use value::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};

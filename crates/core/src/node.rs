@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
+use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
 use crate::directory::{Addr, Directory};
@@ -100,6 +101,7 @@ impl NodeBuilder {
             directory: Directory::new(),
             registry: Registry::default(),
             control: OnceLock::new(),
+            externals: RwLock::new(Externals::default()),
             warn: OnceLock::new(),
             log: OnceLock::new(),
             stopping: AtomicBool::new(false),
@@ -118,9 +120,30 @@ pub struct Node {
     /// The name registry.
     pub registry: Registry,
     control: OnceLock<Sender<Envelope>>,
+    externals: RwLock<Externals>,
     warn: OnceLock<WarnHook>,
     log: OnceLock<LogHook>,
     stopping: AtomicBool,
+}
+
+/// What an external receiver does with an envelope addressed to its pid (see
+/// [`Node::register_external`]). Called on the sending thread (a worker, or whoever sent):
+/// it must not block, and must not register or unregister receivers.
+pub type ExternalFn = Arc<dyn Fn(Envelope) + Send + Sync>;
+
+/// The external receivers, by id (the slot of their [`Addr`]).
+#[derive(Default)]
+struct Externals {
+    next: u32,
+    by_id: FxHashMap<u32, ExternalFn>,
+}
+
+impl std::fmt::Debug for Externals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Externals")
+            .field("count", &self.by_id.len())
+            .finish()
+    }
 }
 
 /// Where the runtime's own warnings go (the host's log); see [`Node::set_warn`].
@@ -380,6 +403,44 @@ impl Node {
         self.directory.remove(pid.num);
     }
 
+    /// Gives something outside the workers a pid (printed on `host`): every envelope
+    /// addressed to it (a message, an event, the [`Envelope::Wake`] answering a request it
+    /// made, such as a function call's result) is handed to `f`. For servers that start
+    /// processes and wait for their results (HTTP handlers), and bridges to other nodes.
+    /// The pid number comes from the hidden range, so it does not shift the numbers users see.
+    pub fn register_external(&self, host: HostId, f: ExternalFn) -> Pid {
+        let id = {
+            let mut x = self.externals.write();
+            let mut id = x.next;
+            while x.by_id.contains_key(&id) {
+                id = id.wrapping_add(1);
+            }
+            x.next = id.wrapping_add(1);
+            x.by_id.insert(id, f);
+            id
+        };
+        let num = self.next_hidden_num();
+        self.directory.insert(
+            num,
+            Addr {
+                host: Addr::EXTERNAL,
+                worker: 0,
+                slot: id,
+            },
+        );
+        Pid::local(host, num)
+    }
+
+    /// Removes an external receiver; envelopes for its pid are dropped from now on.
+    pub fn unregister_external(&self, pid: Pid) {
+        if let Some(addr) = self.directory.get(pid.num) {
+            if addr.host == Addr::EXTERNAL {
+                self.directory.remove(pid.num);
+                self.externals.write().by_id.remove(&addr.slot);
+            }
+        }
+    }
+
     pub(crate) fn worker(&self, addr: Addr) -> Option<&WorkerHandle> {
         self.hosts
             .get(addr.host as usize)?
@@ -403,6 +464,17 @@ impl Node {
     pub(crate) fn post_addr(&self, addr: Addr, env: Envelope) -> bool {
         if addr.host == Addr::CONTROL {
             return self.control.get().is_some_and(|tx| tx.send(env).is_ok());
+        }
+        if addr.host == Addr::EXTERNAL {
+            // Called outside the lock: the receiver may send to other externals.
+            let f = self.externals.read().by_id.get(&addr.slot).cloned();
+            return match f {
+                Some(f) => {
+                    f(env);
+                    true
+                }
+                None => false,
+            };
         }
         self.worker(addr).is_some_and(|w| w.tx.send(env).is_ok())
     }

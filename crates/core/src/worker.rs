@@ -388,6 +388,7 @@ impl Local {
             // Supervisors and watchers have pids but no mailbox.
             return Ok(());
         }
+
         let env = Envelope::Message {
             to,
             slot: addr.slot,
