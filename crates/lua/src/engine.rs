@@ -115,6 +115,34 @@ impl Ctx {
         MultiValue::from_vec(vec![Value::LightUserData(self.refs().pending)])
     }
 
+    /// Starts an asynchronous request for the running coroutine (for modules): whoever serves
+    /// it answers with an [`starling_core::Envelope::Wake`] to the returned address (for
+    /// example with [`starling_core::Local::reply`] or `Node::post` from another thread), and
+    /// the coroutine resumes with the answer's first value, or `nil, err`. The module function
+    /// returns [`Ctx::pending`] right after starting the work, and must be wrapped with the
+    /// prelude's `blocking` when installed. Raises at the top level of a chunk (no coroutine
+    /// can wait there). If the work cannot be started, call [`Ctx::cancel_request`].
+    pub(crate) fn begin_request(&self) -> mlua::Result<starling_core::ReplyTo> {
+        let p = self.current()?;
+        let task = self.current_task()?;
+        let wait = p.set_wait(task, crate::task::WaitKind::Call);
+        let token = self.token(&p, TokenUse::Call { task, wait });
+        Ok(starling_core::ReplyTo { pid: p.pid, token })
+    }
+
+    /// Withdraws a request begun with [`Ctx::begin_request`] that could not be started; the
+    /// module then returns its error instead of [`Ctx::pending`].
+    #[allow(dead_code)] // the seam for modules whose work can fail to start
+    pub(crate) fn cancel_request(&self, reply: starling_core::ReplyTo) {
+        let Ok(p) = self.current() else { return };
+        p.tokens.borrow_mut().remove(&reply.token);
+        if let Some(task) = self.cur_task.get() {
+            if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
+                t.wait = None;
+            }
+        }
+    }
+
     /// A fresh token for worker timers and requests, owned by `p`.
     pub(crate) fn token(&self, p: &ProcState, use_: TokenUse) -> u64 {
         let t = p.next_id();

@@ -3,13 +3,12 @@
 use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
-use starling_core::{ErrorKind, ReplyTo};
+use starling_core::ErrorKind;
 
 use crate::engine::{Ctx, misuse};
 use crate::modules::base::tostring;
 use crate::modules::{arg_type, seal};
 use crate::services::{Stream, Terminal};
-use crate::task::{TokenUse, WaitKind};
 use crate::userdata::error::fail;
 
 fn no_terminal(lua: &Lua) -> mlua::Result<MultiValue> {
@@ -64,11 +63,7 @@ fn start_read(lua: &Lua, ctx: &Ctx, n: Option<usize>) -> mlua::Result<MultiValue
     let Some(t) = terminal(ctx) else {
         return no_terminal(lua);
     };
-    let p = ctx.current()?;
-    let task = ctx.current_task()?;
-    let wait = p.set_wait(task, WaitKind::Call);
-    let token = ctx.token(&p, TokenUse::Call { task, wait });
-    let reply = ReplyTo { pid: p.pid, token };
+    let reply = ctx.begin_request()?;
     match n {
         None => t.read_line(reply),
         Some(n) => t.read(n, reply),
