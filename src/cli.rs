@@ -9,6 +9,8 @@ use clap::Parser;
 
 /// Exit status for command-line and configuration errors.
 pub(crate) const EXIT_ERROR: i32 = 1;
+/// Exit status when the runtime itself failed (BSD's EX_SOFTWARE).
+pub(crate) const EXIT_INTERNAL: i32 = 70;
 
 pub(crate) fn main() -> i32 {
     let args = match args::Cli::try_parse() {
@@ -35,7 +37,11 @@ pub(crate) fn main() -> i32 {
                 }
             }
             eprintln!("starling: {msg}");
-            EXIT_ERROR
+            let internal = matches!(
+                e.downcast_ref::<starling_host::BootError>(),
+                Some(starling_host::BootError::Internal(_))
+            );
+            if internal { EXIT_INTERNAL } else { EXIT_ERROR }
         }
     }
 }

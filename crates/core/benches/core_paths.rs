@@ -5,15 +5,14 @@
 //! the same shapes through Lua. Run with `cargo bench -p starling-core`.
 
 use std::hint::black_box;
-use std::rc::Rc;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use starling_core::{
-    Engine, ErrorValue, ExitReason, HostKind, Local, Message, Node, Payload, Pid, SpawnFlags,
-    SpawnRequest, Step, Table, Value,
+    ExitReason, HostKind, Message, Node, Payload, Pid, SpawnFlags, SpawnRequest, Step, Table, Value,
 };
+use support::{Behaviour, Programs};
 
 fn pids(c: &mut Criterion) {
     let mut b = Node::builder();
@@ -42,43 +41,8 @@ fn payloads(c: &mut Criterion) {
     });
 }
 
-/// What the stub processes do.
-#[derive(Clone, Copy)]
-enum Role {
-    /// Answers every message to its sender.
-    Ponger,
-    /// Sends `n` pings to `peer`, one at a time, then reports.
-    Pinger,
-    /// Spawns `n` monitored children, waits for their EXITs, then reports.
-    Spawner,
-    /// Ends at its first step.
-    Child,
-}
-
-struct StubEngine {
-    local: Rc<Local>,
-    roles: Vec<Option<(Role, u64)>>,
-    done: mpsc::Sender<()>,
-}
-
-impl StubEngine {
-    fn role_of(entry: &str) -> Role {
-        match entry {
-            "ponger" => Role::Ponger,
-            "pinger" => Role::Pinger,
-            "spawner" => Role::Spawner,
-            _ => Role::Child,
-        }
-    }
-
-    fn set(&mut self, slot: u32, role: Role, n: u64) {
-        let i = slot as usize;
-        if self.roles.len() <= i {
-            self.roles.resize(i + 1, None);
-        }
-        self.roles[i] = Some((role, n));
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn int_arg(p: &Payload, i: usize) -> u64 {
     match p.values.get(i) {
@@ -87,113 +51,72 @@ fn int_arg(p: &Payload, i: usize) -> u64 {
     }
 }
 
-impl Engine for StubEngine {
-    fn step(&mut self, slot: u32) -> Step {
-        let Some((role, n)) = self.roles[slot as usize] else {
-            return Step::Exit(ExitReason::normal(Payload::empty()));
-        };
-        let me = self.local.pid_of(slot);
-        match role {
-            Role::Child => Step::Exit(ExitReason::normal(Payload::empty())),
-            Role::Ponger => {
-                while let Some(m) = self.local.with(slot, |c| c.mailbox.pop_front()) {
+/// The stub processes: a ponger answers every message to its sender; a pinger sends `n`
+/// pings one at a time, then reports; a spawner spawns `n` monitored children, waits for
+/// their EXITs, then reports; anything else ends at its first step.
+fn programs(done: mpsc::Sender<()>) -> Programs {
+    Arc::new(move |entry, args| -> Option<Behaviour> {
+        let done = done.clone();
+        let n = int_arg(args, 0);
+        Some(match entry {
+            "ponger" => Box::new(|cx| {
+                while let Some(m) = cx.message() {
                     if m.topic.as_ref() == "stop" {
                         return Step::Exit(ExitReason::normal(Payload::empty()));
                     }
                     if let Some(from) = m.from {
-                        let reply = Message {
-                            from: Some(me),
-                            topic: "pong".into(),
-                            payload: Payload::empty(),
-                        };
-                        let _ = self.local.send(from, reply);
+                        cx.send(from, "pong");
                     }
                 }
                 Step::Blocked
-            }
-            Role::Pinger => {
-                // The first message names the ponger; every later one is a pong.
+            }),
+            "pinger" => {
                 let mut left = n;
-                while let Some(m) = self.local.with(slot, |c| c.mailbox.pop_front()) {
-                    let peer = if m.topic.as_ref() == "start" {
-                        Pid::local(me.host, int_arg(&m.payload, 0))
-                    } else {
-                        m.from.expect("pongs have a sender")
-                    };
-                    if left == 0 {
-                        let stop = Message {
-                            from: Some(me),
-                            topic: "stop".into(),
-                            payload: Payload::empty(),
+                Box::new(move |cx| {
+                    // The first message names the ponger; every later one is a pong.
+                    while let Some(m) = cx.message() {
+                        let peer = if m.topic.as_ref() == "start" {
+                            Pid::local(cx.pid.host, int_arg(&m.payload, 0))
+                        } else {
+                            m.from.expect("pongs have a sender")
                         };
-                        let _ = self.local.send(peer, stop);
-                        let _ = self.done.send(());
+                        if left == 0 {
+                            cx.send(peer, "stop");
+                            let _ = done.send(());
+                            return Step::Exit(ExitReason::normal(Payload::empty()));
+                        }
+                        left -= 1;
+                        cx.send(peer, "ping");
+                    }
+                    Step::Blocked
+                })
+            }
+            "spawner" => {
+                let mut waiting = n;
+                Box::new(move |cx| {
+                    if cx.message().is_some() {
+                        let flags = SpawnFlags {
+                            monitor: true,
+                            ..SpawnFlags::default()
+                        };
+                        for _ in 0..n {
+                            let req = cx.request("child", cx.pid.host, flags, 0);
+                            cx.spawn(req).expect("spawn on a running worker");
+                        }
+                    }
+                    while cx.event().is_some() {
+                        waiting -= 1;
+                    }
+                    if waiting == 0 {
+                        let _ = done.send(());
                         return Step::Exit(ExitReason::normal(Payload::empty()));
                     }
-                    left -= 1;
-                    let ping = Message {
-                        from: Some(me),
-                        topic: "ping".into(),
-                        payload: Payload::empty(),
-                    };
-                    let _ = self.local.send(peer, ping);
-                }
-                self.set(slot, role, left);
-                Step::Blocked
+                    Step::Blocked
+                })
             }
-            Role::Spawner => {
-                let started = self.local.with(slot, |c| c.mailbox.pop_front());
-                if started.is_some() {
-                    let flags = SpawnFlags {
-                        monitor: true,
-                        ..SpawnFlags::default()
-                    };
-                    for _ in 0..n {
-                        let child = self.local.spawn_local(Some(me), flags, 0, |s, _| {
-                            self.roles
-                                .resize(self.roles.len().max(s as usize + 1), None);
-                            self.roles[s as usize] = Some((Role::Child, 0));
-                            Ok(())
-                        });
-                        child.expect("spawn on a running worker");
-                    }
-                }
-                let exits = self.local.with(slot, |c| {
-                    let k = c.events.len() as u64;
-                    c.events.clear();
-                    k
-                });
-                let (_, waiting) = self.roles[slot as usize].expect("spawner role");
-                let left = waiting - exits.min(waiting);
-                if left == 0 {
-                    let _ = self.done.send(());
-                    return Step::Exit(ExitReason::normal(Payload::empty()));
-                }
-                self.set(slot, role, left);
-                Step::Blocked
-            }
-        }
-    }
-
-    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        let role = Self::role_of(&req.entry);
-        let n = int_arg(&req.args, 0);
-        let mut chosen = 0;
-        let pid = self
-            .local
-            .spawn_local(req.parent, req.flags, req.num, |slot, _| {
-                chosen = slot;
-                Ok(())
-            })?;
-        self.set(chosen, role, n);
-        Ok(pid)
-    }
-
-    fn release(&mut self, slot: u32) {
-        if let Some(r) = self.roles.get_mut(slot as usize) {
-            *r = None;
-        }
-    }
+            _ => Box::new(|_| Step::Exit(ExitReason::normal(Payload::empty()))),
+        })
+    })
 }
 
 struct Rig {
@@ -209,15 +132,8 @@ impl Rig {
         let host = b.host("bench:processes", HostKind::Process);
         let node = b.build();
         let (tx, rx) = mpsc::channel();
-        let tx = Arc::new(std::sync::Mutex::new(tx));
-        let factory: starling_core::EngineFactory = Arc::new(move |local: &Rc<Local>| {
-            Box::new(StubEngine {
-                local: local.clone(),
-                roles: Vec::new(),
-                done: tx.lock().expect("sender lock").clone(),
-            }) as Box<dyn Engine>
-        });
-        let threads = node.start_host(host, 1, factory).expect("start host");
+        let threads = starling_core::start_host(&node, host, 1, support::threaded(programs(tx)))
+            .expect("start host");
         Rig {
             node,
             host,

@@ -2,37 +2,50 @@
 //!
 //! Must not import `starling-entry`, `starling-lua` or `starling-host`.
 //!
+//! The model, from the bottom up:
 //! - [`pid`]: process identifiers and their printed form.
-//! - [`value`]: payloads, the owned values that cross process boundaries.
-//! - [`codec`]: typed payloads, any serde value to and from a [`Payload`].
-//! - [`mailbox`]: the mailbox limit and what happens to a process over it.
-//! - [`message`]: messages, events and exit reasons.
-//! - [`node`]: the node (hosts, pid counter, directory, registry).
-//! - [`worker`]: scheduler workers, run queues, timers, the [`Engine`] hook.
-//! - [`envelope`]: what travels between workers.
+//! - [`value`]: payloads, the owned values that cross process boundaries; [`codec`]: any
+//!   serde value to and from a [`Payload`].
+//! - [`message`]: messages, events and exit reasons; [`envelope`]: what travels between
+//!   workers.
+//! - [`mailbox`]: a process's queues and their limits; [`relations`]: its monitors and links.
+//! - [`registry`] (names) and [`directory`] (where each pid lives); [`node`]: the shared state
+//!   of one running node (hosts, pid counter, registry, hooks).
+//! - [`engine`]: the hook engines implement (Lua, native Rust, a test stub); [`clock`]: real or
+//!   virtual time.
+//! - [`worker`]: scheduler workers, run queues, timers, delivery; [`spawn`]: where a spawn goes.
 //! - [`log`]: application log records and the host's sink.
 
+pub mod clock;
 pub mod codec;
 pub mod directory;
+pub mod engine;
 pub mod envelope;
 pub mod log;
 pub mod mailbox;
 pub mod message;
 pub mod node;
 pub mod pid;
+mod process;
 pub mod registry;
+pub mod relations;
+pub mod spawn;
 pub mod value;
 pub mod worker;
 
+pub use clock::{Clock, VirtualClock};
 pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
+pub use engine::{Engine, Router, StartArgs, Step, Wakeup, panic_error};
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 pub use log::{Level, LogRecord, LogSink};
+pub use mailbox::{Limits, Overflow};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
-pub use node::{
-    EngineFactory, EnterGuard, ExternalFn, HostKind, Node, PidError, WarnFn, with_current,
-};
+pub use node::{EnterGuard, ExternalFn, HostKind, Node, PidError, WarnFn, with_current};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
+pub use spawn::{Build, Spawned};
 pub use value::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
-pub use worker::{Engine, Local, ProcCore, RelationError, Step, Wakeup};
+pub use worker::{
+    EngineFactory, EngineMaker, Local, RelationError, Worker, WorkerSetup, start_host,
+};

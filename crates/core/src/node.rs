@@ -7,19 +7,18 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
 use crate::directory::{Addr, Directory};
 use crate::envelope::{Envelope, SpawnRequest};
 use crate::log::{Level, LogRecord, LogSink};
+use crate::mailbox::Limits;
 use crate::pid::{HostId, Pid, parse_pid_text, write_pid};
 use crate::registry::Registry;
 use crate::value::{ErrorKind, ErrorValue};
-use crate::worker::{Engine, Local};
 
 /// What kind of host an entry is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -41,8 +40,8 @@ pub struct WorkerHandle {
 struct HostSlot {
     name: Box<str>,
     kind: HostKind,
-    /// Mailbox limit of its processes (0 = unbounded), see [`crate::mailbox`].
-    max_mailbox: usize,
+    /// Mailbox limits of its processes, see [`crate::mailbox`].
+    limits: Limits,
     workers: OnceLock<Box<[WorkerHandle]>>,
     next: AtomicUsize,
 }
@@ -59,19 +58,21 @@ pub enum PidError {
 /// Builds a [`Node`] from its host list.
 #[derive(Debug, Default)]
 pub struct NodeBuilder {
-    hosts: Vec<(String, HostKind, usize)>,
+    hosts: Vec<(String, HostKind, Limits)>,
 }
 
 impl NodeBuilder {
-    /// Declares a host, with no mailbox limit; returns its id.
+    /// Declares a host, with no mailbox limits; returns its id.
     pub fn host(&mut self, name: &str, kind: HostKind) -> HostId {
-        self.hosts.push((name.to_string(), kind, 0));
+        self.hosts.push((name.to_string(), kind, Limits::default()));
         HostId(self.hosts.len() as u32 - 1)
     }
 
-    /// Sets the mailbox limit of a declared host's processes (0 = unbounded).
-    pub fn max_mailbox(&mut self, host: HostId, limit: usize) -> &mut Self {
-        self.hosts[host.0 as usize].2 = limit;
+    /// Sets the mailbox limits of a declared host's processes (0 = unbounded).
+    pub fn mailbox_limits(&mut self, host: HostId, limits: Limits) -> &mut Self {
+        if let Some(h) = self.hosts.get_mut(host.0 as usize) {
+            h.2 = limits;
+        }
         self
     }
 
@@ -82,12 +83,12 @@ impl NodeBuilder {
             .hosts
             .into_iter()
             .enumerate()
-            .map(|(i, (name, kind, max_mailbox))| {
+            .map(|(i, (name, kind, limits))| {
                 host_ids.insert(name.clone().into_boxed_str(), HostId(i as u32));
                 HostSlot {
                     name: name.into(),
                     kind,
-                    max_mailbox,
+                    limits,
                     workers: OnceLock::new(),
                     next: AtomicUsize::new(0),
                 }
@@ -105,6 +106,7 @@ impl NodeBuilder {
             warn: OnceLock::new(),
             log: OnceLock::new(),
             stopping: AtomicBool::new(false),
+            failure: OnceLock::new(),
         })
     }
 }
@@ -124,6 +126,7 @@ pub struct Node {
     warn: OnceLock<WarnHook>,
     log: OnceLock<LogHook>,
     stopping: AtomicBool,
+    failure: OnceLock<String>,
 }
 
 /// What an external receiver does with an envelope addressed to its pid (see
@@ -195,9 +198,6 @@ pub fn with_current<R>(f: impl FnOnce(Option<&Node>) -> R) -> R {
 /// First pid number of internal processes (see [`Node::next_hidden_num`]).
 const HIDDEN_BASE: u64 = 1 << 40;
 
-/// Creates the engine of one worker thread (called on that thread).
-pub type EngineFactory = Arc<dyn Fn(&std::rc::Rc<Local>) -> Box<dyn Engine> + Send + Sync>;
-
 impl Node {
     /// Starts building a node.
     pub fn builder() -> NodeBuilder {
@@ -216,9 +216,9 @@ impl Node {
         self.host_ids.get(name).copied()
     }
 
-    /// A host's entry id.
+    /// A host's entry id (`?` for a host that is not one of this node's).
     pub fn host_name(&self, id: HostId) -> &str {
-        &self.hosts[id.0 as usize].name
+        self.try_host_name(id).unwrap_or("?")
     }
 
     /// A host's entry id, or `None` when `id` is not a host of this node (a pid that was not
@@ -227,19 +227,25 @@ impl Node {
         self.hosts.get(id.0 as usize).map(|h| &*h.name)
     }
 
-    /// A host's kind.
+    /// A host's kind (`Process` for an unknown host).
     pub fn host_kind(&self, id: HostId) -> HostKind {
-        self.hosts[id.0 as usize].kind
+        self.hosts
+            .get(id.0 as usize)
+            .map_or(HostKind::Process, |h| h.kind)
     }
 
-    /// The mailbox limit of a host's processes (0 = unbounded).
-    pub fn max_mailbox(&self, id: HostId) -> usize {
-        self.hosts[id.0 as usize].max_mailbox
+    /// The mailbox limits of a host's processes.
+    pub fn mailbox_limits(&self, id: HostId) -> Limits {
+        self.hosts
+            .get(id.0 as usize)
+            .map_or(Limits::default(), |h| h.limits)
     }
 
-    /// True once the host's workers are running.
+    /// True once the host's workers are running (false for an unknown host).
     pub fn host_running(&self, id: HostId) -> bool {
-        self.hosts[id.0 as usize].workers.get().is_some()
+        self.hosts
+            .get(id.0 as usize)
+            .is_some_and(|h| h.workers.get().is_some())
     }
 
     /// The printed form of a pid.
@@ -292,16 +298,17 @@ impl Node {
         self.directory.len()
     }
 
-    /// Starts `workers` threads for a host, each running an engine made by `factory`.
-    pub fn start_host(
-        self: &Arc<Self>,
+    /// Attaches `workers` inbound queues to a host, once; the worker loops that read them are
+    /// made by [`crate::worker::start_host`] (or a test driver).
+    pub(crate) fn attach_workers(
+        &self,
         host: HostId,
         workers: usize,
-        factory: EngineFactory,
-    ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        let slot = &self.hosts[host.0 as usize];
+    ) -> std::io::Result<Vec<(Receiver<Envelope>, Arc<AtomicUsize>)>> {
+        let slot = self.hosts.get(host.0 as usize).ok_or_else(|| {
+            std::io::Error::other(format!("host {} is not a host of this node", host.0))
+        })?;
         let mut handles = Vec::with_capacity(workers);
-        let mut threads = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         for _ in 0..workers.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded();
@@ -318,33 +325,7 @@ impl Node {
                 slot.name
             )));
         }
-        for (index, (rx, live)) in receivers.into_iter().enumerate() {
-            let node = self.clone();
-            let factory = factory.clone();
-            let name = format!("{}#{index}", slot.name);
-            let label = name.clone();
-            threads.push(std::thread::Builder::new().name(name).spawn(move || {
-                let local = Local::new(node.clone(), host, index as u16, rx, live);
-                let _current = node.enter();
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut engine = factory(&local);
-                    local.run(engine.as_mut());
-                }));
-                if let Err(panic) = ran {
-                    // A worker's processes cannot be recovered or even told apart from the
-                    // living once its loop is gone: stop loudly rather than run on with some
-                    // pids silently dead.
-                    let e = crate::worker::panic_error(panic.as_ref());
-                    node.warn(&format!("worker {label} failed: {}", e.message));
-                    eprintln!(
-                        "starling: internal error: worker {label} failed: {}",
-                        e.message
-                    );
-                    std::process::exit(70);
-                }
-            })?);
-        }
-        Ok(threads)
+        Ok(receivers)
     }
 
     /// Sets the queue of the control plane (supervisors, exec watcher).
@@ -356,6 +337,23 @@ impl Node {
     /// dropped: the core has no log of its own.
     pub fn set_warn(&self, f: WarnFn) {
         let _ = self.warn.set(WarnHook(f));
+    }
+
+    /// Reports a failure of the runtime itself (a worker loop died): warns, records it for
+    /// [`Node::failure`] and shuts every worker down. The host decides how the process ends.
+    pub fn fail(&self, message: &str) {
+        self.warn(message);
+        let _ = self.failure.set(message.to_string());
+        self.shutdown();
+        // Wake the control plane so it notices.
+        if let Some(tx) = self.control.get() {
+            let _ = tx.send(Envelope::Shutdown);
+        }
+    }
+
+    /// The first failure reported by [`Node::fail`], if any.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// Reports a runtime warning. Called from worker threads; the hook must not block long.
@@ -481,7 +479,9 @@ impl Node {
 
     /// Queues a spawn on the least-loaded worker of `req.host`.
     pub fn request_spawn(&self, req: SpawnRequest) -> Result<(), ErrorValue> {
-        let slot = &self.hosts[req.host.0 as usize];
+        let Some(slot) = self.hosts.get(req.host.0 as usize) else {
+            return Err(ErrorValue::new(ErrorKind::NotFound, "host not found"));
+        };
         let Some(workers) = slot.workers.get() else {
             return Err(ErrorValue::new(
                 ErrorKind::Unavailable,

@@ -107,10 +107,37 @@ impl Payload {
         self.values.is_empty()
     }
 
+    /// About how many bytes of memory the payload holds (its values, tables and strings), for
+    /// the mailbox limits. Tables sit in a flat arena, so this walks without recursion (error
+    /// objects nest at most [`MAX_ERROR_DEPTH`] deep).
+    pub fn heap_bytes(&self) -> usize {
+        const VALUE: usize = std::mem::size_of::<Value>();
+        let mut n = self.values.len() * VALUE + self.values.iter().map(value_bytes).sum::<usize>();
+        for t in &self.tables {
+            n += std::mem::size_of::<Table>()
+                + (t.array.len() + 2 * t.hash.len()) * VALUE
+                + t.array.iter().map(value_bytes).sum::<usize>()
+                + t.hash
+                    .iter()
+                    .map(|(k, v)| value_bytes(k) + value_bytes(v))
+                    .sum::<usize>();
+        }
+        n
+    }
+
     /// The first value only, with the tables it reaches (a process result is its first return).
     pub fn first(mut self) -> Payload {
         self.values.truncate(1);
         self
+    }
+}
+
+/// Bytes a value holds outside its own slot.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.len(),
+        Value::Error(e) => e.heap_bytes(),
+        _ => 0,
     }
 }
 
@@ -250,6 +277,15 @@ impl ErrorValue {
             stack: self.stack.clone(),
             cause,
         }
+    }
+
+    /// About how many bytes the error holds (see [`Payload::heap_bytes`]).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<ErrorValue>()
+            + self.message.len()
+            + self.stack.as_ref().map_or(0, String::len)
+            + self.details.as_ref().map_or(0, |d| d.heap_bytes())
+            + self.cause.as_ref().map_or(0, |c| c.heap_bytes())
     }
 
     /// The full message: `outer: inner` for wrapped errors.

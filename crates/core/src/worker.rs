@@ -1,8 +1,8 @@
 //! One scheduler worker: a thread, its run queue, its timers and the processes it owns.
 //!
-//! Processes never move between workers: an engine (the Lua VM of this thread) holds their
-//! state. The worker owns the process-model half of each process ([`ProcCore`]: mailbox,
-//! events, monitors, links) and asks the [`Engine`] to run a process when it has news.
+//! Processes never move between workers. The worker owns the process-model half of each
+//! process (queues, relations, kills: [`crate::process`]) and asks the process's engine to
+//! run it when it has news. Engines reach the worker through [`Local`] from inside a step.
 //!
 //! # Guarantees
 //! - A process is stepped only by its own worker, one step at a time.
@@ -16,9 +16,10 @@
 //! to other workers go through their FIFO inbound queue (see [`crate::envelope`]).
 //!
 //! # Cancellation
-//! A kill (terminate, failed link) marks the process; the worker ends it before its next step.
-//! A process that is running when killed from this worker is ended by its engine at the next
-//! resume boundary. Shutdown drops every process without notifying anyone.
+//! A kill (terminate, failed link, mailbox overflow) marks the process; the worker ends it
+//! before its next step. A process that is running when killed from this worker is ended by
+//! its engine at the next resume boundary. Shutdown drops every process without notifying
+//! anyone.
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
@@ -26,18 +27,24 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use slab::Slab;
 
+use crate::clock::Clock;
 use crate::directory::Addr;
-use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
+use crate::engine::{Engine, Router, Step, Wakeup, panic_error};
+use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnSetup};
+use crate::mailbox::Limits;
 use crate::message::{Event, EventKind, ExitReason, ExitResult, Message, unix_now};
-use crate::node::Node;
+use crate::node::{HostKind, Node};
 use crate::pid::{HostId, Pid};
+use crate::process::{ProcCore, RunState};
 use crate::registry::RegisterError;
-use crate::value::{ErrorKind, ErrorValue, Payload};
+use crate::relations::LinkOutcome;
+use crate::value::{ErrorKind, ErrorValue};
 
 /// How long an idle worker keeps polling its queue (yielding the CPU between polls) before it
 /// parks. Waking a parked worker costs the sender a futex call and the worker a context
@@ -45,119 +52,40 @@ use crate::value::{ErrorKind, ErrorValue, Payload};
 /// workers; Erlang's schedulers busy-wait for the same reason.
 const POLL_WINDOW: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// What a step of a process ended with.
-#[derive(Debug)]
-pub enum Step {
-    /// Every coroutine is waiting for something.
-    Blocked,
-    /// The time slice ran out; run again later.
-    Preempted,
-    /// The process finished.
-    Exit(ExitReason),
+/// Creates the engines of one worker (called on its thread): the [`Router`] given with it
+/// indexes this list.
+pub type EngineFactory = Arc<dyn Fn(&Rc<Local>) -> Vec<Box<dyn Engine>> + Send + Sync>;
+
+/// Creates one engine of a worker (see [`WorkerSetup::single`]).
+pub type EngineMaker = Arc<dyn Fn(&Rc<Local>) -> Box<dyn Engine> + Send + Sync>;
+
+/// How the workers of a host are made.
+#[derive(Clone)]
+pub struct WorkerSetup {
+    /// Their engines.
+    pub engines: EngineFactory,
+    /// Which engine runs an entry.
+    pub router: Router,
+    /// Their clock.
+    pub clock: Clock,
 }
 
-/// The per-worker code runner (the Lua VM, or native processes later).
-///
-/// Engines are called only from their worker's loop, never re-entrantly: code running inside
-/// a step reaches the worker through [`Local`], not through the engine.
-pub trait Engine {
-    /// Runs the process in `slot` until it blocks, is preempted or ends.
-    fn step(&mut self, slot: u32) -> Step;
-    /// Starts a process requested by another worker or the control plane.
-    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue>;
-    /// Drops the engine half of a process that has ended or was killed.
-    fn release(&mut self, slot: u32);
-}
-
-/// Something a blocked coroutine may be waiting for, delivered to its process.
-#[derive(Debug)]
-pub enum Wakeup {
-    /// Timer `token` fired.
-    Timer(u64),
-    /// Request `token` completed.
-    Done(u64, ExitResult),
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum RunState {
-    Idle,
-    Queued,
-    Running,
-}
-
-/// A `listen` subscription: a topic and the messages routed to it.
-#[derive(Debug)]
-pub struct Listener {
-    /// The topic.
-    pub topic: Box<str>,
-    /// Messages waiting to be received.
-    pub queue: VecDeque<Message>,
-}
-
-/// Rarely used parts of a process, boxed to keep idle processes small.
-#[derive(Debug, Default)]
-pub struct ProcExtra {
-    /// Processes monitoring this one.
-    pub watchers: Vec<Pid>,
-    /// Processes this one monitors. A set: a relay may monitor many thousands of children at
-    /// once, and each EXIT removes one (a `Vec` made that quadratic).
-    pub watching: rustc_hash::FxHashSet<Pid>,
-    /// Linked processes.
-    pub links: Vec<Pid>,
-    /// Topic subscriptions.
-    pub listeners: Vec<Listener>,
-    /// Convert link failures into LINK_DOWN events instead of dying.
-    pub trap_links: bool,
-    /// Waiters for this process's result (`process.exec`).
-    pub exit_to: Vec<ReplyTo>,
-}
-
-/// The process-model half of a process: queues and relations.
-#[derive(Debug)]
-pub struct ProcCore {
-    /// Its pid.
-    pub pid: Pid,
-    run: RunState,
-    news: bool,
-    /// Mailbox: messages for the inbox, or not yet routed anywhere.
-    pub mailbox: VecDeque<Message>,
-    /// Events (EXIT, LINK_DOWN, CANCEL) not yet received.
-    pub events: VecDeque<Event>,
-    /// Timers fired and requests completed since the last step.
-    pub wakeups: Vec<Wakeup>,
-    /// Set when the process must end before its next step.
-    pub kill: Option<Box<ErrorValue>>,
-    /// Monitors, links, listeners.
-    pub extra: Option<Box<ProcExtra>>,
-}
-
-impl ProcCore {
-    fn new(pid: Pid) -> ProcCore {
-        ProcCore {
-            pid,
-            run: RunState::Idle,
-            news: false,
-            mailbox: VecDeque::new(),
-            events: VecDeque::new(),
-            wakeups: Vec::new(),
-            kill: None,
-            extra: None,
+impl WorkerSetup {
+    /// Workers with one engine on the real clock.
+    pub fn single(engine: EngineMaker) -> Self {
+        WorkerSetup {
+            engines: Arc::new(move |local| vec![engine(local)]),
+            router: Arc::new(|_| 0),
+            clock: Clock::Real,
         }
     }
+}
 
-    /// The boxed extras, created on first use.
-    pub fn extra(&mut self) -> &mut ProcExtra {
-        self.extra.get_or_insert_with(Default::default)
-    }
-
-    fn route(&mut self, msg: Message) {
-        if let Some(x) = &mut self.extra {
-            if let Some(l) = x.listeners.iter_mut().find(|l| l.topic == msg.topic) {
-                l.queue.push_back(msg);
-                return;
-            }
-        }
-        self.mailbox.push_back(msg);
+impl std::fmt::Debug for WorkerSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSetup")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,8 +98,9 @@ struct TimerEntry {
     token: u64,
 }
 
-/// Errors of relation and delivery calls.
+/// Errors of relation calls.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RelationError {
     /// The other process is not alive.
     NotFound,
@@ -179,34 +108,140 @@ pub enum RelationError {
     AlreadyExists,
 }
 
-/// The worker's state, shared (on its own thread) by the loop and the engine's callbacks.
-#[derive(Debug)]
+impl std::fmt::Display for RelationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RelationError::NotFound => "pid not registered",
+            RelationError::AlreadyExists => "already monitoring pid",
+        })
+    }
+}
+
+impl std::error::Error for RelationError {}
+
+/// The worker's state, shared (on its own thread) by the loop and the engines' callbacks.
 pub struct Local {
-    node: Arc<Node>,
-    host: HostId,
-    index: u16,
+    pub(crate) node: Arc<Node>,
+    pub(crate) host: HostId,
+    pub(crate) index: u16,
     rx: Receiver<Envelope>,
-    live: Arc<AtomicUsize>,
-    procs: RefCell<Slab<ProcCore>>,
+    pub(crate) live: Arc<AtomicUsize>,
+    pub(crate) procs: RefCell<Slab<ProcCore>>,
     ready: RefCell<VecDeque<u32>>,
     timers: RefCell<BinaryHeap<Reverse<TimerEntry>>>,
     timer_seq: Cell<u64>,
     current: Cell<Option<u32>>,
     stop: Cell<bool>,
-    /// This host's mailbox limit (see [`crate::mailbox`]).
-    max_mailbox: usize,
+    /// This host's mailbox limits (see [`crate::mailbox`]).
+    limits: Limits,
+    /// A terminal host runs one process at a time.
+    pub(crate) terminal: bool,
+    pub(crate) router: Router,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("host", &self.host)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `workers` threads for a host, each running the engines `setup` makes.
+///
+/// A worker loop that dies (a bug in the runtime itself: engine panics are caught per
+/// process) stops the whole runtime loudly, since its processes can neither be recovered nor
+/// told apart from the living.
+pub fn start_host(
+    node: &Arc<Node>,
+    host: HostId,
+    workers: usize,
+    setup: WorkerSetup,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let receivers = node.attach_workers(host, workers)?;
+    let mut threads = Vec::with_capacity(receivers.len());
+    for (index, (rx, live)) in receivers.into_iter().enumerate() {
+        let node = node.clone();
+        let setup = setup.clone();
+        let name = format!("{}#{index}", node.host_name(host));
+        let label = name.clone();
+        threads.push(std::thread::Builder::new().name(name).spawn(move || {
+            let _current = node.enter();
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let local = Local::new(node.clone(), host, index as u16, rx, live, &setup);
+                let mut engines = (setup.engines)(&local);
+                local.run(&mut engines);
+            }));
+            if let Err(panic) = ran {
+                let e = panic_error(panic.as_ref());
+                node.fail(&format!("worker {label} failed: {}", e.message));
+            }
+        })?);
+    }
+    Ok(threads)
+}
+
+/// A worker driven by hand on the calling thread, for deterministic tests: no thread, no
+/// parking; [`Worker::turn`] does one round of the loop.
+pub struct Worker {
+    local: Rc<Local>,
+    engines: Vec<Box<dyn Engine>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Attaches `workers` hand-driven workers to `host`.
+    pub fn manual(
+        node: &Arc<Node>,
+        host: HostId,
+        workers: usize,
+        setup: &WorkerSetup,
+    ) -> std::io::Result<Vec<Worker>> {
+        let receivers = node.attach_workers(host, workers)?;
+        Ok(receivers
+            .into_iter()
+            .enumerate()
+            .map(|(index, (rx, live))| {
+                let local = Local::new(node.clone(), host, index as u16, rx, live, setup);
+                let engines = (setup.engines)(&local);
+                Worker { local, engines }
+            })
+            .collect())
+    }
+
+    /// The worker's state.
+    pub fn local(&self) -> &Rc<Local> {
+        &self.local
+    }
+
+    /// One round of the loop: everything queued inbound, due timers, then one process step.
+    /// False when there was nothing to do.
+    pub fn turn(&mut self) -> bool {
+        self.local.turn(&mut self.engines)
+    }
 }
 
 impl Local {
-    pub(crate) fn new(
+    fn new(
         node: Arc<Node>,
         host: HostId,
         index: u16,
         rx: Receiver<Envelope>,
         live: Arc<AtomicUsize>,
+        setup: &WorkerSetup,
     ) -> Rc<Local> {
         Rc::new(Local {
-            max_mailbox: node.max_mailbox(host),
+            limits: node.mailbox_limits(host),
+            terminal: node.host_kind(host) == HostKind::Terminal,
             node,
             host,
             index,
@@ -218,6 +253,8 @@ impl Local {
             timer_seq: Cell::new(0),
             current: Cell::new(None),
             stop: Cell::new(false),
+            router: setup.router.clone(),
+            clock: setup.clock.clone(),
         })
     }
 
@@ -231,14 +268,14 @@ impl Local {
         self.host
     }
 
-    /// Slot of the process being stepped (or initialised), if any.
-    pub fn current(&self) -> Option<u32> {
-        self.current.get()
+    /// The current time, by this worker's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
     }
 
-    /// Sets the current process; returns the previous one (for nested spawns).
-    pub fn set_current(&self, slot: Option<u32>) -> Option<u32> {
-        self.current.replace(slot)
+    /// Slot of the process being stepped, if any.
+    pub fn current(&self) -> Option<u32> {
+        self.current.get()
     }
 
     /// The pid of a local process.
@@ -246,20 +283,12 @@ impl Local {
         self.procs.borrow()[slot as usize].pid
     }
 
-    /// Runs `f` on a local process's core state. `f` must not call back into the worker.
-    pub fn with<R>(&self, slot: u32, f: impl FnOnce(&mut ProcCore) -> R) -> R {
-        f(&mut self.procs.borrow_mut()[slot as usize])
-    }
-
-    /// Runs `f` on the core state of `pid` if it is still the process in `slot` (a slot is
-    /// reused once its process ends).
-    pub fn with_pid<R>(
-        &self,
-        slot: u32,
-        pid: Pid,
-        f: impl FnOnce(&mut ProcCore) -> R,
-    ) -> Option<R> {
-        self.with_live(slot, pid, f)
+    /// True while `pid` is the process in `slot` (a slot is reused once its process ends).
+    pub fn is_live(&self, slot: u32, pid: Pid) -> bool {
+        self.procs
+            .borrow()
+            .get(slot as usize)
+            .is_some_and(|p| p.pid == pid)
     }
 
     /// Number of processes on this worker.
@@ -276,7 +305,7 @@ impl Local {
         addr.host as u32 == self.host.0 && addr.worker == self.index
     }
 
-    fn my_addr(&self, slot: u32) -> Addr {
+    pub(crate) fn my_addr(&self, slot: u32) -> Addr {
         Addr {
             host: self.host.0 as u16,
             worker: self.index,
@@ -284,70 +313,87 @@ impl Local {
         }
     }
 
-    /// Creates a process on this worker. `init` builds the engine half and may fail, in which
-    /// case nothing is left behind. `num` = 0 allocates a fresh pid number.
-    pub fn spawn_local(
+    pub(crate) fn with_live<R>(
         &self,
-        parent: Option<Pid>,
-        flags: SpawnFlags,
-        num: u64,
-        init: impl FnOnce(u32, Pid) -> Result<(), ErrorValue>,
-    ) -> Result<Pid, ErrorValue> {
-        let num = if num == 0 { self.node.next_num() } else { num };
-        let pid = Pid::local(self.host, num);
-        let slot = {
-            let mut procs = self.procs.borrow_mut();
-            let entry = procs.vacant_entry();
-            let slot = entry.key() as u32;
-            entry.insert(ProcCore::new(pid));
-            slot
-        };
-        self.node.directory.insert(num, self.my_addr(slot));
-        if let Err(e) = init(slot, pid) {
-            self.node.directory.remove(num);
-            self.procs.borrow_mut().remove(slot as usize);
-            return Err(e);
-        }
-        self.live.fetch_add(1, Ordering::Relaxed);
-        if let Some(parent) = parent {
-            if flags.monitor {
-                self.with(slot, |p| p.extra().watchers.push(parent));
-            }
-            if flags.link {
-                self.with(slot, |p| p.extra().links.push(parent));
-            }
-        }
-        if let Some(to) = flags.exit_to {
-            self.with(slot, |p| p.extra().exit_to.push(to));
-        }
-        self.notify(slot);
-        Ok(pid)
-    }
-
-    /// Fails when the name a spawn's setup asks for is taken; call it before creating the
-    /// child, so a failed spawn leaves nothing behind.
-    pub fn check_setup(&self, setup: Option<&SpawnSetup>) -> Result<(), ErrorValue> {
-        match setup.and_then(|s| s.name.as_deref()) {
-            Some(name) if self.node.registry.lookup(name).is_some() => Err(ErrorValue::new(
-                ErrorKind::AlreadyExists,
-                "name already registered",
-            )),
-            _ => Ok(()),
+        slot: u32,
+        pid: Pid,
+        f: impl FnOnce(&mut ProcCore) -> R,
+    ) -> Option<R> {
+        let mut procs = self.procs.borrow_mut();
+        match procs.get_mut(slot as usize) {
+            Some(p) if p.pid == pid => Some(f(p)),
+            _ => None,
         }
     }
 
-    /// Registers the name and queues the first messages of a child that has not run yet, so
-    /// both are in place before it does (`with_name`, `with_message`).
-    pub fn apply_setup(&self, pid: Pid, setup: Option<Box<SpawnSetup>>) {
-        let Some(setup) = setup else { return };
-        if let Some(name) = &setup.name {
-            // Checked by `check_setup`; nothing ran on this worker in between.
-            let _ = self.register(name, pid);
-        }
-        for msg in setup.messages {
-            let _ = self.send(pid, msg);
-        }
+    fn with<R>(&self, slot: u32, f: impl FnOnce(&mut ProcCore) -> R) -> Option<R> {
+        self.procs.borrow_mut().get_mut(slot as usize).map(f)
     }
+
+    // ----- what engines read during a step -----
+
+    /// Takes the timers fired and requests completed since the last call.
+    pub fn take_wakeups(&self, slot: u32) -> Vec<Wakeup> {
+        self.with(slot, |p| std::mem::take(&mut p.wakeups))
+            .unwrap_or_default()
+    }
+
+    /// True when the process has timers fired or requests completed to look at.
+    pub fn has_wakeups(&self, slot: u32) -> bool {
+        self.with(slot, |p| !p.wakeups.is_empty()).unwrap_or(false)
+    }
+
+    /// The next message of the inbox.
+    pub fn pop_message(&self, slot: u32) -> Option<Message> {
+        self.with(slot, |p| p.mailbox.pop_message()).flatten()
+    }
+
+    /// The next event.
+    pub fn pop_event(&self, slot: u32) -> Option<Event> {
+        self.with(slot, |p| p.mailbox.pop_event()).flatten()
+    }
+
+    /// The next message of the subscription for `topic`.
+    pub fn pop_listened(&self, slot: u32, topic: &str) -> Option<Message> {
+        self.with(slot, |p| p.mailbox.pop_listened(topic)).flatten()
+    }
+
+    /// True when the process has been marked to end (terminate, failed link, overflow).
+    pub fn is_killed(&self, slot: u32) -> bool {
+        self.with(slot, |p| p.kill.is_some()).unwrap_or(true)
+    }
+
+    /// Subscribes `slot`'s messages of `topic` (SPEC §5.3); queued ones move along.
+    pub fn listen(&self, slot: u32, topic: &str) {
+        self.with(slot, |p| p.mailbox.listen(topic));
+    }
+
+    /// Removes a topic subscription; its undelivered messages go back to the inbox front.
+    pub fn unlisten(&self, slot: u32, topic: &str) {
+        self.with(slot, |p| p.mailbox.unlisten(topic));
+    }
+
+    /// Whether `slot` traps links.
+    pub fn trap_links(&self, slot: u32) -> bool {
+        self.with(slot, |p| {
+            p.relations.as_ref().is_some_and(|r| r.trap_links())
+        })
+        .unwrap_or(false)
+    }
+
+    /// Sets whether `slot` traps links (LINK_DOWN events instead of ending).
+    pub fn set_trap_links(&self, slot: u32, on: bool) {
+        self.with(slot, |p| p.relations().set_trap_links(on));
+    }
+
+    /// Relation entries `slot` holds (monitors both ways, links, waiters, spawns in flight),
+    /// for tests and introspection.
+    pub fn relation_count(&self, slot: u32) -> usize {
+        self.with(slot, |p| p.relations.as_ref().map_or(0, |r| r.len()))
+            .unwrap_or(0)
+    }
+
+    // ----- delivery -----
 
     /// Marks a local process as having news.
     pub fn notify(&self, slot: u32) {
@@ -360,8 +406,8 @@ impl Local {
                 p.run = RunState::Queued;
                 self.ready.borrow_mut().push_back(slot);
             }
-            RunState::Queued => {}
-            RunState::Running => p.news = true,
+            RunState::Running => p.run = RunState::RunningNews,
+            RunState::Queued | RunState::RunningNews => {}
         }
     }
 
@@ -379,7 +425,8 @@ impl Local {
         }
     }
 
-    /// Sends a user message (SPEC §5.2): `Err` when the receiver is not alive.
+    /// Sends a user message (SPEC §5.2): `Err` with the message when the receiver is not
+    /// alive.
     pub fn send(&self, to: Pid, msg: Message) -> Result<(), Message> {
         let Some(addr) = self.node.route(to.num) else {
             return Err(msg);
@@ -388,7 +435,6 @@ impl Local {
             // Supervisors and watchers have pids but no mailbox.
             return Ok(());
         }
-
         let env = Envelope::Message {
             to,
             slot: addr.slot,
@@ -400,16 +446,6 @@ impl Local {
             self.node.post_addr(addr, env);
         }
         Ok(())
-    }
-
-    /// Queues a spawn on this worker, to be handled by its loop like one from another worker
-    /// (through [`Engine::spawn`]). Used when the code to run belongs to another engine of
-    /// this worker than the caller's.
-    pub fn spawn_later(&self, req: SpawnRequest) {
-        // Our own queue cannot be disconnected while we run.
-        let _ = self
-            .node
-            .post_addr(self.my_addr(0), Envelope::Spawn(Box::new(req)));
     }
 
     /// Sends a CANCEL event from `from` to `to`.
@@ -429,39 +465,60 @@ impl Local {
         self.post(to, |slot| Envelope::Kill { to, slot, reason })
     }
 
+    /// Sends the outcome of a request to the process waiting for it.
+    pub fn reply(&self, to: ReplyTo, result: ExitResult) {
+        self.post(to.pid, |slot| Envelope::Wake {
+            to: to.pid,
+            slot,
+            token: to.token,
+            result,
+        });
+    }
+
+    // ----- relations -----
+
+    fn relation_request(&self, me: Pid, target: Pid, op: RelationOp) -> bool {
+        self.post(target, |s| Envelope::Relation {
+            to: target,
+            slot: s,
+            other: me,
+            op,
+        })
+    }
+
     /// `slot` starts monitoring `target`.
     pub fn monitor(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
         let me = self.pid_of(slot);
-        if self.with(slot, |p| p.extra().watching.contains(&target)) {
+        if self
+            .with(slot, |p| p.relations().is_watching(target))
+            .unwrap_or(false)
+        {
             return Err(RelationError::AlreadyExists);
         }
-        if !self.post(target, |s| Envelope::Relation {
-            to: target,
-            slot: s,
-            other: me,
-            op: RelationOp::Monitor,
-        }) {
+        // Recorded first: the target's worker may answer (an EXIT for a target that just
+        // died) before this returns.
+        self.with(slot, |p| p.relations().watch(target));
+        if !self.relation_request(me, target, RelationOp::Monitor) {
+            self.with(slot, |p| p.relations().unwatch(target));
             return Err(RelationError::NotFound);
         }
-        self.with(slot, |p| p.extra().watching.insert(target));
         Ok(())
     }
 
-    /// `slot` stops monitoring `target`; no EXIT from it arrives afterwards.
+    /// `slot` stops monitoring `target`; no EXIT from it is delivered afterwards, even one
+    /// already on its way (see [`crate::relations`]).
     pub fn demonitor(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
         let me = self.pid_of(slot);
-        let was = self.with(slot, |p| p.extra().watching.remove(&target));
-        // Drop an EXIT that may already be queued.
-        self.with(slot, |p| {
-            p.events
-                .retain(|e| !(e.kind == EventKind::Exit && e.from == target))
-        });
-        let alive = self.post(target, |s| Envelope::Relation {
-            to: target,
-            slot: s,
-            other: me,
-            op: RelationOp::Demonitor,
-        });
+        let was = self
+            .with(slot, |p| {
+                let was = p.relations.as_mut().is_some_and(|r| r.unwatch(target));
+                // An EXIT already queued goes too.
+                p.mailbox
+                    .retain_events(|e| !(e.kind == EventKind::Exit && e.from == target));
+                was
+            })
+            .unwrap_or(false);
+        let alive = self.relation_request(me, target, RelationOp::Demonitor);
         // A monitor is forgotten once its EXIT is delivered, so for a target that has ended
         // there is nothing to tell apart: the monitor fired, or was never there.
         if was || !alive {
@@ -474,31 +531,29 @@ impl Local {
     /// Links `slot` and `target` both ways.
     pub fn link(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
         let me = self.pid_of(slot);
-        if self.with(slot, |p| p.extra().links.contains(&target)) {
+        if self
+            .with(slot, |p| p.relations().is_linked(target))
+            .unwrap_or(false)
+        {
             return Ok(());
         }
-        if !self.post(target, |s| Envelope::Relation {
-            to: target,
-            slot: s,
-            other: me,
-            op: RelationOp::Link,
-        }) {
+        self.with(slot, |p| p.relations().link(target));
+        if !self.relation_request(me, target, RelationOp::Link) {
+            self.with(slot, |p| p.relations().unlink(target));
             return Err(RelationError::NotFound);
         }
-        self.with(slot, |p| p.extra().links.push(target));
         Ok(())
     }
 
     /// Removes the link between `slot` and `target`.
     pub fn unlink(&self, slot: u32, target: Pid) -> Result<(), RelationError> {
         let me = self.pid_of(slot);
-        self.with(slot, |p| p.extra().links.retain(|x| *x != target));
-        if self.post(target, |s| Envelope::Relation {
-            to: target,
-            slot: s,
-            other: me,
-            op: RelationOp::Unlink,
-        }) {
+        self.with(slot, |p| {
+            if let Some(r) = &mut p.relations {
+                r.unlink(target);
+            }
+        });
+        if self.relation_request(me, target, RelationOp::Unlink) {
             Ok(())
         } else {
             Err(RelationError::NotFound)
@@ -515,6 +570,8 @@ impl Local {
         Ok(())
     }
 
+    // ----- timers -----
+
     /// Arms a timer that wakes `slot` with [`Wakeup::Timer`]`(token)` at `at`.
     pub fn add_timer(&self, slot: u32, at: Instant, token: u64) {
         let seq = self.timer_seq.get() + 1;
@@ -529,50 +586,98 @@ impl Local {
         }));
     }
 
-    /// Sends the outcome of a request to the process waiting for it.
-    pub fn reply(&self, to: ReplyTo, result: ExitResult) {
-        self.post(to.pid, |slot| Envelope::Wake {
-            to: to.pid,
-            slot,
-            token: to.token,
-            result,
-        });
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let due = {
+                let mut timers = self.timers.borrow_mut();
+                match timers.peek() {
+                    Some(Reverse(t)) if t.at <= now => timers.pop().map(|Reverse(t)| t),
+                    _ => None,
+                }
+            };
+            let Some(t) = due else { break };
+            let hit = {
+                let mut procs = self.procs.borrow_mut();
+                match procs.get_mut(t.slot as usize) {
+                    Some(p) if p.pid.num == t.num => {
+                        p.wakeups.push(Wakeup::Timer(t.token));
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if hit {
+                self.notify(t.slot);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.timers.borrow().peek().map(|Reverse(t)| t.at)
+    }
+
+    // ----- applying envelopes -----
+
+    /// Kills `to` over its mailbox limits, if it is: frees its queues and tells the node.
+    fn enforce_limits(&self, slot: u32, to: Pid) {
+        let limits = self.limits;
+        let over = self
+            .with_live(slot, to, |p| {
+                let over = p.mailbox.over(limits)?;
+                p.mark_killed(over.error());
+                p.mailbox.clear();
+                Some(over)
+            })
+            .flatten();
+        if let Some(over) = over {
+            self.node.warn(&format!(
+                "process {} killed: {} ({} of {})",
+                self.node.format_pid(to),
+                over.error().message,
+                over.setting(),
+                self.node.host_name(to.host)
+            ));
+        }
     }
 
     /// Applies an envelope addressed to a process on this worker.
-    fn apply(&self, env: Envelope) {
+    pub(crate) fn apply(&self, env: Envelope) {
         match env {
             Envelope::Message { to, slot, msg } => {
-                let limit = self.max_mailbox;
-                let over = self.with_live(slot, to, |p| {
+                let queued = self.with_live(slot, to, |p| {
                     // A process being killed reads nothing more: drop it, as its exit would.
                     if p.kill.is_some() {
                         return false;
                     }
-                    p.route(msg);
-                    crate::mailbox::enforce(p, limit)
+                    p.mailbox.push_message(msg);
+                    true
                 });
-                if over == Some(true) {
-                    crate::mailbox::warn(&self.node, to, limit);
-                }
-                if over.is_some() {
+                if queued == Some(true) {
+                    self.enforce_limits(slot, to);
                     self.notify(slot);
                 }
             }
             Envelope::Event { to, slot, event } => {
-                if self
-                    .with_live(slot, to, |p| {
-                        if event.kind == EventKind::Exit {
-                            // A monitor fires once: forget it, or a long-lived process that
-                            // monitors many short ones grows this set forever.
-                            if let Some(x) = &mut p.extra {
-                                x.watching.remove(&event.from);
-                            }
+                let queued = self.with_live(slot, to, |p| {
+                    if p.kill.is_some() {
+                        return false;
+                    }
+                    if event.kind == EventKind::Exit {
+                        // Delivered only while still monitoring: an unmonitor made after the
+                        // EXIT was sent (on another worker) must win.
+                        let watching = p
+                            .relations
+                            .as_mut()
+                            .is_some_and(|r| r.exit_arrived(event.from));
+                        if !watching {
+                            return false;
                         }
-                        p.events.push_back(event)
-                    })
-                    .is_some()
-                {
+                    }
+                    p.mailbox.push_event(event);
+                    true
+                });
+                if queued == Some(true) {
+                    self.enforce_limits(slot, to);
                     self.notify(slot);
                 }
             }
@@ -583,29 +688,32 @@ impl Local {
                 reason,
             } => {
                 let hit = self.with_live(slot, to, |p| {
-                    let x = p.extra();
-                    let before = x.links.len();
-                    x.links.retain(|l| *l != from);
-                    if before == x.links.len() || !reason.is_error() {
+                    let Some(r) = &mut p.relations else {
                         return false;
-                    }
-                    if x.trap_links {
-                        p.events.push_back(Event {
-                            kind: EventKind::LinkDown,
-                            from,
-                            result: Some(reason),
-                            reason: None,
-                            at: unix_now(),
-                        });
-                    } else if p.kill.is_none() {
-                        p.kill = Some(Box::new(
+                    };
+                    match r.link_exit(from, &reason) {
+                        LinkOutcome::Ignore => false,
+                        LinkOutcome::LinkDown => {
+                            if p.kill.is_some() {
+                                return false;
+                            }
+                            p.mailbox.push_event(Event {
+                                kind: EventKind::LinkDown,
+                                from,
+                                result: Some(reason),
+                                reason: None,
+                                at: unix_now(),
+                            });
+                            true
+                        }
+                        LinkOutcome::Kill => p.mark_killed(
                             ErrorValue::new(ErrorKind::Canceled, "linked process failed")
                                 .retryable(None),
-                        ));
+                        ),
                     }
-                    true
                 });
                 if hit == Some(true) {
+                    self.enforce_limits(slot, to);
                     self.notify(slot);
                 }
             }
@@ -616,16 +724,16 @@ impl Local {
                 op,
             } => {
                 let alive = self.with_live(slot, to, |p| {
-                    let x = p.extra();
+                    let r = p.relations();
                     match op {
-                        RelationOp::Monitor => x.watchers.push(other),
-                        RelationOp::Demonitor => x.watchers.retain(|w| *w != other),
+                        RelationOp::Monitor => r.add_watcher(other),
+                        RelationOp::Demonitor => r.remove_watcher(other),
                         RelationOp::Link => {
-                            if !x.links.contains(&other) {
-                                x.links.push(other)
-                            }
+                            r.link(other);
                         }
-                        RelationOp::Unlink => x.links.retain(|w| *w != other),
+                        RelationOp::Unlink => {
+                            r.unlink(other);
+                        }
                     }
                 });
                 if alive.is_none() {
@@ -633,14 +741,7 @@ impl Local {
                 }
             }
             Envelope::Kill { to, slot, reason } => {
-                if self
-                    .with_live(slot, to, |p| {
-                        if p.kill.is_none() {
-                            p.kill = Some(Box::new(reason))
-                        }
-                    })
-                    .is_some()
-                {
+                if self.with_live(slot, to, |p| p.mark_killed(reason)) == Some(true) {
                     self.notify(slot);
                 }
             }
@@ -650,10 +751,14 @@ impl Local {
                 token,
                 result,
             } => {
-                if self
-                    .with_live(slot, to, |p| p.wakeups.push(Wakeup::Done(token, result)))
-                    .is_some()
-                {
+                let hit = self.with_live(slot, to, |p| {
+                    if let Some(r) = &mut p.relations {
+                        // A spawn's failure undoes the monitor/link recorded when it started.
+                        r.spawn_answered(token, result.is_ok());
+                    }
+                    p.wakeups.push(Wakeup::Done(token, result));
+                });
+                if hit.is_some() {
                     self.notify(slot);
                 }
             }
@@ -662,7 +767,11 @@ impl Local {
                     self.notify(slot);
                 }
             }
-            Envelope::Spawn(_) => unreachable!("spawn requests are handled by the loop"),
+            Envelope::Spawn(req) => {
+                // Only the loop handles spawns (it owns the engines); one applied directly
+                // goes back through the queue.
+                let _ = self.node.post_addr(self.my_addr(0), Envelope::Spawn(req));
+            }
             Envelope::Shutdown => self.stop.set(true),
         }
     }
@@ -700,24 +809,17 @@ impl Local {
         }
     }
 
-    fn with_live<R>(&self, slot: u32, pid: Pid, f: impl FnOnce(&mut ProcCore) -> R) -> Option<R> {
-        let mut procs = self.procs.borrow_mut();
-        match procs.get_mut(slot as usize) {
-            Some(p) if p.pid == pid => Some(f(p)),
-            _ => None,
-        }
-    }
-
     /// Ends a process: releases its pid and names and tells monitors and links.
     fn finish(&self, slot: u32, reason: ExitReason) {
         let p = self.procs.borrow_mut().remove(slot as usize);
         self.live.fetch_sub(1, Ordering::Relaxed);
         self.node.directory.remove(p.pid.num);
         self.node.registry.release(p.pid);
-        let Some(x) = p.extra else { return };
+        let Some(relations) = p.relations else { return };
         let from = p.pid;
+        let notices = relations.into_notices();
         let at = unix_now();
-        for w in x.watchers {
+        for w in notices.watchers {
             let event = Event {
                 kind: EventKind::Exit,
                 from,
@@ -727,7 +829,7 @@ impl Local {
             };
             self.post(w, |slot| Envelope::Event { to: w, slot, event });
         }
-        for l in x.links {
+        for l in notices.links {
             let reason = reason.clone();
             self.post(l, |slot| Envelope::LinkExit {
                 to: l,
@@ -736,89 +838,50 @@ impl Local {
                 reason,
             });
         }
-        for to in x.exit_to {
+        for to in notices.exit_to {
             self.reply(to, (*reason.0).clone());
         }
-        for t in x.watching {
-            self.post(t, |slot| Envelope::Relation {
-                to: t,
-                slot,
-                other: from,
-                op: RelationOp::Demonitor,
-            });
+        for t in notices.watching {
+            self.relation_request(from, t, RelationOp::Demonitor);
         }
     }
 
-    fn fire_timers(&self, now: Instant) {
-        loop {
-            let due = {
-                let mut timers = self.timers.borrow_mut();
-                match timers.peek() {
-                    Some(Reverse(t)) if t.at <= now => timers.pop().map(|Reverse(t)| t),
-                    _ => None,
-                }
-            };
-            let Some(t) = due else { break };
-            let hit = {
-                let mut procs = self.procs.borrow_mut();
-                match procs.get_mut(t.slot as usize) {
-                    Some(p) if p.pid.num == t.num => {
-                        p.wakeups.push(Wakeup::Timer(t.token));
-                        true
-                    }
-                    _ => false,
-                }
-            };
-            if hit {
-                self.notify(t.slot);
-            }
+    // ----- the loop -----
+
+    /// One round: everything queued inbound, due timers, then one process step. False when
+    /// there was nothing to do.
+    pub(crate) fn turn(&self, engines: &mut [Box<dyn Engine>]) -> bool {
+        let mut did = false;
+        while let Ok(env) = self.rx.try_recv() {
+            did = true;
+            self.handle(env, engines);
         }
+        if self.timers.borrow().peek().is_some() {
+            self.fire_timers(self.clock.now());
+        }
+        let next = self.ready.borrow_mut().pop_front();
+        if let Some(slot) = next {
+            self.run_one(slot, engines);
+            did = true;
+        }
+        did
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        self.timers.borrow().peek().map(|Reverse(t)| t.at)
-    }
-
-    fn handle(&self, env: Envelope, engine: &mut dyn Engine) {
+    fn handle(&self, env: Envelope, engines: &mut [Box<dyn Engine>]) {
         match env {
-            Envelope::Spawn(req) => {
-                let reply = req.reply;
-                let exit_to = req.flags.exit_to;
-                // Like a step, a panic while creating the process fails only this spawn.
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.spawn(*req)))
-                        .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())));
-                if let (Err(e), Some(to)) = (&result, exit_to) {
-                    // An exec waiter hears of a failed spawn as the child's error.
-                    self.reply(to, Err(e.clone()));
-                }
-                if let Some(reply) = reply {
-                    let result = result.map(|pid| {
-                        Payload::one(crate::value::Value::str(self.node.format_pid(pid)))
-                    });
-                    self.reply(reply, result);
-                }
-            }
+            Envelope::Spawn(req) => self.handle_spawn(*req, engines),
             other => self.apply(other),
         }
     }
 
     /// Runs the worker loop until shutdown.
-    pub(crate) fn run(self: &Rc<Self>, engine: &mut dyn Engine) {
+    pub(crate) fn run(self: &Rc<Self>, engines: &mut [Box<dyn Engine>]) {
         let mut spins = 0u32;
         let mut idle_since: Option<Instant> = None;
         while !self.stop.get() {
-            while let Ok(env) = self.rx.try_recv() {
-                self.handle(env, engine);
-            }
-            if self.timers.borrow().peek().is_some() {
-                self.fire_timers(Instant::now());
-            }
-            let next = self.ready.borrow_mut().pop_front();
-            if let Some(slot) = next {
+            if self.turn(engines) {
                 spins = 0;
                 idle_since = None;
-                self.run_one(slot, engine);
                 continue;
             }
             if self.stop.get() {
@@ -836,7 +899,13 @@ impl Local {
                 std::thread::yield_now();
                 continue;
             }
-            let got = match self.next_deadline() {
+            // On a virtual clock a deadline means nothing to the OS: poll instead.
+            let deadline = if self.clock.is_virtual() {
+                Some(Instant::now() + POLL_WINDOW)
+            } else {
+                self.next_deadline()
+            };
+            let got = match deadline {
                 Some(at) => match self.rx.recv_deadline(at) {
                     Ok(env) => Some(env),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -850,35 +919,37 @@ impl Local {
             if let Some(env) = got {
                 spins = 0;
                 idle_since = None;
-                self.handle(env, engine);
+                self.handle(env, engines);
             }
         }
     }
 
-    fn run_one(&self, slot: u32, engine: &mut dyn Engine) {
-        let kill = {
+    fn run_one(&self, slot: u32, engines: &mut [Box<dyn Engine>]) {
+        let (kill, engine) = {
             let mut procs = self.procs.borrow_mut();
             let Some(p) = procs.get_mut(slot as usize) else {
                 return;
             };
             p.run = RunState::Running;
-            p.news = false;
-            p.kill.take()
+            (p.kill.take(), p.engine as usize)
+        };
+        let Some(engine) = engines.get_mut(engine) else {
+            return;
         };
         if let Some(reason) = kill {
-            self.release(slot, engine);
+            self.release(slot, engine.as_mut());
             self.finish(slot, ExitReason::error(*reason));
             return;
         }
         self.current.set(Some(slot));
-        // A panic in engine code (a bug, or a library giving up, such as mlua out of handle
-        // space) ends only the process being stepped; the worker and its other processes go on.
+        // A panic in engine code (a bug, or a library giving up) ends only the process being
+        // stepped; the worker and its other processes go on.
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.step(slot)))
             .unwrap_or_else(|panic| Step::Exit(ExitReason::error(panic_error(panic.as_ref()))));
         self.current.set(None);
         match step {
             Step::Exit(reason) => {
-                self.release(slot, engine);
+                self.release(slot, engine.as_mut());
                 self.finish(slot, reason);
             }
             Step::Blocked | Step::Preempted => {
@@ -886,7 +957,10 @@ impl Local {
                 let Some(p) = procs.get_mut(slot as usize) else {
                     return;
                 };
-                if matches!(step, Step::Preempted) || p.news || p.kill.is_some() {
+                if matches!(step, Step::Preempted)
+                    || p.run == RunState::RunningNews
+                    || p.kill.is_some()
+                {
                     p.run = RunState::Queued;
                     self.ready.borrow_mut().push_back(slot);
                 } else {
@@ -908,51 +982,28 @@ impl Local {
         }
     }
 
-    /// Subscribes `slot`'s inbox: returns nothing, messages stay in the mailbox queue.
-    pub fn listen(&self, slot: u32, topic: &str) -> usize {
-        self.with(slot, |p| {
-            let x = p.extra.get_or_insert_with(Default::default);
-            if let Some(i) = x.listeners.iter().position(|l| &*l.topic == topic) {
-                return i;
-            }
-            let mut queue = VecDeque::new();
-            let mut rest = VecDeque::with_capacity(p.mailbox.len());
-            for m in p.mailbox.drain(..) {
-                if &*m.topic == topic {
-                    queue.push_back(m)
-                } else {
-                    rest.push_back(m)
-                }
-            }
-            p.mailbox = rest;
-            x.listeners.push(Listener {
-                topic: topic.into(),
-                queue,
-            });
-            x.listeners.len() - 1
-        })
+    /// Fails when the name a spawn's setup asks for is taken; checked before the child is
+    /// created, so a failed spawn leaves nothing behind.
+    pub(crate) fn check_setup(&self, setup: Option<&SpawnSetup>) -> Result<(), ErrorValue> {
+        match setup.and_then(|s| s.name.as_deref()) {
+            Some(name) if self.node.registry.lookup(name).is_some() => Err(ErrorValue::new(
+                ErrorKind::AlreadyExists,
+                "name already registered",
+            )),
+            _ => Ok(()),
+        }
     }
 
-    /// Removes a topic subscription; its undelivered messages go back to the mailbox front.
-    pub fn unlisten(&self, slot: u32, topic: &str) {
-        self.with(slot, |p| {
-            let Some(x) = &mut p.extra else { return };
-            if let Some(i) = x.listeners.iter().position(|l| &*l.topic == topic) {
-                let l = x.listeners.remove(i);
-                for m in l.queue.into_iter().rev() {
-                    p.mailbox.push_front(m);
-                }
-            }
-        })
+    /// Registers the name and queues the first messages of a child that has not run yet, so
+    /// both are in place before it does (`with_name`, `with_message`).
+    pub(crate) fn apply_setup(&self, pid: Pid, setup: Option<Box<SpawnSetup>>) {
+        let Some(setup) = setup else { return };
+        if let Some(name) = &setup.name {
+            // Checked by `check_setup`; nothing ran on this worker in between.
+            let _ = self.register(name, pid);
+        }
+        for msg in setup.messages {
+            let _ = self.send(pid, msg);
+        }
     }
-}
-
-/// The INTERNAL error a caught panic becomes (`runtime panic: <message>`).
-pub fn panic_error(panic: &(dyn std::any::Any + Send)) -> ErrorValue {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown cause".to_string());
-    ErrorValue::new(ErrorKind::Internal, format!("runtime panic: {what}"))
 }

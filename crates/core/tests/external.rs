@@ -1,125 +1,66 @@
 //! External receivers: something outside the workers with a pid gets the envelopes sent to it.
 
-use std::rc::Rc;
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
+mod support;
+
+use std::sync::{Arc, Mutex};
 
 use starling_core::{
-    Engine, EngineFactory, Envelope, ErrorValue, ExitReason, HostKind, Local, Message, Node,
-    Payload, Pid, ReplyTo, SpawnFlags, SpawnRequest, Step, Value,
+    Envelope, ExitReason, Payload, Pid, ReplyTo, SpawnFlags, SpawnRequest, Step, Value,
 };
-
-/// Every process sends "hello" to the pid it was given, then ends with 42.
-struct Stub {
-    local: Rc<Local>,
-    targets: Vec<Option<Pid>>,
-}
-
-impl Engine for Stub {
-    fn step(&mut self, slot: u32) -> Step {
-        if let Some(Some(to)) = self.targets.get(slot as usize) {
-            let me = self.local.pid_of(slot);
-            let msg = Message {
-                from: Some(me),
-                topic: "hello".into(),
-                payload: Payload::empty(),
-            };
-            self.local.send(*to, msg).expect("the external is alive");
-        }
-        Step::Exit(ExitReason::normal(Payload::one(Value::Int(42))))
-    }
-
-    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        let target = match req.args.values.first() {
-            Some(Value::Str(s)) => self
-                .local
-                .node()
-                .parse_pid(&String::from_utf8_lossy(s))
-                .ok(),
-            _ => None,
-        };
-        let mut chosen = 0;
-        let pid = self
-            .local
-            .spawn_local(req.parent, req.flags, req.num, |s, _| {
-                chosen = s;
-                Ok(())
-            })?;
-        let i = chosen as usize;
-        if self.targets.len() <= i {
-            self.targets.resize(i + 1, None);
-        }
-        self.targets[i] = target;
-        Ok(pid)
-    }
-
-    fn release(&mut self, slot: u32) {
-        if let Some(t) = self.targets.get_mut(slot as usize) {
-            *t = None;
-        }
-    }
-}
+use support::{Behaviour, Harness, Programs};
 
 #[test]
 fn an_external_receiver_gets_messages_and_results() {
-    let mut b = Node::builder();
-    let host = b.host("test:processes", HostKind::Process);
-    let node = b.build();
-    let factory: EngineFactory = Arc::new(|local: &Rc<Local>| {
-        Box::new(Stub {
-            local: local.clone(),
-            targets: Vec::new(),
-        }) as Box<dyn Engine>
+    // Every process sends "hello" to the pid it is given, then ends with 42.
+    let programs: Programs = Arc::new(|_, args| -> Option<Behaviour> {
+        let to = match args.values.first() {
+            Some(Value::Int(n)) => *n as u64,
+            _ => return None,
+        };
+        Some(Box::new(move |cx| {
+            let to = Pid::local(cx.pid.host, to);
+            assert!(cx.send(to, "hello"), "the external is alive");
+            Step::Exit(ExitReason::normal(Payload::one(Value::Int(42))))
+        }))
     });
-    let threads = node.start_host(host, 1, factory).expect("start");
-    let (tx, rx) = mpsc::channel::<Envelope>();
-    let tx = std::sync::Mutex::new(tx);
-    let me = node.register_external(
-        host,
-        Arc::new(move |env| {
-            let _ = tx.lock().expect("lock").send(env);
-        }),
+    let h = Harness::new(&["test:processes"], programs);
+    let got: Arc<Mutex<Vec<Envelope>>> = Arc::default();
+    let g = got.clone();
+    let me = h.node.register_external(
+        h.hosts[0],
+        Arc::new(move |env| g.lock().expect("lock").push(env)),
     );
-    assert!(node.is_alive(me));
-    node.request_spawn(SpawnRequest {
-        entry: "any".into(),
-        host,
-        args: Payload::one(Value::str(node.format_pid(me))),
-        parent: None,
-        flags: SpawnFlags {
-            exit_to: Some(ReplyTo { pid: me, token: 9 }),
-            ..SpawnFlags::default()
-        },
-        reply: None,
-        num: 0,
-        setup: None,
-    })
-    .expect("host running");
-    let mut got_message = false;
-    let mut got_result = false;
-    while !(got_message && got_result) {
-        match rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("an envelope")
-        {
-            Envelope::Message { msg, .. } => {
-                assert_eq!(&*msg.topic, "hello");
-                assert!(!got_result, "the message comes before the result");
-                got_message = true;
-            }
-            Envelope::Wake { token, result, .. } => {
-                assert_eq!(token, 9);
-                let p = result.expect("a normal end");
-                assert!(matches!(p.values.first(), Some(Value::Int(42))));
-                got_result = true;
-            }
-            other => panic!("unexpected {other:?}"),
+    assert!(h.node.is_alive(me));
+    h.node
+        .request_spawn(SpawnRequest {
+            entry: "any".into(),
+            host: h.hosts[0],
+            args: Payload::one(Value::Int(me.num as i64)),
+            parent: None,
+            flags: SpawnFlags {
+                exit_to: Some(ReplyTo { pid: me, token: 9 }),
+                ..SpawnFlags::default()
+            },
+            reply: None,
+            num: 0,
+            setup: None,
+        })
+        .expect("host running");
+    h.run();
+    let got = std::mem::take(&mut *got.lock().expect("lock"));
+    assert_eq!(got.len(), 2, "{got:?}");
+    match &got[0] {
+        Envelope::Message { msg, .. } => assert_eq!(&*msg.topic, "hello"),
+        other => panic!("the message comes first, got {other:?}"),
+    }
+    match &got[1] {
+        Envelope::Wake { token, result, .. } => {
+            assert_eq!(*token, 9);
+            let p = result.as_ref().expect("a normal end");
+            assert!(matches!(p.values.first(), Some(Value::Int(42))));
         }
+        other => panic!("unexpected {other:?}"),
     }
-    node.unregister_external(me);
-    assert!(!node.is_alive(me));
-    node.shutdown();
-    for t in threads {
-        t.join().expect("worker ended");
-    }
+    h.node.unregister_external(me);
+    assert!(!h.node.is_alive(me));
 }

@@ -1,133 +1,65 @@
 //! A panic inside an engine's step ends only that process: its monitor gets an EXIT with an
 //! INTERNAL error naming the panic, and the worker keeps running other processes.
 
-use std::rc::Rc;
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+mod support;
+
+use std::sync::{Arc, Mutex};
 
 use starling_core::{
-    Engine, EngineFactory, ErrorKind, ErrorValue, EventKind, ExitReason, HostKind, Local, Node,
-    Payload, Pid, SpawnFlags, SpawnRequest, Step,
+    Envelope, ErrorKind, ExitReason, Payload, ReplyTo, SpawnFlags, SpawnRequest, Step,
 };
+use support::{Behaviour, Harness, Programs};
 
-/// Processes named "bomb" panic at their first step; "watcher" spawns a monitored bomb, then
-/// reports the EXIT it gets; anything else ends normally.
-struct Stub {
-    local: Rc<Local>,
-    kinds: Vec<Option<&'static str>>,
-    report: mpsc::Sender<Result<Payload, ErrorValue>>,
-}
+type Seen = Arc<Mutex<Vec<Result<Payload, starling_core::ErrorValue>>>>;
 
-impl Stub {
-    fn set(&mut self, slot: u32, kind: &'static str) {
-        let i = slot as usize;
-        if self.kinds.len() <= i {
-            self.kinds.resize(i + 1, None);
-        }
-        self.kinds[i] = Some(kind);
-    }
-}
-
-impl Engine for Stub {
-    fn step(&mut self, slot: u32) -> Step {
-        match self.kinds[slot as usize] {
-            Some("bomb") => panic!("engine bug in step"),
-            Some("watcher") => {
-                let me = self.local.pid_of(slot);
-                let ev = self.local.with(slot, |c| c.events.pop_front());
-                if let Some(ev) = ev {
-                    assert_eq!(ev.kind, EventKind::Exit);
-                    let result = ev.result.expect("EXIT has a result").result().clone();
-                    let _ = self.report.send(result);
-                    return Step::Exit(ExitReason::normal(Payload::empty()));
-                }
-                let mut bomb_slot = 0;
-                let flags = SpawnFlags {
-                    monitor: true,
-                    ..SpawnFlags::default()
-                };
-                self.local
-                    .spawn_local(Some(me), flags, 0, |s, _| {
-                        bomb_slot = s;
-                        Ok(())
-                    })
-                    .expect("spawn");
-                self.set(bomb_slot, "bomb");
-                self.set(slot, "waiting");
-                Step::Blocked
+/// "bomb" panics at its first step, "spawnbomb" while it is being created; "watcher" spawns a
+/// monitored bomb and reports the EXIT it gets.
+fn programs(seen: Seen) -> Programs {
+    Arc::new(move |entry, _| -> Option<Behaviour> {
+        match entry {
+            "bomb" => Some(Box::new(|_| panic!("engine bug in step"))),
+            "spawnbomb" => panic!("engine bug in spawn"),
+            "watcher" => {
+                let seen = seen.clone();
+                let mut started = false;
+                Some(Box::new(move |cx| {
+                    if let Some(ev) = cx.event() {
+                        let r = ev.result.expect("EXIT has a result").result().clone();
+                        seen.lock().expect("lock").push(r);
+                        return Step::Exit(ExitReason::normal(Payload::empty()));
+                    }
+                    if !started {
+                        started = true;
+                        let flags = SpawnFlags {
+                            monitor: true,
+                            ..SpawnFlags::default()
+                        };
+                        let req = cx.request("bomb", cx.pid.host, flags, 1);
+                        cx.spawn(req).expect("spawn");
+                    }
+                    Step::Blocked
+                }))
             }
-            Some("waiting") => {
-                self.set(slot, "watcher");
-                self.step(slot)
-            }
-            _ => Step::Exit(ExitReason::normal(Payload::empty())),
+            _ => Some(Box::new(|_| {
+                Step::Exit(ExitReason::normal(Payload::empty()))
+            })),
         }
-    }
-
-    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        if &*req.entry == "spawnbomb" {
-            panic!("engine bug in spawn");
-        }
-        let kind = if &*req.entry == "watcher" {
-            "watcher"
-        } else {
-            "other"
-        };
-        let mut chosen = 0;
-        let pid = self
-            .local
-            .spawn_local(req.parent, req.flags, req.num, |s, _| {
-                chosen = s;
-                Ok(())
-            })?;
-        self.set(chosen, kind);
-        Ok(pid)
-    }
-
-    fn release(&mut self, slot: u32) {
-        if let Some(k) = self.kinds.get_mut(slot as usize) {
-            *k = None;
-        }
-    }
-}
-
-fn spawn(node: &Node, host: starling_core::HostId, entry: &str) {
-    node.request_spawn(SpawnRequest {
-        entry: entry.into(),
-        host,
-        args: Payload::empty(),
-        parent: None,
-        flags: SpawnFlags::default(),
-        reply: None,
-        num: 0,
-        setup: None,
     })
-    .expect("host running");
 }
 
 #[test]
 fn a_panicking_step_ends_only_its_process() {
-    let mut b = Node::builder();
-    let host = b.host("test:processes", HostKind::Process);
-    let node = b.build();
-    let (tx, rx) = mpsc::channel();
-    let tx = Arc::new(Mutex::new(tx));
-    let factory: EngineFactory = Arc::new(move |local: &Rc<Local>| {
-        Box::new(Stub {
-            local: local.clone(),
-            kinds: Vec::new(),
-            report: tx.lock().expect("lock").clone(),
-        }) as Box<dyn Engine>
-    });
-    let threads = node.start_host(host, 1, factory).expect("start");
-
+    let seen: Seen = Arc::default();
+    let h = Harness::new(&["test:processes"], programs(seen.clone()));
     // Twice on the same worker: the first panic must not have broken it.
-    for _ in 0..2 {
-        spawn(&node, host, "watcher");
-        let result = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the watcher reports the bomb's EXIT");
-        let err = result.expect_err("a panic is an error exit");
+    for round in 1..=2 {
+        h.spawn("watcher", 0, Payload::empty());
+        h.run();
+        let got = seen.lock().expect("lock");
+        assert_eq!(got.len(), round);
+        let err = got[round - 1]
+            .clone()
+            .expect_err("a panic is an error exit");
         assert_eq!(err.kind, ErrorKind::Internal);
         assert!(
             err.message.contains("runtime panic: engine bug in step"),
@@ -135,51 +67,36 @@ fn a_panicking_step_ends_only_its_process() {
             err.message
         );
     }
-
-    node.shutdown();
-    for t in threads {
-        t.join().expect("worker thread ended without panicking");
-    }
 }
 
 #[test]
 fn a_panicking_spawn_fails_only_that_spawn() {
-    let mut b = Node::builder();
-    let host = b.host("test:processes", HostKind::Process);
-    let node = b.build();
-    let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-    node.set_control(ctl_tx);
-    let waiter = node.register_control(host, node.next_num(), 7);
-    let (tx, rx) = mpsc::channel();
-    let tx = Arc::new(Mutex::new(tx));
-    let factory: EngineFactory = Arc::new(move |local: &Rc<Local>| {
-        Box::new(Stub {
-            local: local.clone(),
-            kinds: Vec::new(),
-            report: tx.lock().expect("lock").clone(),
-        }) as Box<dyn Engine>
-    });
-    let threads = node.start_host(host, 1, factory).expect("start");
-
-    node.request_spawn(SpawnRequest {
-        entry: "spawnbomb".into(),
-        host,
-        args: Payload::empty(),
-        parent: None,
-        flags: SpawnFlags::default(),
-        reply: Some(starling_core::ReplyTo {
-            pid: waiter,
-            token: 1,
-        }),
-        num: 0,
-        setup: None,
-    })
-    .expect("host running");
-    match ctl_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("a reply")
-    {
-        starling_core::Envelope::Wake { token, result, .. } => {
+    let seen: Seen = Arc::default();
+    let h = Harness::new(&["test:processes"], programs(seen.clone()));
+    let replies: Arc<Mutex<Vec<Envelope>>> = Arc::default();
+    let r = replies.clone();
+    let waiter = h.node.register_external(
+        h.hosts[0],
+        Arc::new(move |env| r.lock().expect("lock").push(env)),
+    );
+    h.node
+        .request_spawn(SpawnRequest {
+            entry: "spawnbomb".into(),
+            host: h.hosts[0],
+            args: Payload::empty(),
+            parent: None,
+            flags: SpawnFlags::default(),
+            reply: Some(ReplyTo {
+                pid: waiter,
+                token: 1,
+            }),
+            num: 0,
+            setup: None,
+        })
+        .expect("host running");
+    h.run();
+    match replies.lock().expect("lock").pop() {
+        Some(Envelope::Wake { token, result, .. }) => {
             assert_eq!(token, 1);
             let err = result.expect_err("the spawn failed");
             assert_eq!(err.kind, ErrorKind::Internal);
@@ -191,16 +108,14 @@ fn a_panicking_spawn_fails_only_that_spawn() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    assert_eq!(
+        h.node.live_count(),
+        1,
+        "only the waiter: no half-made process"
+    );
 
     // The worker survived: a process on it still runs.
-    spawn(&node, host, "watcher");
-    let result = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the watcher reports");
-    assert!(result.is_err(), "the bomb's EXIT is an error");
-
-    node.shutdown();
-    for t in threads {
-        t.join().expect("worker thread ended without panicking");
-    }
+    h.spawn("watcher", 0, Payload::empty());
+    h.run();
+    assert!(seen.lock().expect("lock")[0].is_err(), "the bomb's EXIT");
 }

@@ -26,6 +26,9 @@ pub enum BootError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The runtime itself failed while running (a worker loop died): every process is gone.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),

@@ -21,15 +21,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 use serde_json::Value as Json;
 use starling_core::{
-    Envelope, Event, EventKind, ExitResult, HostKind, Node, Payload, Pid, ReplyTo, SpawnFlags,
-    SpawnRequest, Value, message::unix_now,
+    Envelope, Event, EventKind, ExitResult, HostKind, Limits, Node, Payload, Pid, ReplyTo,
+    SpawnFlags, SpawnRequest, Value, message::unix_now,
 };
 use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT};
 use starling_entry::{EntrySpec, LoadOptions, Project, load_definitions, load_project};
 use starling_lua::{Level, LogRecord, Program, Services};
 use starling_native::{KindError, Kinds, Process};
 
-use crate::engine::{EngineParts, HostEngine};
+use crate::engine::worker_setup;
 
 use crate::error::BootError;
 use crate::exec::{ExecTarget, exit_outcome, resolve_target};
@@ -37,6 +37,12 @@ use crate::log::{Encoding, LogSink};
 use crate::services::HostServices;
 use crate::supervisor::{KILL_GRACE, Supervisor, kill, pid_of};
 use crate::terminal::StdTerminal;
+
+/// Bytes of messages and events one process may have queued (see `starling_core::mailbox`).
+pub const DEFAULT_MAILBOX_BYTES: usize = 256 << 20;
+
+/// What `run` returns when the runtime itself failed (the caller gets a `BootError::Internal`).
+const EXIT_INTERNAL: i32 = 70;
 
 /// Time services get to end after the exec process has finished.
 pub const EXEC_GRACE: Duration = Duration::from_millis(100);
@@ -301,11 +307,23 @@ fn boot(
         match &e.spec {
             EntrySpec::ProcessHost(h) => {
                 let id = builder.host(&e.id.to_string(), HostKind::Process);
-                builder.max_mailbox(id, h.max_mailbox);
+                builder.mailbox_limits(
+                    id,
+                    Limits {
+                        items: h.max_mailbox,
+                        bytes: DEFAULT_MAILBOX_BYTES,
+                    },
+                );
             }
             EntrySpec::TerminalHost(_) => {
                 let id = builder.host(&e.id.to_string(), HostKind::Terminal);
-                builder.max_mailbox(id, DEFAULT_MAX_MAILBOX);
+                builder.mailbox_limits(
+                    id,
+                    Limits {
+                        items: DEFAULT_MAX_MAILBOX,
+                        bytes: DEFAULT_MAILBOX_BYTES,
+                    },
+                );
             }
             _ => {}
         }
@@ -323,17 +341,15 @@ fn boot(
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
-        kinds: kinds.clone(),
     });
-    // One factory per host: each worker's VM gets the host's memory limit.
-    let factory = |memory_limit: u64| -> starling_core::EngineFactory {
-        let parts = EngineParts {
-            program: program.clone(),
-            services: services.clone(),
-            kinds: kinds.clone(),
-            memory_limit: usize::try_from(memory_limit).unwrap_or(usize::MAX),
-        };
-        Arc::new(move |local| Box::new(HostEngine::new(local, parts.clone())))
+    // One setup per host: each worker's VM gets the host's memory limit.
+    let setup = |memory_limit: u64| {
+        worker_setup(
+            program.clone(),
+            services.clone(),
+            kinds.clone(),
+            usize::try_from(memory_limit).unwrap_or(usize::MAX),
+        )
     };
     for e in &project.entries {
         let (workers, auto, memory_limit) = match &e.spec {
@@ -346,11 +362,12 @@ fn boot(
         }
         let id = e.id.to_string();
         let host = node.host_id(&id).expect("host declared above");
-        node.start_host(host, workers, factory(memory_limit))
-            .map_err(|source| BootError::Host {
+        starling_core::start_host(&node, host, workers, setup(memory_limit)).map_err(|source| {
+            BootError::Host {
                 host: id.clone(),
                 source,
-            })?;
+            }
+        })?;
         log.runtime(
             Level::Debug,
             &format!("host {id} started"),
@@ -361,7 +378,7 @@ fn boot(
     let (tx, rx) = crossbeam_channel::unbounded();
     node.set_control(tx);
     let signals = install_signals()?;
-    let mut control = Control::new(node, log, rx, signals, &project);
+    let mut control = Control::new(node.clone(), log, rx, signals, &project);
     control.terminal = Some(terminal.clone());
     let code = match target {
         Some(t) => {
@@ -373,7 +390,11 @@ fn boot(
         }
         None => control.run_services(project.config.shutdown_timeout()),
     };
+    let node_failure = node.failure().map(str::to_string);
     terminal.restore();
+    if let Some(failure) = node_failure {
+        return Err(BootError::Internal(failure));
+    }
     Ok(code)
 }
 
@@ -593,6 +614,11 @@ impl Control {
                 self.stop_all_fast();
                 return 128 + sig;
             }
+            if self.node.failure().is_some() {
+                // The caller reports it: the workers are gone.
+                self.log.set_hidden(false);
+                return EXIT_INTERNAL;
+            }
             self.pump(None);
         };
         self.log.set_hidden(false);
@@ -667,6 +693,9 @@ impl Control {
         self.sup.warn_blocked();
         self.sup.start_ready();
         while self.signal.is_none() {
+            if self.node.failure().is_some() {
+                return EXIT_INTERNAL;
+            }
             self.pump(None);
         }
         self.info("shutting down");

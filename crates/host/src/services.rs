@@ -12,8 +12,6 @@ use crate::terminal::StdTerminal;
 pub struct HostServices {
     pub(crate) log: Arc<LogSink>,
     pub(crate) terminal: Arc<StdTerminal>,
-    /// The native process kinds, so Lua spawns of them are routed to the native engine.
-    pub(crate) kinds: Arc<starling_native::Kinds>,
 }
 
 impl Services for HostServices {
@@ -27,9 +25,5 @@ impl Services for HostServices {
 
     fn terminal(&self) -> Option<&dyn Terminal> {
         Some(&*self.terminal)
-    }
-
-    fn is_native(&self, entry: &str) -> bool {
-        !self.kinds.is_empty() && self.kinds.contains(entry)
     }
 }

@@ -883,7 +883,6 @@ mod tests {
 
     /// An engine whose spawns take `delay` and whose processes block forever.
     struct SlowEngine {
-        local: std::rc::Rc<starling_core::Local>,
         delay: Duration,
     }
 
@@ -891,10 +890,14 @@ mod tests {
         fn step(&mut self, _slot: u32) -> starling_core::Step {
             starling_core::Step::Blocked
         }
-        fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
+        fn start(
+            &mut self,
+            _slot: u32,
+            _pid: Pid,
+            _args: starling_core::StartArgs,
+        ) -> Result<(), ErrorValue> {
             std::thread::sleep(self.delay);
-            self.local
-                .spawn_local(req.parent, req.flags, req.num, |_, _| Ok(()))
+            Ok(())
         }
         fn release(&mut self, _slot: u32) {}
     }
@@ -905,13 +908,12 @@ mod tests {
         let mut b = Node::builder();
         let host = b.host("app:h", starling_core::HostKind::Process);
         let node = b.build();
-        let factory: starling_core::EngineFactory = Arc::new(|local| {
+        let setup = starling_core::WorkerSetup::single(Arc::new(|_| {
             Box::new(SlowEngine {
-                local: local.clone(),
                 delay: Duration::from_millis(300),
             })
-        });
-        node.start_host(host, 1, factory).expect("start host");
+        }));
+        starling_core::start_host(&node, host, 1, setup).expect("start host");
         let (tx, rx) = crossbeam_channel::unbounded();
         node.set_control(tx);
         let mut l = lifecycle();

@@ -20,8 +20,8 @@ use std::time::Instant;
 use mlua::{Function, LightUserData, Lua, MultiValue, Table, Thread, Value};
 use rustc_hash::FxHashMap;
 use starling_core::{
-    ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostKind, Local, Payload, Pid,
-    SpawnRequest, Step, Wakeup,
+    ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostKind, Local, Payload, Pid, StartArgs,
+    Step, Wakeup,
 };
 
 use crate::chan::{self, ChanKind};
@@ -237,31 +237,25 @@ impl Ctx {
         Ok(Prepared { code, chunk, meta })
     }
 
-    /// Creates a process on this worker (SPEC §2.3 steps 1-4). The request's `host` must be
-    /// this worker's; its `reply` is the caller's business.
-    pub(crate) fn spawn_here(&self, lua: &Lua, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        let SpawnRequest {
-            entry,
-            args,
-            parent,
-            flags,
-            num,
-            setup,
-            ..
-        } = req;
-        let args = &args;
-        let function = setup.as_ref().is_some_and(|s| s.function);
-        let prepared = self.prepare(lua, &entry, function)?;
-        self.local.check_setup(setup.as_deref())?;
-        let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
-            self.init(lua, slot, pid, prepared, args)
-                .map_err(|e| match e {
-                    InitError::Lua(e) => from_mlua(&e),
-                    InitError::Value(v) => v,
-                })
-        })?;
-        self.local.apply_setup(pid, setup);
-        Ok(pid)
+    /// Creates the Lua half of a process in `slot` (SPEC §2.3 steps 1-4); the worker made the
+    /// core half and undoes it if this fails.
+    pub(crate) fn start(
+        &self,
+        lua: &Lua,
+        slot: u32,
+        pid: Pid,
+        args: StartArgs,
+    ) -> Result<(), ErrorValue> {
+        let prepared = self.prepare(lua, &args.entry, args.function)?;
+        let started = self
+            .init(lua, slot, pid, prepared, &args.args)
+            .map_err(|e| match e {
+                InitError::Lua(e) => from_mlua(&e),
+                InitError::Value(v) => v,
+            });
+        // The child's chunk ran: channel stores it used are let go of as after a step.
+        chan::end_step(lua);
+        started
     }
 
     fn init(
@@ -389,25 +383,21 @@ impl Ctx {
         match kind {
             ChanKind::User => Ok(None),
             ChanKind::Inbox => {
-                let Some(msg) = self.local.with(p.slot, |c| c.mailbox.pop_front()) else {
+                let Some(msg) = self.local.pop_message(p.slot) else {
                     return Ok(None);
                 };
                 Ok(Some(self.message_value(lua, msg)?))
             }
             ChanKind::Events => {
-                let Some(ev) = self.local.with(p.slot, |c| c.events.pop_front()) else {
+                let Some(ev) = self.local.pop_event(p.slot) else {
                     return Ok(None);
                 };
                 Ok(Some(Value::Table(self.event_table(lua, &ev)?)))
             }
             ChanKind::Listen { topic, raw } => {
-                let msg = self.local.with(p.slot, |c| {
-                    c.extra
-                        .as_mut()
-                        .and_then(|x| x.listeners.iter_mut().find(|l| l.topic == *topic))
-                        .and_then(|l| l.queue.pop_front())
-                });
-                let Some(msg) = msg else { return Ok(None) };
+                let Some(msg) = self.local.pop_listened(p.slot, topic) else {
+                    return Ok(None);
+                };
                 if !raw {
                     return Ok(Some(self.message_value(lua, msg)?));
                 }
@@ -471,7 +461,7 @@ impl Ctx {
     }
 
     fn step_inner(&self, lua: &Lua, p: &Rc<ProcState>) -> mlua::Result<Step> {
-        let wakeups = self.local.with(p.slot, |c| std::mem::take(&mut c.wakeups));
+        let wakeups = self.local.take_wakeups(p.slot);
         for w in wakeups {
             self.on_wakeup(lua, p, w)?;
         }
@@ -518,7 +508,7 @@ impl Ctx {
                         }
                     }
                     p.ready.borrow_mut().push_front(tid);
-                    if preempted || self.local.with(p.slot, |c| c.kill.is_some()) {
+                    if preempted || self.local.is_killed(p.slot) {
                         return Ok(Step::Preempted);
                     }
                     continue;
@@ -531,7 +521,7 @@ impl Ctx {
                 {
                     p.ready.borrow_mut().push_back(tid);
                 }
-                if self.local.with(p.slot, |c| c.kill.is_some()) {
+                if self.local.is_killed(p.slot) {
                     return Ok(Step::Blocked);
                 }
                 continue;
@@ -548,7 +538,7 @@ impl Ctx {
                 return Ok(Step::Exit(main_result(&rest)?));
             }
             p.tasks.borrow_mut().try_remove(tid as usize);
-            if self.local.with(p.slot, |c| c.kill.is_some()) {
+            if self.local.is_killed(p.slot) {
                 return Ok(Step::Blocked);
             }
         }
@@ -708,10 +698,14 @@ fn main_result(rest: &[Value]) -> mlua::Result<ExitReason> {
     Ok(ExitReason::normal(convert::value_to_payload(&first)?))
 }
 
-/// The engine of one worker thread.
+/// The engine of one worker thread: its Luau VM, made at the first Lua spawn so that a worker
+/// running only Rust processes never pays for one.
 pub struct LuaEngine {
-    lua: Lua,
-    ctx: Rc<Ctx>,
+    local: Rc<Local>,
+    program: Arc<Program>,
+    services: Arc<dyn Services>,
+    memory_limit: usize,
+    vm: Option<(Lua, Rc<Ctx>)>,
 }
 
 impl std::fmt::Debug for LuaEngine {
@@ -721,44 +715,68 @@ impl std::fmt::Debug for LuaEngine {
 }
 
 impl LuaEngine {
-    /// Creates the VM for a worker and installs every global and module.
+    /// The engine of a worker; `memory_limit` (bytes, 0 = none) is its VM's Lua memory
+    /// budget (`host.memory_limit`): a process whose allocation would pass it ends with an
+    /// out-of-memory error, the others keep running.
     pub fn new(
         local: Rc<Local>,
         program: Arc<Program>,
         services: Arc<dyn Services>,
-    ) -> mlua::Result<LuaEngine> {
-        let lua = vm::new_lua()?;
-        let ctx = Rc::new(Ctx::new(local, program, services));
-        crate::modules::install(&lua, &ctx)?;
-        Ok(LuaEngine { lua, ctx })
+        memory_limit: usize,
+    ) -> LuaEngine {
+        LuaEngine {
+            local,
+            program,
+            services,
+            memory_limit,
+            vm: None,
+        }
     }
 
-    /// Limits the VM's Lua memory (`host.memory_limit`); a process whose allocation would
-    /// pass it ends with an out-of-memory error, the others keep running.
-    pub fn set_memory_limit(&self, bytes: usize) -> mlua::Result<()> {
-        vm::set_memory_limit(&self.lua, bytes)
+    /// The VM, made on first use.
+    fn vm(&mut self) -> Result<&(Lua, Rc<Ctx>), ErrorValue> {
+        if self.vm.is_none() {
+            let made = (|| -> mlua::Result<(Lua, Rc<Ctx>)> {
+                let lua = vm::new_lua()?;
+                let ctx = Rc::new(Ctx::new(
+                    self.local.clone(),
+                    self.program.clone(),
+                    self.services.clone(),
+                ));
+                crate::modules::install(&lua, &ctx)?;
+                if self.memory_limit > 0 {
+                    vm::set_memory_limit(&lua, self.memory_limit)?;
+                }
+                Ok((lua, ctx))
+            })()
+            .map_err(|e| {
+                ErrorValue::new(ErrorKind::Internal, format!("cannot create a Lua VM: {e}"))
+            })?;
+            self.vm = Some(made);
+        }
+        Ok(self.vm.as_ref().expect("made above"))
     }
 }
 
 impl starling_core::Engine for LuaEngine {
-    fn step(&mut self, slot: u32) -> Step {
-        self.ctx.step(&self.lua, slot)
+    fn start(&mut self, slot: u32, pid: Pid, args: StartArgs) -> Result<(), ErrorValue> {
+        let (lua, ctx) = self.vm()?;
+        ctx.start(lua, slot, pid, args)
     }
 
-    fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        if self.ctx.terminal && !self.ctx.local.is_empty() {
-            return Err(ErrorValue::new(
-                ErrorKind::Unavailable,
-                "terminal host busy",
-            ));
+    fn step(&mut self, slot: u32) -> Step {
+        match &self.vm {
+            Some((lua, ctx)) => ctx.step(lua, slot),
+            None => Step::Exit(ExitReason::error(ErrorValue::new(
+                ErrorKind::Internal,
+                "process state missing",
+            ))),
         }
-        let spawned = self.ctx.spawn_here(&self.lua, req);
-        // The child's chunk ran: channel stores it used are let go of as after a step.
-        chan::end_step(&self.lua);
-        spawned
     }
 
     fn release(&mut self, slot: u32) {
-        self.ctx.release(&self.lua, slot);
+        if let Some((lua, ctx)) = &self.vm {
+            ctx.release(lua, slot);
+        }
     }
 }

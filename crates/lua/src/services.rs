@@ -40,10 +40,4 @@ pub trait Services: Send + Sync {
     fn log(&self, record: LogRecord);
     /// The terminal, for engines running on a terminal host.
     fn terminal(&self) -> Option<&dyn Terminal>;
-    /// True when `entry` is a process written in Rust: the Lua engine does not run it, so a
-    /// spawn of it goes through the worker's queue to the engine that does.
-    fn is_native(&self, entry: &str) -> bool {
-        let _ = entry;
-        false
-    }
 }

@@ -271,7 +271,6 @@ mod tests {
     fn per_process_structures_stay_small() {
         assert!(std::mem::size_of::<ProcState>() <= 288);
         assert!(std::mem::size_of::<Task>() <= 96);
-        assert!(std::mem::size_of::<starling_core::ProcCore>() <= 128);
     }
 
     #[test]

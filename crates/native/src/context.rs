@@ -11,7 +11,7 @@ use serde::Serialize;
 use starling_core::codec::PayloadError;
 use starling_core::{
     ErrorKind, ErrorValue, Event, Level, LogRecord, Message, Node, Payload, Pid, ReplyTo,
-    SpawnFlags, SpawnRequest, SpawnSetup,
+    SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
 };
 
 use crate::engine::{ProcInner, TaskFuture};
@@ -91,17 +91,10 @@ impl Context {
         Context { inner }
     }
 
-    /// Runs `f` on this process's core state; `None` once the process has ended (a context
-    /// kept past its process's end must not reach whoever reuses its slot).
-    fn core<R>(&self, f: impl FnOnce(&mut starling_core::ProcCore) -> R) -> Option<R> {
-        self.inner
-            .local
-            .with_pid(self.inner.slot, self.inner.pid, f)
-    }
-
-    /// True while this process is alive.
+    /// True while this process is alive (a context kept past its process's end must not
+    /// reach whoever reuses its slot).
     fn alive(&self) -> bool {
-        self.core(|_| ()).is_some()
+        self.inner.local.is_live(self.inner.slot, self.inner.pid)
     }
 
     /// This process's pid.
@@ -174,7 +167,10 @@ impl Context {
 
     /// The next message if one is queued.
     pub fn try_recv(&self) -> Option<Message> {
-        self.core(|p| p.mailbox.pop_front()).flatten()
+        if !self.alive() {
+            return None;
+        }
+        self.inner.local.pop_message(self.inner.slot)
     }
 
     /// The next event (EXIT of a monitored process, LINK_DOWN, CANCEL).
@@ -184,7 +180,10 @@ impl Context {
 
     /// The next event if one is queued.
     pub fn try_event(&self) -> Option<Event> {
-        self.core(|p| p.events.pop_front()).flatten()
+        if !self.alive() {
+            return None;
+        }
+        self.inner.local.pop_event(self.inner.slot)
     }
 
     // ----- spawning -----
@@ -281,7 +280,9 @@ impl Context {
     /// With `true`, a linked process failing sends this process a LINK_DOWN event instead of
     /// killing it.
     pub fn trap_links(&self, on: bool) {
-        self.core(|p| p.extra().trap_links = on);
+        if self.alive() {
+            self.inner.local.set_trap_links(self.inner.slot, on);
+        }
     }
 
     /// Asks `pid` to stop: it gets a CANCEL event with `reason`. False when it is not alive.
@@ -424,39 +425,12 @@ impl Context {
     pub fn error(&self, message: &str, fields: &[(&str, serde_json::Value)]) {
         self.log(Level::Error, message, fields);
     }
-
-    // ----- spawning, internals -----
-
-    /// Records the parent's half of a monitor/link set up by a spawn.
-    fn remember(&self, child: Pid, flags: SpawnFlags) {
-        if flags.monitor || flags.link {
-            self.core(|c| {
-                let x = c.extra();
-                if flags.monitor {
-                    x.watching.insert(child);
-                }
-                if flags.link {
-                    x.links.push(child);
-                }
-            });
-        }
-    }
-
-    /// Undoes [`Context::remember`] for a spawn that failed.
-    fn forget_child(&self, child: Pid) {
-        self.core(|c| {
-            if let Some(x) = &mut c.extra {
-                x.watching.remove(&child);
-                x.links.retain(|l| *l != child);
-            }
-        });
-    }
 }
 
 fn relation_error(e: starling_core::RelationError) -> RelationError {
     match e {
-        starling_core::RelationError::NotFound => RelationError::NotFound,
         starling_core::RelationError::AlreadyExists => RelationError::AlreadyExists,
+        _ => RelationError::NotFound,
     }
 }
 
@@ -626,6 +600,12 @@ enum Started {
 fn start_spawn(s: Spawn<'_>) -> Result<Started, SpawnError> {
     let ctx = s.ctx;
     let inner = &ctx.inner;
+    if !ctx.alive() {
+        return Err(SpawnError::Failed(ErrorValue::new(
+            ErrorKind::NotFound,
+            "process not found",
+        )));
+    }
     let node = ctx.node().clone();
     let host = node
         .host_id(&s.host)
@@ -640,55 +620,40 @@ fn start_spawn(s: Spawn<'_>) -> Result<Started, SpawnError> {
             ..SpawnSetup::default()
         })
     });
-    let here = host == inner.local.host()
-        && node.host_kind(host) == starling_core::HostKind::Process
-        && inner
-            .shared
-            .upgrade()
-            .is_some_and(|sh| sh.kinds.contains(&s.entry));
-    if here {
-        // A native child on this worker: created now, no round trip.
-        let shared = inner.shared.upgrade().expect("checked above");
-        let req = SpawnRequest {
-            entry: s.entry.into(),
-            host,
-            args,
-            parent: Some(inner.pid),
-            flags: s.flags,
-            reply: None,
-            num: 0,
-            setup,
-        };
-        let child = shared.spawn_here(req).map_err(SpawnError::Failed)?;
-        ctx.remember(child, s.flags);
-        return Ok(Started::Done(child));
-    }
-    // A Lua child, or one on another host: the worker that creates it answers.
     let token = inner.state.borrow_mut().expect();
-    let num = node.next_num();
-    let child = Pid::local(host, num);
-    ctx.remember(child, s.flags);
     let req = SpawnRequest {
         entry: s.entry.into(),
         host,
         args,
-        parent: Some(inner.pid),
+        parent: None,
         flags: s.flags,
         reply: Some(ReplyTo {
             pid: inner.pid,
             token,
         }),
-        num,
+        num: 0,
         setup,
     };
-    if host == inner.local.host() {
-        inner.local.spawn_later(req);
-    } else if let Err(e) = node.request_spawn(req) {
-        inner.state.borrow_mut().forget(token);
-        ctx.forget_child(child);
-        return Err(SpawnError::Failed(e));
+    // Where the child goes is the core's decision; a native child on this worker is built
+    // at once by this engine.
+    let shared = inner.shared.upgrade();
+    let spawned = inner
+        .local
+        .spawn(inner.slot, req, &mut |slot, pid, args| match &shared {
+            Some(sh) => sh.start(slot, pid, args),
+            None => Err(ErrorValue::new(ErrorKind::Internal, "native engine gone")),
+        });
+    match spawned {
+        Ok(Spawned::Done(pid)) => {
+            inner.state.borrow_mut().forget(token);
+            Ok(Started::Done(pid))
+        }
+        Ok(Spawned::Pending(child)) => Ok(Started::Waiting { token, child }),
+        Err(e) => {
+            inner.state.borrow_mut().forget(token);
+            Err(SpawnError::Failed(e))
+        }
     }
-    Ok(Started::Waiting { token, child })
 }
 
 enum SpawnState {
@@ -729,7 +694,8 @@ impl Future for SpawnFuture<'_> {
                         Poll::Ready(Ok(child))
                     }
                     Some(Err(e)) => {
-                        self.ctx.forget_child(child);
+                        // The core undid the monitor/link the spawn had set up.
+                        let _ = child;
                         self.state = SpawnState::Done(None);
                         Poll::Ready(Err(SpawnError::Failed(e)))
                     }

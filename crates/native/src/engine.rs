@@ -23,11 +23,9 @@ use std::task::{Poll, Wake, Waker};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use starling_core::{
-    Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, SpawnRequest, Step,
-    Wakeup,
+    Engine, Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, StartArgs,
+    Step, Wakeup, panic_error,
 };
-
-use starling_core::worker::panic_error;
 
 use crate::context::Context;
 use crate::kinds::Kinds;
@@ -112,62 +110,45 @@ impl Wake for PollWaker {
 }
 
 impl Shared {
-    /// True when the process in `slot` is native.
-    fn owns(&self, slot: u32) -> bool {
-        self.procs
-            .borrow()
-            .get(slot as usize)
-            .is_some_and(|p| p.is_some())
-    }
-
-    /// Creates a native process on this worker. The request's host must be this worker's.
-    pub(crate) fn spawn_here(self: &Rc<Self>, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        let SpawnRequest {
-            entry,
-            args,
-            parent,
-            flags,
-            num,
-            setup,
-            ..
-        } = req;
-        let Some(kind) = self.kinds.get(&entry).cloned() else {
+    /// Creates the native half of a process in `slot` (the worker made the core half).
+    pub(crate) fn start(
+        self: &Rc<Self>,
+        slot: u32,
+        pid: Pid,
+        args: StartArgs,
+    ) -> Result<(), ErrorValue> {
+        let Some(kind) = self.kinds.get(&args.entry).cloned() else {
             return Err(ErrorValue::new(
                 ErrorKind::NotFound,
-                format!("entry not found: {entry}"),
+                format!("entry not found: {}", args.entry),
             ));
         };
-        self.local.check_setup(setup.as_deref())?;
-        let pid = self.local.spawn_local(parent, flags, num, |slot, pid| {
-            let inner = Rc::new(ProcInner {
-                shared: Rc::downgrade(self),
-                local: self.local.clone(),
-                slot,
-                pid,
-                state: RefCell::new(ProcData::default()),
-            });
-            let ctx = Context::new(inner.clone());
-            // Building the body runs user code: a panic there fails this spawn only.
-            let main =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.start(ctx, args)))
-                    .map_err(|p| panic_error(p.as_ref()))?;
-            let waker = Waker::from(Arc::new(PollWaker {
-                node: self.local.node().clone(),
-                pid,
-            }));
-            self.store(
-                slot,
-                Some(Box::new(Proc {
-                    inner,
-                    main: Some(main),
-                    tasks: Vec::new(),
-                    waker,
-                })),
-            );
-            Ok(())
-        })?;
-        self.local.apply_setup(pid, setup);
-        Ok(pid)
+        let inner = Rc::new(ProcInner {
+            shared: Rc::downgrade(self),
+            local: self.local.clone(),
+            slot,
+            pid,
+            state: RefCell::new(ProcData::default()),
+        });
+        let ctx = Context::new(inner.clone());
+        // Building the body runs user code: a panic there fails this spawn only.
+        let main =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.start(ctx, args.args)))
+                .map_err(|p| panic_error(p.as_ref()))?;
+        let waker = Waker::from(Arc::new(PollWaker {
+            node: self.local.node().clone(),
+            pid,
+        }));
+        self.store(
+            slot,
+            Some(Box::new(Proc {
+                inner,
+                main: Some(main),
+                tasks: Vec::new(),
+                waker,
+            })),
+        );
+        Ok(())
     }
 
     fn store(&self, slot: u32, p: Option<Box<Proc>>) {
@@ -200,7 +181,7 @@ impl Shared {
                 "process state missing",
             )));
         };
-        let wakeups = self.local.with(slot, |c| std::mem::take(&mut c.wakeups));
+        let wakeups = self.local.take_wakeups(slot);
         {
             let mut st = inner.state.borrow_mut();
             for w in wakeups {
@@ -252,9 +233,8 @@ impl Shared {
 
 /// The engine of native processes on one worker thread.
 ///
-/// It does not implement [`starling_core::Engine`] alone: a worker runs Lua and native
-/// processes side by side, so the host's engine asks [`NativeEngine::owns`] and
-/// [`NativeEngine::handles`] to route each call here or to the Lua engine.
+/// A worker runs Lua and native processes side by side: the worker's router sends spawns of
+/// registered native kinds here ([`NativeEngine::handles`]).
 pub struct NativeEngine {
     shared: Rc<Shared>,
 }
@@ -279,28 +259,22 @@ impl NativeEngine {
         }
     }
 
-    /// True when the process in `slot` is one of this engine's.
-    pub fn owns(&self, slot: u32) -> bool {
-        self.shared.owns(slot)
-    }
-
     /// True when `entry` is a native kind (spawns of it come here).
     pub fn handles(&self, entry: &str) -> bool {
         self.shared.kinds.contains(entry)
     }
+}
 
-    /// Runs the process in `slot` until every future of it is pending, or it ends.
-    pub fn step(&mut self, slot: u32) -> Step {
+impl Engine for NativeEngine {
+    fn start(&mut self, slot: u32, pid: Pid, args: StartArgs) -> Result<(), ErrorValue> {
+        self.shared.start(slot, pid, args)
+    }
+
+    fn step(&mut self, slot: u32) -> Step {
         self.shared.step(slot)
     }
 
-    /// Starts a native process on this worker.
-    pub fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-        self.shared.spawn_here(req)
-    }
-
-    /// Drops an ended or killed process's futures.
-    pub fn release(&mut self, slot: u32) {
+    fn release(&mut self, slot: u32) {
         self.shared.release(slot);
     }
 }

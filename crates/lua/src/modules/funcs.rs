@@ -9,7 +9,7 @@
 //! executors) is Lua, in `funcs.lua`.
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mlua::{Lua, MultiValue, Table, Value};
 use starling_core::{ErrorKind, ErrorValue, Pid, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
@@ -95,11 +95,9 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
             ..SpawnSetup::default()
         })),
     };
-    let started = if host == ctx.local.host() {
-        ctx.spawn_here(lua, req).map(|_| ())
-    } else {
-        node.request_spawn(req)
-    };
+    let started = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
+        ctx.start(lua, slot, pid, args)
+    });
     if let Err(e) = started {
         p.tokens.borrow_mut().remove(&token);
         return fail_with(lua, e);
@@ -112,7 +110,7 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
                 state: state.clone(),
             },
         );
-        let at = Instant::now() + Duration::from_secs_f64(timeout / 1000.0);
+        let at = ctx.local.now() + Duration::from_secs_f64(timeout / 1000.0);
         ctx.local.add_timer(p.slot, at, t);
     }
     Ok(MultiValue::from_vec(vec![

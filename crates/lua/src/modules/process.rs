@@ -5,7 +5,7 @@ use std::rc::Rc;
 use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
 use starling_core::{
     ErrorKind, ErrorValue, Message, Pid, PidError, RegisterError, RelationError, ReplyTo,
-    SpawnFlags, SpawnRequest, SpawnSetup,
+    SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
 };
 
 use crate::chan::ChanKind;
@@ -54,10 +54,10 @@ fn dest_arg(
 
 fn relation_error(lua: &Lua, e: RelationError) -> mlua::Result<MultiValue> {
     match e {
-        RelationError::NotFound => fail(lua, ErrorKind::NotFound, "pid not registered"),
         RelationError::AlreadyExists => {
             fail(lua, ErrorKind::AlreadyExists, "already monitoring pid")
         }
+        _ => fail(lua, ErrorKind::NotFound, "pid not registered"),
     }
 }
 
@@ -149,81 +149,58 @@ fn spawn(
             }
         }
     };
-    let native = ctx.services.is_native(&id);
-    if host_id == ctx.local.host() && !ctx.terminal && !native {
-        let req = SpawnRequest {
-            entry: id.into(),
-            host: host_id,
-            args: payload,
-            parent: Some(p.pid),
-            flags,
-            reply: None,
-            num: 0,
-            setup,
-        };
-        return match ctx.spawn_here(lua, req) {
-            Ok(child) => {
-                remember(ctx, p.slot, child, flags);
-                match mode {
-                    Mode::Spawn(_) => one(lua, ctx.pid_string(child)),
-                    Mode::Exec => Ok(ctx.pending()),
-                }
-            }
-            Err(e) => {
-                if let Mode::Exec = mode {
-                    undo_wait(flags.exit_to);
-                }
-                fail_with(lua, e)
-            }
-        };
-    }
-    // Another host, or a Rust process: the worker that creates it answers; this coroutine
-    // waits.
-    let num = node.next_num();
-    let child = Pid::local(host_id, num);
-    remember(ctx, p.slot, child, flags);
+    // The answer of a spawn that does not complete at once (another host or engine) wakes
+    // this coroutine; an exec's comes as the child's exit result instead.
     let reply = match mode {
-        Mode::Spawn(_) => {
-            let task = ctx.current_task()?;
-            let wait = p.set_wait(task, WaitKind::Call);
-            let token = ctx.token(&p, TokenUse::Call { task, wait });
-            Some(ReplyTo { pid: p.pid, token })
-        }
-        // The exit result (or the spawn error) goes to `flags.exit_to`.
+        Mode::Spawn(_) => match ctx.current_task() {
+            Ok(task) => {
+                let wait = p.set_wait(task, WaitKind::Call);
+                let token = ctx.token(&p, TokenUse::Call { task, wait });
+                Some(ReplyTo { pid: p.pid, token })
+            }
+            // The top level of a chunk cannot wait: only spawns that complete at once work
+            // there.
+            Err(_) => None,
+        },
         Mode::Exec => None,
     };
     let req = SpawnRequest {
         entry: id.into(),
         host: host_id,
         args: payload,
-        parent: Some(p.pid),
+        parent: None,
         flags,
         reply,
-        num,
+        num: 0,
         setup,
     };
-    if native && host_id == ctx.local.host() && !ctx.terminal {
-        // A Rust process on this host: created by this worker's native engine, next turn.
-        ctx.local.spawn_later(req);
-    } else if let Err(e) = node.request_spawn(req) {
-        undo_wait(reply.or(flags.exit_to));
-        return fail_with(lua, e);
-    }
-    Ok(ctx.pending())
-}
-
-/// The parent's half of a monitor/link set up by a spawn.
-fn remember(ctx: &Ctx, slot: u32, child: Pid, flags: SpawnFlags) {
-    if flags.monitor || flags.link {
-        ctx.local.with(slot, |c| {
-            let x = c.extra();
-            if flags.monitor {
-                x.watching.insert(child);
+    let spawned = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
+        ctx.start(lua, slot, pid, args)
+    });
+    match spawned {
+        Ok(Spawned::Done(child)) => {
+            if reply.is_some() {
+                // Done at once: nobody will answer the spawn request.
+                undo_wait(reply);
             }
-            if flags.link {
-                x.links.push(child);
+            match mode {
+                Mode::Spawn(_) => one(lua, ctx.pid_string(child)),
+                Mode::Exec => Ok(ctx.pending()),
             }
-        });
+        }
+        Ok(Spawned::Pending(_)) => {
+            if reply.is_none() && matches!(mode, Mode::Spawn(_)) {
+                return Err(misuse(
+                    "cannot wait for a spawn on another host while a process is initialising \
+                     (top level of its chunk)",
+                ));
+            }
+            Ok(ctx.pending())
+        }
+        Err(e) => {
+            undo_wait(reply.or(flags.exit_to));
+            fail_with(lua, e)
+        }
     }
 }
 
@@ -679,9 +656,7 @@ pub(crate) fn install(
         "get_options",
         lua.create_function(move |lua, ()| {
             let p = c.current()?;
-            let trap = c.local.with(p.slot, |core| {
-                core.extra.as_ref().is_some_and(|x| x.trap_links)
-            });
+            let trap = c.local.trap_links(p.slot);
             let t = lua.create_table()?;
             t.raw_set("trap_links", trap)?;
             Ok(t)
@@ -720,7 +695,7 @@ pub(crate) fn install(
             }
             if let Some(trap) = trap {
                 let p = c.current()?;
-                c.local.with(p.slot, |core| core.extra().trap_links = trap);
+                c.local.set_trap_links(p.slot, trap);
             }
             Ok(MultiValue::from_vec(vec![Value::Boolean(true), Value::Nil]))
         })?,
