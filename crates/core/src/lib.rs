@@ -41,7 +41,7 @@ pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, Spaw
 pub use log::{Level, LogRecord, LogSink};
 pub use mailbox::{Limits, Overflow};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
-pub use node::{EnterGuard, ExternalFn, HostKind, Node, PidError, WarnFn, with_current};
+pub use node::{EnterGuard, ExternalFn, HostKind, KILL_ALL, Node, PidError, WarnFn, with_current};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
 pub use spawn::{Build, Spawned};

@@ -6,6 +6,9 @@
 //! static, so several nodes can live in one test binary.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// What a worker's kill switch holds to stop whatever it runs (shutdown).
+pub const KILL_ALL: u64 = u64::MAX;
 use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -34,6 +37,9 @@ pub enum HostKind {
 pub struct WorkerHandle {
     tx: Sender<Envelope>,
     live: Arc<AtomicUsize>,
+    /// The pid number of a process of this worker that must stop now, even while it runs
+    /// code that never returns to the worker (see `Local::kill_switch`).
+    kill: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -44,6 +50,14 @@ struct HostSlot {
     limits: Limits,
     workers: OnceLock<Box<[WorkerHandle]>>,
     next: AtomicUsize,
+}
+
+/// What a worker loop is made from (see [`Node::attach_workers`]).
+#[derive(Debug)]
+pub(crate) struct WorkerParts {
+    pub(crate) rx: Receiver<Envelope>,
+    pub(crate) live: Arc<AtomicUsize>,
+    pub(crate) kill: Arc<AtomicU64>,
 }
 
 /// Why a pid string did not resolve.
@@ -304,7 +318,7 @@ impl Node {
         &self,
         host: HostId,
         workers: usize,
-    ) -> std::io::Result<Vec<(Receiver<Envelope>, Arc<AtomicUsize>)>> {
+    ) -> std::io::Result<Vec<WorkerParts>> {
         let slot = self.hosts.get(host.0 as usize).ok_or_else(|| {
             std::io::Error::other(format!("host {} is not a host of this node", host.0))
         })?;
@@ -313,11 +327,13 @@ impl Node {
         for _ in 0..workers.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded();
             let live = Arc::new(AtomicUsize::new(0));
+            let kill = Arc::new(AtomicU64::new(0));
             handles.push(WorkerHandle {
                 tx,
                 live: live.clone(),
+                kill: kill.clone(),
             });
-            receivers.push((rx, live));
+            receivers.push(WorkerParts { rx, live, kill });
         }
         if slot.workers.set(handles.into_boxed_slice()).is_err() {
             return Err(std::io::Error::other(format!(
@@ -463,6 +479,12 @@ impl Node {
         if addr.host == Addr::CONTROL {
             return self.control.get().is_some_and(|tx| tx.send(env).is_ok());
         }
+        if let Envelope::Kill { to, .. } = &env {
+            // The worker may be busy running the target and not read its queue for a while.
+            if let Some(w) = self.worker(addr) {
+                w.kill.store(to.num, Ordering::Relaxed);
+            }
+        }
         if addr.host == Addr::EXTERNAL {
             // Called outside the lock: the receiver may send to other externals.
             let f = self.externals.read().by_id.get(&addr.slot).cloned();
@@ -516,6 +538,7 @@ impl Node {
         for h in self.hosts.iter() {
             if let Some(ws) = h.workers.get() {
                 for w in ws.iter() {
+                    w.kill.store(KILL_ALL, Ordering::Relaxed);
                     let _ = w.tx.send(Envelope::Shutdown);
                 }
             }

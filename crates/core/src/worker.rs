@@ -126,6 +126,7 @@ pub struct Local {
     pub(crate) index: u16,
     rx: Receiver<Envelope>,
     pub(crate) live: Arc<AtomicUsize>,
+    kill: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) procs: RefCell<Slab<ProcCore>>,
     ready: RefCell<VecDeque<u32>>,
     timers: RefCell<BinaryHeap<Reverse<TimerEntry>>>,
@@ -162,7 +163,7 @@ pub fn start_host(
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let receivers = node.attach_workers(host, workers)?;
     let mut threads = Vec::with_capacity(receivers.len());
-    for (index, (rx, live)) in receivers.into_iter().enumerate() {
+    for (index, parts) in receivers.into_iter().enumerate() {
         let node = node.clone();
         let setup = setup.clone();
         let name = format!("{}#{index}", node.host_name(host));
@@ -170,7 +171,7 @@ pub fn start_host(
         threads.push(std::thread::Builder::new().name(name).spawn(move || {
             let _current = node.enter();
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let local = Local::new(node.clone(), host, index as u16, rx, live, &setup);
+                let local = Local::new(node.clone(), host, index as u16, parts, &setup);
                 let mut engines = (setup.engines)(&local);
                 local.run(&mut engines);
             }));
@@ -210,8 +211,8 @@ impl Worker {
         Ok(receivers
             .into_iter()
             .enumerate()
-            .map(|(index, (rx, live))| {
-                let local = Local::new(node.clone(), host, index as u16, rx, live, setup);
+            .map(|(index, parts)| {
+                let local = Local::new(node.clone(), host, index as u16, parts, setup);
                 let engines = (setup.engines)(&local);
                 Worker { local, engines }
             })
@@ -235,8 +236,7 @@ impl Local {
         node: Arc<Node>,
         host: HostId,
         index: u16,
-        rx: Receiver<Envelope>,
-        live: Arc<AtomicUsize>,
+        parts: crate::node::WorkerParts,
         setup: &WorkerSetup,
     ) -> Rc<Local> {
         Rc::new(Local {
@@ -245,8 +245,9 @@ impl Local {
             node,
             host,
             index,
-            rx,
-            live,
+            rx: parts.rx,
+            live: parts.live,
+            kill: parts.kill,
             procs: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(BinaryHeap::new()),
@@ -266,6 +267,14 @@ impl Local {
     /// This worker's host.
     pub fn host(&self) -> HostId {
         self.host
+    }
+
+    /// The switch other threads set to the pid number of a process of this worker that must
+    /// stop now (or to [`crate::node::KILL_ALL`] at shutdown): an engine running code that
+    /// never returns to the worker checks it, so `terminate` and shutdown take effect even
+    /// then.
+    pub fn kill_switch(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.kill.clone()
     }
 
     /// The current time, by this worker's clock.
@@ -351,6 +360,17 @@ impl Local {
     /// The next event.
     pub fn pop_event(&self, slot: u32) -> Option<Event> {
         self.with(slot, |p| p.mailbox.pop_event()).flatten()
+    }
+
+    /// True when the inbox has a message queued.
+    pub fn has_message(&self, slot: u32) -> bool {
+        self.with(slot, |p| p.mailbox.has_message())
+            .unwrap_or(false)
+    }
+
+    /// True when an event is queued.
+    pub fn has_event(&self, slot: u32) -> bool {
+        self.with(slot, |p| p.mailbox.has_event()).unwrap_or(false)
     }
 
     /// The next message of the subscription for `topic`.
@@ -743,6 +763,11 @@ impl Local {
             Envelope::Kill { to, slot, reason } => {
                 if self.with_live(slot, to, |p| p.mark_killed(reason)) == Some(true) {
                     self.notify(slot);
+                } else {
+                    // Gone already: the switch must not catch a later process.
+                    let _ =
+                        self.kill
+                            .compare_exchange(to.num, 0, Ordering::Relaxed, Ordering::Relaxed);
                 }
             }
             Envelope::Wake {
@@ -813,6 +838,9 @@ impl Local {
     fn finish(&self, slot: u32, reason: ExitReason) {
         let p = self.procs.borrow_mut().remove(slot as usize);
         self.live.fetch_sub(1, Ordering::Relaxed);
+        let _ = self
+            .kill
+            .compare_exchange(p.pid.num, 0, Ordering::Relaxed, Ordering::Relaxed);
         self.node.directory.remove(p.pid.num);
         self.node.registry.release(p.pid);
         let Some(relations) = p.relations else { return };

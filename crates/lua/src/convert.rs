@@ -15,7 +15,7 @@ use mlua::{Lua, Table as LuaTable, Value as LuaValue};
 use rustc_hash::FxHashMap;
 use starling_core::{MAX_ERROR_DEPTH, Payload, Table, Value};
 
-use crate::userdata::error::LuaErrorObject;
+use crate::userdata::error_object::LuaErrorObject;
 
 /// Copies Lua values into a payload.
 pub(crate) fn to_payload<'a>(

@@ -6,9 +6,13 @@
 
 use std::rc::Rc;
 
-use mlua::{Function, Lua, Table, Value};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
+use crate::args::seal;
 use crate::engine::{Ctx, Refs};
+use crate::ffi::c_function;
+use crate::rt::hot;
+use crate::rt::values::{MsgData, PayloadData};
 
 pub(crate) mod base;
 pub(crate) mod channel;
@@ -27,26 +31,51 @@ const PRELUDE: &str = include_str!("prelude.lua");
 /// Installs everything on a fresh VM and seals it.
 pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let globals = lua.globals();
+    install_tags(lua)?;
+    // Raw code makes error objects through this (see `ffi::set_error_maker`).
+    let maker = lua.create_function(|_, ()| {
+        Ok(crate::ffi::take_error_handoff().map(crate::userdata::error::LuaErrorObject))
+    })?;
+    crate::ffi::set_error_maker(lua, &maker)?;
+
     let raw = lua.create_table()?;
     raw.raw_set("PENDING", PENDING_MARK)?;
     raw.raw_set("RAISE", RAISE_MARK)?;
+    raw.raw_set(
+        "take_answer",
+        c_function(lua, c"take_answer", hot::answer, None, None)?,
+    )?;
+    let c = ctx.clone();
+    let finish_slow =
+        lua.create_function(move |lua, args: MultiValue| finish_slow(lua, &c, args))?;
+    raw.raw_set(
+        "finish",
+        c_function(lua, c"finish", hot::finish, Some(&finish_slow), None)?,
+    )?;
     channel::install_raw(lua, ctx, &raw)?;
     time::install_raw(lua, ctx, &raw)?;
-    errors::install_raw(lua, &raw)?;
+    errors::install_raw(lua, ctx, &raw)?;
     let c = ctx.clone();
     raw.raw_set(
         "out_of_memory",
-        lua.create_function(move |lua, e: Value| Ok(crate::vm::out_of_memory(lua, &c, &e)))?,
+        lua.create_function(move |lua, e: Value| {
+            Ok(crate::rt::memory::out_of_memory(lua, &c, &e))
+        })?,
     )?;
     let out: Table = lua.load(PRELUDE).set_name("=starling.prelude").call(raw)?;
 
-    lua.set_named_registry_value("starling.chan", out.get::<Table>("chan_methods")?)?;
     let blocking: Function = out.get("blocking")?;
+    let specials = channel::make_specials(lua)?;
     let refs = Refs {
-        pending: PENDING_MARK,
-        raise: RAISE_MARK,
         task_body: out.get("task_body")?,
         globals: globals.clone(),
+        inbox: specials.inbox,
+        events: specials.events,
+        inbox_case: specials.inbox_case,
+        events_case: specials.events_case,
+        case_meta: specials.case_meta,
+        case_meta_id: specials.case_meta_id,
+        default_key: crate::ffi::make_ref(lua, "default")?,
     };
     if ctx.refs.set(refs).is_err() {
         return Err(mlua::Error::runtime("engine installed twice"));
@@ -96,6 +125,83 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     Ok(())
 }
 
+/// The metatables of Starling's tagged userdata: messages and payloads (channels are set up
+/// by the channel module).
+fn install_tags(lua: &Lua) -> mlua::Result<()> {
+    let msg = lua.create_table()?;
+    let methods = lua.create_table()?;
+    methods.raw_set(
+        "topic",
+        c_function(lua, c"topic", hot::msg_topic, None, None)?,
+    )?;
+    methods.raw_set("from", c_function(lua, c"from", hot::msg_from, None, None)?)?;
+    methods.raw_set(
+        "payload",
+        c_function(lua, c"payload", hot::msg_payload, None, None)?,
+    )?;
+    msg.raw_set("__index", seal(&methods))?;
+    msg.raw_set(
+        "__tostring",
+        c_function(lua, c"tostring", hot::msg_tostring, None, None)?,
+    )?;
+    msg.raw_set("__metatable", false)?;
+    crate::ffi::register_tag::<MsgData>(lua, &seal(&msg))?;
+
+    let pl = lua.create_table()?;
+    let methods = lua.create_table()?;
+    let data = c_function(lua, c"data", hot::payload_data, None, None)?;
+    methods.raw_set("data", data.clone())?;
+    methods.raw_set("unmarshal", data)?;
+    methods.raw_set(
+        "get_format",
+        c_function(lua, c"get_format", hot::payload_format, None, None)?,
+    )?;
+    methods.raw_set(
+        "transcode",
+        c_function(lua, c"transcode", hot::payload_transcode, None, None)?,
+    )?;
+    pl.raw_set("__index", seal(&methods))?;
+    pl.raw_set(
+        "__tostring",
+        c_function(lua, c"tostring", hot::payload_tostring, None, None)?,
+    )?;
+    pl.raw_set("__metatable", false)?;
+    crate::ffi::register_tag::<PayloadData>(lua, &seal(&pl))
+}
+
+/// The slow half of the task body's `finish`: a main function's return values whose second
+/// value (a string or an error object) makes the run a failure (SPEC §4.4), or a value the
+/// fast encoder did not take.
+fn finish_slow(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<()> {
+    let Some(p) = ctx.try_current() else {
+        return Ok(());
+    };
+    let rest: Vec<Value> = args.into_iter().skip(1).collect();
+    let reason = main_result(&rest)?;
+    let _ = lua;
+    *p.exit.borrow_mut() = Some(reason);
+    Ok(())
+}
+
+/// A main function's return values as an exit reason (SPEC §4.4).
+fn main_result(rest: &[Value]) -> mlua::Result<starling_core::ExitReason> {
+    use crate::userdata::error::{LuaErrorObject, from_lua_value};
+    if let Some(second) = rest.get(1) {
+        let failed = match second {
+            Value::String(_) => true,
+            Value::UserData(ud) => ud.borrow::<LuaErrorObject>().is_ok(),
+            _ => false,
+        };
+        if failed {
+            return Ok(starling_core::ExitReason::error(from_lua_value(second)));
+        }
+    }
+    let first = rest.first().cloned().unwrap_or(Value::Nil);
+    Ok(starling_core::ExitReason::normal(
+        crate::convert::value_to_payload(&first)?,
+    ))
+}
+
 /// Test support for the checked-in API listing (`tests/api_surface.txt`): with
 /// `STARLING_API_SURFACE=1`, the global `__api_methods(v)` returns the sorted method names of a
 /// userdata value (read from its protected metatable), or of a value whose metatable is
@@ -134,9 +240,15 @@ fn install_api_probe(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         lua.create_function(|lua, v: Value| {
             let mut out = Vec::new();
             match &v {
-                Value::UserData(ud) => {
-                    names_of(ud.metatable()?.get::<Value>("__index")?, &mut out)?
-                }
+                Value::UserData(ud) => match ud.metatable() {
+                    Ok(mt) => names_of(mt.get::<Value>("__index")?, &mut out)?,
+                    // Starling's own userdata (channels, messages, payloads).
+                    Err(_) => {
+                        if let Some(mt) = crate::ffi::raw_metatable(lua, v.clone())? {
+                            names_of(mt.raw_get::<Value>("__index")?, &mut out)?;
+                        }
+                    }
+                },
                 Value::Table(t) => {
                     if let Some(mt) = t.metatable() {
                         names_of(mt.raw_get::<Value>("__index")?, &mut out)?;
@@ -156,42 +268,3 @@ pub(crate) const PENDING_MARK: mlua::LightUserData =
 /// The marker that makes the prelude raise the value that follows it.
 pub(crate) const RAISE_MARK: mlua::LightUserData =
     mlua::LightUserData(std::ptr::without_provenance_mut(2));
-
-/// Reads a required string argument or raises naming the function and position.
-pub(crate) fn str_arg(v: Option<&Value>, func: &str, pos: usize) -> mlua::Result<String> {
-    Ok(String::from(&*str_ref(v, func, pos)?.to_str()?))
-}
-
-/// Like [`str_arg`], without copying the string out of Lua.
-pub(crate) fn str_ref<'a>(
-    v: Option<&'a Value>,
-    func: &str,
-    pos: usize,
-) -> mlua::Result<&'a mlua::LuaString> {
-    match v {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(mlua::Error::runtime(format!(
-            "bad argument #{pos} to '{func}' (string expected, got {})",
-            arg_type(other)
-        ))),
-        None => Err(mlua::Error::runtime(format!(
-            "bad argument #{pos} to '{func}' (string expected, got no value)"
-        ))),
-    }
-}
-
-/// Seals a table installed below the globals (the sandbox only seals the first level).
-pub(crate) fn seal(t: &Table) -> Table {
-    t.set_readonly(true);
-    t.clone()
-}
-
-/// The type name Lua's `type()` gives (`number` for integers too), or `no value` for nil, for
-/// argument error messages.
-pub(crate) fn arg_type(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "no value",
-        Value::Integer(_) | Value::Number(_) => "number",
-        other => other.type_name(),
-    }
-}

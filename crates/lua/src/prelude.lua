@@ -2,25 +2,21 @@
 -- standard library in scope. It receives the raw Rust primitives in `raw` and returns the
 -- functions and method tables the engine installs.
 --
--- Blocking protocol: a Rust primitive that cannot finish now registers a wait and returns
--- PENDING; `block` then yields PENDING up to the scheduler, which resumes the coroutine with the
--- answer once it is ready. An answer that starts with RAISE is raised at the call site.
--- User coroutines (coroutine.create/wrap) forward PENDING yields upward, so blocking works
--- inside them too (SPEC 4.5).
+-- Blocking protocol: a primitive that cannot finish now registers a wait and yields PENDING
+-- up to the scheduler (the raw C primitives yield themselves; an mlua primitive returns
+-- PENDING and `block` yields for it). When the wait completes the scheduler resumes the task,
+-- and the primitive's answer is taken where it blocked (`take_answer`, or the C function's
+-- continuation), raising there if the answer is an error. User coroutines
+-- (coroutine.create/wrap) forward PENDING yields upward, so blocking works inside them too
+-- (SPEC 4.5).
 
 local raw = ...
-local PENDING, RAISE = raw.PENDING, raw.RAISE
+local PENDING = raw.PENDING
+local take_answer = raw.take_answer
 local co_yield, co_resume, co_status, co_create = coroutine.yield, coroutine.resume, coroutine.status, coroutine.create
 local pack, unpack = table.pack, table.unpack
 local error, xpcall, tostring = error, xpcall, tostring
 local traceback = debug.traceback
-
-local function finish(first, ...)
-	if first == RAISE then
-		error((...), 0)
-	end
-	return first, ...
-end
 
 -- Running out of memory ends the process (vm.rs, `out_of_memory`): every place that catches
 -- errors (pcall, xpcall, coroutine.resume and the task body) asks whether the error it caught
@@ -30,7 +26,8 @@ local out_of_memory = raw.out_of_memory
 
 local function block(first, ...)
 	if first == PENDING then
-		return finish(co_yield(PENDING))
+		co_yield(PENDING)
+		return take_answer()
 	end
 	return first, ...
 end
@@ -257,8 +254,10 @@ local function declare_type(name, prim, optional)
 	return unsupported(name)
 end
 
--- Every process coroutine runs under xpcall so that an error keeps its object and traceback.
+-- Every process coroutine runs under xpcall so that an error keeps its object and traceback;
+-- `finish` records how the process ends (the main task's result, or any task's error).
 local capture = raw.capture_error
+local finish = raw.finish
 local function on_error(e)
 	if out_of_memory(e) then
 		-- No traceback: the heap is still full here; the engine reports the memory error.
@@ -267,37 +266,28 @@ local function on_error(e)
 	return capture(e, traceback(nil, 2))
 end
 local function task_body(f, ...)
-	return xpcall(f, on_error, ...)
+	return finish(xpcall(f, on_error, ...))
 end
 
--- channel: userdata methods that may block are wrapped here.
-local chan_recv, chan_send, select_raw = raw.chan_recv, raw.chan_send, raw.select
-local chan_methods = {
-	receive = function(ch)
-		return block(chan_recv(ch))
-	end,
-	send = function(ch, v)
-		return block(chan_send(ch, v))
-	end,
-	close = raw.chan_close,
-	case_receive = raw.case_receive,
-	case_send = raw.case_send,
-}
-
--- The Rust side answers a select with three values (the chosen case's channel, the value,
--- ok; no channel means the default case) and the result table is built here: a table
--- constructor in bytecode is much cheaper than filling a table through the Rust API.
-local function select_result(ch, value, ok)
-	if ch == nil then
+-- channel.select: the raw primitive answers the chosen case's index (0 for the default), the
+-- value and ok; the result table is built here, in bytecode, from the case itself (a case is
+-- `{channel, send?, value}`; a send case's result value is the value it sent).
+local select_raw = raw.select
+local function select_result(cases, i, value, ok)
+	if i == 0 then
 		return { default = true, ok = true }
 	end
-	return { channel = ch, value = value, ok = ok }
+	local c = cases[i]
+	if c[2] then
+		value = c[3]
+	end
+	return { channel = c[1], value = value, ok = ok }
 end
 
 local channel = {
 	new = raw.chan_new,
 	select = function(cases, default)
-		return select_result(block(select_raw(cases, default)))
+		return select_result(cases, select_raw(cases, default))
 	end,
 }
 
@@ -326,7 +316,6 @@ return {
 	blocking = blocking,
 	coroutine = co,
 	channel = channel,
-	chan_methods = chan_methods,
 	task_body = task_body,
 	sleep = sleep,
 	call = call_raw and blocking(call_raw) or nil,

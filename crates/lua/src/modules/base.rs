@@ -6,9 +6,10 @@ use std::rc::Rc;
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use crate::args::seal;
+use crate::args::tostring;
 use crate::engine::{Ctx, misuse};
 use crate::modules::logger::emit;
-use crate::modules::seal;
 use crate::services::Level;
 
 pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
@@ -32,7 +33,8 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
         "require",
         lua.create_function(move |lua, name: String| {
             let p = c.current()?;
-            match p.env(lua)?.get::<Value>(name.as_str())? {
+            let env: Table = crate::ffi::get_ref(lua, p.env)?;
+            match env.get::<Value>(name.as_str())? {
                 Value::Nil => Err(misuse(format!("module '{name}' not found"))),
                 v => Ok(v),
             }
@@ -132,17 +134,4 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// `tostring(v)` as Lua would print it (error objects and other userdata use `__tostring`).
-pub(crate) fn tostring(lua: &Lua, v: &Value) -> mlua::Result<String> {
-    match v {
-        Value::String(s) => Ok(s.to_string_lossy()),
-        Value::Nil => Ok("nil".into()),
-        Value::Boolean(b) => Ok(b.to_string()),
-        _ => {
-            let f: mlua::Function = lua.globals().get("tostring")?;
-            Ok(f.call::<mlua::LuaString>(v.clone())?.to_string_lossy())
-        }
-    }
 }

@@ -1,43 +1,132 @@
-//! `channel` and `coroutine.spawn` (SPEC §7): the raw primitives the prelude wraps.
+//! `channel` and `coroutine.spawn` (SPEC §7): the primitives the prelude wraps. Receive, send,
+//! close, the cases and `select` are raw C functions (`rt::hot`); making a channel is not on
+//! a hot path and stays an mlua function.
 
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::os::raw::c_int;
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Lua, MultiValue, Table, Value};
+use mlua::{AnyUserData, Lua, Table, Value};
 
-use crate::chan::{self, Case, Chan, ChanKind, ChanState, Waiter};
+use crate::args::seal;
 use crate::engine::{Ctx, misuse};
-use crate::task::WaitKind;
+use crate::ffi::{self, c_function};
+use crate::rt::chan::{Chan, ChanKind, ChanState};
+use crate::rt::hot;
 
-fn chan_of(
-    v: &Value,
-    func: &str,
-) -> mlua::Result<(AnyUserData, Rc<std::cell::RefCell<ChanState>>)> {
-    if let Value::UserData(ud) = v {
-        if let Ok(c) = ud.borrow::<Chan>() {
-            return Ok((ud.clone(), c.st.clone()));
-        }
-    }
-    Err(misuse(format!(
-        "bad argument #1 to '{func}' (channel expected, got {})",
-        v.type_name()
-    )))
-}
-
-/// Creates a channel userdata owned by the current process.
+/// Creates a channel userdata; a user channel gets a store for its values and is tracked by
+/// the current process (whose end empties the store).
 pub(crate) fn new_chan(
     lua: &Lua,
+    ctx: &Ctx,
     kind: ChanKind,
     cap: usize,
-) -> mlua::Result<(AnyUserData, Rc<std::cell::RefCell<ChanState>>)> {
-    let st = ChanState::new(kind, cap);
-    let ud = lua.create_userdata(Chan { st: st.clone() })?;
+) -> mlua::Result<(AnyUserData, Rc<RefCell<ChanState>>)> {
+    let store = match kind {
+        ChanKind::User => Some(ffi::new_store(lua, cap)?),
+        _ => None,
+    };
+    let st = ChanState::new(kind, cap, store);
+    let ud = ffi::new_udata(lua, Chan { st: st.clone() })?;
+    if store.is_some() {
+        if let Some(p) = ctx.try_current() {
+            p.track(&st);
+        }
+    }
     Ok((ud, st))
 }
 
+/// What [`make_specials`] makes.
+pub(crate) struct MadeSpecials {
+    pub(crate) inbox: c_int,
+    pub(crate) events: c_int,
+    pub(crate) inbox_case: c_int,
+    pub(crate) events_case: c_int,
+    pub(crate) case_meta: c_int,
+    pub(crate) case_meta_id: *const c_void,
+}
+
+/// The channel metatable, the case metatable, and the VM's inbox and events channels with
+/// their receive cases (one each: they act on the running process).
+pub(crate) fn make_specials(lua: &Lua) -> mlua::Result<MadeSpecials> {
+    let meta = lua.create_table()?;
+    let methods = lua.create_table()?;
+    let receive = c_function(lua, c"receive", hot::receive, None, Some(hot::answer))?;
+    methods.raw_set("receive", receive)?;
+    methods.raw_set(
+        "send",
+        c_function(lua, c"send", hot::chan_send, None, Some(hot::answer))?,
+    )?;
+    methods.raw_set(
+        "close",
+        c_function(lua, c"close", hot::chan_close, None, None)?,
+    )?;
+    methods.raw_set(
+        "case_receive",
+        c_function(lua, c"case_receive", hot::case_receive, None, None)?,
+    )?;
+    methods.raw_set(
+        "case_send",
+        c_function(lua, c"case_send", hot::case_send, None, None)?,
+    )?;
+    meta.raw_set("__index", seal(&methods))?;
+    meta.raw_set(
+        "__tostring",
+        c_function(lua, c"tostring", hot::chan_tostring, None, None)?,
+    )?;
+    meta.raw_set("__metatable", false)?;
+    ffi::register_tag::<Chan>(lua, &seal(&meta))?;
+
+    let case_meta = lua.create_table()?;
+    case_meta.raw_set("__metatable", false)?;
+    case_meta.raw_set(
+        "__tostring",
+        lua.create_function(|_, t: Table| {
+            Ok(if t.raw_get::<bool>(2).unwrap_or(false) {
+                "case{send}"
+            } else {
+                "case{receive}"
+            })
+        })?,
+    )?;
+    let case_meta = seal(&case_meta);
+    let case_meta_id = case_meta.to_pointer();
+    let case_meta_ref = ffi::make_ref(lua, &case_meta)?;
+
+    let inbox = ffi::new_udata(
+        lua,
+        Chan {
+            st: ChanState::new(ChanKind::Inbox, 0, None),
+        },
+    )?;
+    let events = ffi::new_udata(
+        lua,
+        Chan {
+            st: ChanState::new(ChanKind::Events, 0, None),
+        },
+    )?;
+    let case = |ch: &AnyUserData| -> mlua::Result<c_int> {
+        let t = lua.create_table()?;
+        t.raw_set(1, ch.clone())?;
+        t.set_metatable(Some(case_meta.clone()))?;
+        ffi::make_ref(lua, seal(&t))
+    };
+    Ok(MadeSpecials {
+        inbox_case: case(&inbox)?,
+        events_case: case(&events)?,
+        inbox: ffi::make_ref(lua, inbox)?,
+        events: ffi::make_ref(lua, events)?,
+        case_meta: case_meta_ref,
+        case_meta_id,
+    })
+}
+
 pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result<()> {
+    let c = ctx.clone();
     raw.raw_set(
         "chan_new",
-        lua.create_function(|lua, n: Option<Value>| {
+        lua.create_function(move |lua, n: Option<Value>| {
             let cap = match n {
                 None | Some(Value::Nil) => 0,
                 Some(Value::Integer(i)) if i >= 0 => i as usize,
@@ -51,185 +140,23 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
                     )));
                 }
             };
-            Ok(new_chan(lua, ChanKind::User, cap)?.0)
+            Ok(new_chan(lua, &c, ChanKind::User, cap)?.0)
         })?,
     )?;
-
-    let c = ctx.clone();
-    raw.raw_set(
-        "chan_recv",
-        lua.create_function(move |lua, ch: Value| {
-            let (_, st) = chan_of(&ch, "receive")?;
-            let p = c.current()?;
-            if let Some((v, ok)) = chan::try_recv(lua, &c, &p, &st)? {
-                return Ok(MultiValue::from_vec(vec![v, Value::Boolean(ok)]));
-            }
-            let task = c.current_task()?;
-            let wait = p.set_wait(task, WaitKind::Recv);
-            st.borrow_mut().push_receiver(Waiter {
-                task,
-                wait,
-                case: 0,
-            });
-            Ok(c.pending())
-        })?,
-    )?;
-
-    let c = ctx.clone();
-    raw.raw_set(
-        "chan_send",
-        lua.create_function(move |lua, (ch, v): (Value, Value)| {
-            let (_, st) = chan_of(&ch, "send")?;
-            let p = c.current()?;
-            if chan::try_send(lua, &p, &st, &v)? {
-                return Ok(MultiValue::from_vec(vec![Value::Boolean(true)]));
-            }
-            let task = c.current_task()?;
-            let wait = p.set_wait(task, WaitKind::Send);
-            let w = Waiter {
-                task,
-                wait,
-                case: 0,
-            };
-            if let Err(e) = chan::push_sender(lua, &p, &st, w, &v) {
-                p.abandon_wait(lua, task, wait);
-                return Err(e);
-            }
-            Ok(c.pending())
-        })?,
-    )?;
-
-    let c = ctx.clone();
-    raw.raw_set(
-        "chan_close",
-        lua.create_function(move |lua, ch: Value| {
-            let (_, st) = chan_of(&ch, "close")?;
-            let p = c.current()?;
-            chan::close(lua, &p, &st, Value::LightUserData(c.refs().raise))?;
-            Ok(true)
-        })?,
-    )?;
-
-    raw.raw_set(
-        "case_receive",
-        lua.create_function(|_, ch: Value| {
-            let (ud, _) = chan_of(&ch, "case_receive")?;
-            Ok(Case {
-                chan: ud,
-                send: None,
-            })
-        })?,
-    )?;
-    raw.raw_set(
-        "case_send",
-        lua.create_function(|_, (ch, v): (Value, Value)| {
-            let (ud, _) = chan_of(&ch, "case_send")?;
-            Ok(Case {
-                chan: ud,
-                send: Some(v),
-            })
-        })?,
-    )?;
-
-    let c = ctx.clone();
     raw.raw_set(
         "select",
-        lua.create_function(move |lua, (cases, dflt): (Value, Option<Value>)| {
-            select(lua, &c, cases, dflt)
-        })?,
+        c_function(lua, c"select", hot::select, None, Some(hot::answer))?,
     )?;
-
     let c = ctx.clone();
     raw.raw_set(
         "spawn_coroutine",
         lua.create_function(move |lua, f: Value| match f {
-            Value::Function(f) => c.spawn_task(lua, f),
+            Value::Function(f) => crate::rt::spawn::spawn_task(lua, &c, f),
             other => Err(misuse(format!(
                 "bad argument #1 to 'spawn' (function expected, got {})",
-                crate::modules::arg_type(&other)
+                crate::args::arg_type(&other)
             ))),
         })?,
     )?;
     Ok(())
-}
-
-fn select(lua: &Lua, ctx: &Ctx, cases: Value, dflt: Option<Value>) -> mlua::Result<MultiValue> {
-    let Value::Table(cases) = cases else {
-        return Err(misuse(format!(
-            "bad argument #1 to 'select' (table expected, got {})",
-            cases.type_name()
-        )));
-    };
-    let has_default = matches!(dflt, Some(Value::Boolean(true)))
-        || matches!(cases.raw_get::<Value>("default")?, Value::Boolean(true));
-    let n = cases.raw_len();
-    let mut list = Vec::with_capacity(n);
-    for i in 1..=n {
-        let v: Value = cases.raw_get(i)?;
-        let Value::UserData(ud) = &v else {
-            return Err(misuse("invalid case"));
-        };
-        let Ok(case) = ud.borrow::<Case>() else {
-            return Err(misuse("invalid case"));
-        };
-        let st = case.chan.borrow::<Chan>()?.st.clone();
-        list.push((case.chan.clone(), st, case.send.clone()));
-    }
-    let p = ctx.current()?;
-    for (ud, st, send) in &list {
-        match send {
-            None => {
-                if let Some((v, ok)) = chan::try_recv(lua, ctx, &p, st)? {
-                    return Ok(result(ud, v, ok));
-                }
-            }
-            Some(v) => {
-                if chan::try_send(lua, &p, st, v)? {
-                    return Ok(result(ud, v.clone(), true));
-                }
-            }
-        }
-    }
-    if has_default {
-        // No channel: the default case.
-        return Ok(MultiValue::from_vec(vec![
-            Value::Nil,
-            Value::Nil,
-            Value::Boolean(true),
-        ]));
-    }
-    if list.is_empty() {
-        return Err(misuse(
-            "select with no cases and no default would block forever",
-        ));
-    }
-    let task = ctx.current_task()?;
-    let regs = list
-        .iter()
-        .map(|(ud, st, _)| (ud.clone(), st.clone()))
-        .collect();
-    let wait = p.set_wait(task, WaitKind::Select(regs));
-    for (i, (_, st, send)) in list.into_iter().enumerate() {
-        let w = Waiter {
-            task,
-            wait,
-            case: i as u32,
-        };
-        match send {
-            None => st.borrow_mut().push_receiver(w),
-            Some(v) => {
-                if let Err(e) = chan::push_sender(lua, &p, &st, w, &v) {
-                    // Withdraws the cases registered so far.
-                    p.abandon_wait(lua, task, wait);
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(ctx.pending())
-}
-
-/// A select's answer as the prelude expects it: channel, value, ok.
-fn result(ud: &AnyUserData, v: Value, ok: bool) -> MultiValue {
-    MultiValue::from_vec(vec![Value::UserData(ud.clone()), v, Value::Boolean(ok)])
 }

@@ -3,9 +3,9 @@
 use mlua::{Lua, Table, Value};
 use starling_core::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH};
 
+use crate::args::{arg_type, seal};
 use crate::convert;
 use crate::engine::misuse;
-use crate::modules::{arg_type, seal};
 use crate::userdata::error::{LuaErrorObject, from_lua_value};
 
 fn error_of(v: &Value) -> Option<ErrorValue> {
@@ -18,7 +18,11 @@ fn error_of(v: &Value) -> Option<ErrorValue> {
 /// `capture_error(e, traceback)`: used by the prelude's xpcall handler; `clean_error(e)`: the
 /// value `pcall` hands to Lua code for an error raised by a Rust function (its message, like
 /// a standard library error, instead of mlua's wrapper with a Rust-side traceback).
-pub(crate) fn install_raw(lua: &Lua, raw: &Table) -> mlua::Result<()> {
+pub(crate) fn install_raw(
+    lua: &Lua,
+    ctx: &std::rc::Rc<crate::engine::Ctx>,
+    raw: &Table,
+) -> mlua::Result<()> {
     raw.raw_set(
         "clean_error",
         lua.create_function(|lua, e: Value| match e {
@@ -39,12 +43,20 @@ pub(crate) fn install_raw(lua: &Lua, raw: &Table) -> mlua::Result<()> {
             other => Ok(other),
         })?,
     )?;
+    let c = ctx.clone();
     raw.raw_set(
         "capture_error",
-        lua.create_function(|_, (e, tb): (Value, Option<String>)| {
+        lua.create_function(move |_, (e, tb): (Value, Option<String>)| {
             let mut err = from_lua_value(&e);
             if err.stack.is_none() {
                 err.stack = tb;
+            }
+            // The task body's `finish` ends the process with it.
+            if let Some(p) = c.try_current() {
+                let mut slot = p.error.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(err.clone());
+                }
             }
             Ok(LuaErrorObject(err))
         })?,

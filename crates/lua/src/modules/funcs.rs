@@ -14,12 +14,12 @@ use std::time::Duration;
 use mlua::{Lua, MultiValue, Table, Value};
 use starling_core::{ErrorKind, ErrorValue, Pid, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};
 
-use crate::chan::ChanKind;
+use crate::args::str_arg;
 use crate::convert;
 use crate::engine::Ctx;
 use crate::modules::channel::new_chan;
-use crate::modules::str_arg;
-use crate::task::TokenUse;
+use crate::rt::chan::{self, ChanKind, ChanState};
+use crate::rt::proc::{Completion, ProcState};
 use crate::userdata::error::{fail, fail_with};
 
 const FUNCS_LUA: &str = include_str!("funcs.lua");
@@ -69,13 +69,13 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
         ctx.local.host()
     };
     let payload = convert::to_payload(args.get(3..).unwrap_or(&[]))?;
-    let (ud, st) = new_chan(lua, ChanKind::User, 1)?;
+    let (ud, st) = new_chan(lua, ctx, ChanKind::User, 1)?;
     let token = ctx.token(
         &p,
-        TokenUse::Result {
+        Box::new(CallEnded {
             chan: st,
-            state: state.clone(),
-        },
+            state: lua.create_registry_value(state)?,
+        }),
     );
     let num = node.next_hidden_num();
     let child = Pid::local(host, num);
@@ -96,19 +96,20 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
         })),
     };
     let started = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
-        ctx.start(lua, slot, pid, args)
+        crate::rt::spawn::start(lua, ctx, slot, pid, args)
     });
     if let Err(e) = started {
-        p.tokens.borrow_mut().remove(&token);
+        p.tokens.borrow_mut().remove(token);
         return fail_with(lua, e);
     }
     if timeout > 0.0 {
         let t = ctx.token(
             &p,
-            TokenUse::Deadline {
+            Box::new(CallDeadline {
                 pid: child,
-                state: state.clone(),
-            },
+                state: lua.create_registry_value(state)?,
+                local: ctx.local.clone(),
+            }),
         );
         let at = ctx.local.now() + Duration::from_secs_f64(timeout / 1000.0);
         ctx.local.add_timer(p.slot, at, t);
@@ -117,6 +118,68 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
         Value::UserData(ud),
         Value::String(lua.create_string(ctx.pid_string(child))?),
     ]))
+}
+
+/// A function call ended: its outcome is recorded in its state table and its result (a
+/// payload object) sent on its channel, which then closes.
+struct CallEnded {
+    chan: Rc<std::cell::RefCell<ChanState>>,
+    state: mlua::RegistryKey,
+}
+
+impl Completion for CallEnded {
+    fn complete(
+        self: Box<Self>,
+        lua: &Lua,
+        p: &ProcState,
+        _token: u64,
+        result: Option<starling_core::ExitResult>,
+    ) -> mlua::Result<()> {
+        let state: Table = lua.registry_value(&self.state)?;
+        state.raw_set("done", true)?;
+        match result.unwrap_or_else(|| Ok(starling_core::Payload::empty())) {
+            Ok(payload) => {
+                let data = crate::rt::values::PayloadData::of(payload.first());
+                let v = Value::UserData(crate::ffi::new_udata(lua, data)?);
+                state.raw_set("value", v.clone())?;
+                chan::offer(lua, p, &self.chan, v);
+            }
+            Err(e) => {
+                state.raw_set(
+                    "err",
+                    lua.create_userdata(crate::userdata::error::LuaErrorObject(e))?,
+                )?;
+            }
+        }
+        chan::close_outside(lua, p, &self.chan);
+        Ok(())
+    }
+}
+
+/// A function call's timeout: ends the call unless it is done.
+struct CallDeadline {
+    pid: Pid,
+    state: mlua::RegistryKey,
+    local: Rc<starling_core::Local>,
+}
+
+impl Completion for CallDeadline {
+    fn complete(
+        self: Box<Self>,
+        lua: &Lua,
+        _p: &ProcState,
+        _token: u64,
+        _result: Option<starling_core::ExitResult>,
+    ) -> mlua::Result<()> {
+        let state: Table = lua.registry_value(&self.state)?;
+        if !state.raw_get::<bool>("done").unwrap_or(false) {
+            self.local.kill(
+                self.pid,
+                ErrorValue::new(ErrorKind::Timeout, "function call timed out"),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Ends a call that has not finished (`future:cancel()`, timeouts).

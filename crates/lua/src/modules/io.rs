@@ -5,9 +5,9 @@ use std::rc::Rc;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 
+use crate::args::tostring;
+use crate::args::{arg_type, seal};
 use crate::engine::{Ctx, misuse};
-use crate::modules::base::tostring;
-use crate::modules::{arg_type, seal};
 use crate::services::{Stream, Terminal};
 use crate::userdata::error::fail;
 

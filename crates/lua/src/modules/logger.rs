@@ -6,8 +6,8 @@ use std::rc::Rc;
 use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
 
+use crate::args::arg_type;
 use crate::engine::{Ctx, misuse};
-use crate::modules::arg_type;
 use crate::services::{Level, LogRecord};
 use crate::userdata::error::LuaErrorObject;
 
@@ -185,7 +185,7 @@ impl UserData for Logger {
                             "bad argument #1 to '{method}' (string expected, got no value)"
                         )));
                     }
-                    Some(v) => crate::modules::base::tostring(lua, &v)?,
+                    Some(v) => crate::args::tostring(lua, &v)?,
                 };
                 let fields = it.next();
                 if !lg.ctx.services.log_enabled(level) {

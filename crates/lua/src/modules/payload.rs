@@ -1,16 +1,24 @@
-//! The `payload` global (SPEC §6.1).
+//! The `payload` global (SPEC §6.1): `payload.new` (raw, with an mlua twin for the values
+//! the fast encoder hands back) and the format constants. Payload objects themselves are
+//! tagged userdata with raw methods (see `modules::install_tags`).
 
 use mlua::{Lua, Table, Value};
 
-use crate::convert;
-use crate::modules::seal;
-use crate::userdata::payload::{FORMATS, LuaPayload};
+use crate::args::seal;
+use crate::ffi::c_function;
+use crate::rt::hot;
+use crate::rt::values::PayloadData;
+use crate::userdata::payload::FORMATS;
 
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let t = lua.create_table()?;
+    let slow = lua.create_function(|lua, v: Value| {
+        let p = crate::convert::value_to_payload(&v)?;
+        crate::ffi::new_udata(lua, PayloadData::of(p))
+    })?;
     t.raw_set(
         "new",
-        lua.create_function(|_, v: Value| Ok(LuaPayload::new(convert::value_to_payload(&v)?)))?,
+        c_function(lua, c"new", hot::payload_new, Some(&slow), None)?,
     )?;
     let formats = lua.create_table()?;
     for (k, v) in FORMATS {

@@ -8,12 +8,15 @@ use starling_core::{
     SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
 };
 
-use crate::chan::ChanKind;
+use crate::args::{seal, str_arg, str_ref};
 use crate::convert;
+use crate::engine::Answered;
 use crate::engine::{Ctx, misuse};
+use crate::ffi::c_function;
 use crate::modules::channel::new_chan;
-use crate::modules::{seal, str_arg, str_ref};
-use crate::task::{TokenUse, WaitKind};
+use crate::rt::chan::ChanKind;
+use crate::rt::hot;
+use crate::rt::task::WaitKind;
 use crate::userdata::error::{fail, fail_with};
 
 fn ok_true() -> MultiValue {
@@ -132,7 +135,7 @@ fn spawn(
             node.next_num();
             let task = ctx.current_task()?;
             let wait = p.set_wait(task, WaitKind::Call);
-            let token = ctx.token(&p, TokenUse::Call { task, wait });
+            let token = ctx.token(&p, Box::new(Answered { task, wait }));
             SpawnFlags {
                 exit_to: Some(ReplyTo { pid: p.pid, token }),
                 ..SpawnFlags::default()
@@ -141,7 +144,7 @@ fn spawn(
     };
     let undo_wait = |token: Option<ReplyTo>| {
         if let Some(r) = token {
-            p.tokens.borrow_mut().remove(&r.token);
+            p.tokens.borrow_mut().remove(r.token);
         }
         if let Ok(task) = ctx.current_task() {
             if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
@@ -155,7 +158,7 @@ fn spawn(
         Mode::Spawn(_) => match ctx.current_task() {
             Ok(task) => {
                 let wait = p.set_wait(task, WaitKind::Call);
-                let token = ctx.token(&p, TokenUse::Call { task, wait });
+                let token = ctx.token(&p, Box::new(Answered { task, wait }));
                 Some(ReplyTo { pid: p.pid, token })
             }
             // The top level of a chunk cannot wait: only spawns that complete at once work
@@ -175,7 +178,7 @@ fn spawn(
         setup,
     };
     let spawned = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
-        ctx.start(lua, slot, pid, args)
+        crate::rt::spawn::start(lua, ctx, slot, pid, args)
     });
     match spawned {
         Ok(Spawned::Done(child)) => {
@@ -231,7 +234,7 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
                 ErrorKind::Invalid,
                 format!(
                     "invalid pid: expected string, got {}",
-                    crate::modules::arg_type(other)
+                    crate::args::arg_type(other)
                 ),
             );
         }
@@ -289,29 +292,27 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
         _ => false,
     };
     let p = ctx.current()?;
-    if let Some((_, key, _)) = p
-        .specials
-        .borrow()
+    let existing = p
         .listeners
+        .borrow()
         .iter()
         .find(|(t, _, _)| **t == *topic)
-    {
-        return one(lua, lua.registry_value::<mlua::AnyUserData>(key)?);
+        .map(|(_, _, r)| *r);
+    if let Some(r) = existing {
+        return one(lua, crate::ffi::get_ref::<mlua::AnyUserData>(lua, r)?);
     }
     ctx.local.listen(p.slot, &topic);
     let (ud, st) = new_chan(
         lua,
+        ctx,
         ChanKind::Listen {
             topic: topic.clone().into(),
             raw: !as_message,
         },
         0,
     )?;
-    let key = lua.create_registry_value(&ud)?;
-    p.specials
-        .borrow_mut()
-        .listeners
-        .push((topic.into(), key, st));
+    let r = crate::ffi::make_ref(lua, &ud)?;
+    p.listeners.borrow_mut().push((topic.into(), st, r));
     one(lua, ud)
 }
 
@@ -379,7 +380,7 @@ fn install_spawner(lua: &Lua, process: &Table, methods: &Table) -> mlua::Result<
             Value::Table(t) => Ok(t.clone()),
             other => Err(misuse(format!(
                 "bad argument #1 to '{func}' (table expected, got {})",
-                crate::modules::arg_type(other)
+                crate::args::arg_type(other)
             ))),
         }
     };
@@ -473,20 +474,17 @@ pub(crate) fn install(
 ) -> mlua::Result<()> {
     let t = lua.create_table()?;
 
-    let c = ctx.clone();
-    t.raw_set(
-        "pid",
-        lua.create_function(move |_, ()| Ok(c.pid_string(c.current()?.pid)))?,
-    )?;
+    t.raw_set("pid", c_function(lua, c"pid", hot::pid, None, None)?)?;
     let c = ctx.clone();
     t.raw_set(
         "id",
         lua.create_function(move |_, ()| Ok(c.current()?.entry.code.id.to_string()))?,
     )?;
     let c = ctx.clone();
+    let slow_send = lua.create_function(move |lua, args: MultiValue| send(lua, &c, args))?;
     t.raw_set(
         "send",
-        lua.create_function(move |lua, args: MultiValue| send(lua, &c, args))?,
+        c_function(lua, c"send", hot::send, Some(&slow_send), None)?,
     )?;
 
     let spawn_fns: [(&str, Mode); 5] = [
@@ -533,33 +531,10 @@ pub(crate) fn install(
     }
     install_spawner(lua, &t, &spawner_methods)?;
 
-    let c = ctx.clone();
-    t.raw_set(
-        "inbox",
-        lua.create_function(move |lua, ()| {
-            let p = c.current()?;
-            if let Some((key, _)) = &p.specials.borrow().inbox {
-                return lua.registry_value::<mlua::AnyUserData>(key);
-            }
-            let (ud, st) = new_chan(lua, ChanKind::Inbox, 0)?;
-            let key = lua.create_registry_value(&ud)?;
-            p.specials.borrow_mut().inbox = Some((key, st));
-            Ok(ud)
-        })?,
-    )?;
-    let c = ctx.clone();
+    t.raw_set("inbox", c_function(lua, c"inbox", hot::inbox, None, None)?)?;
     t.raw_set(
         "events",
-        lua.create_function(move |lua, ()| {
-            let p = c.current()?;
-            if let Some((key, _)) = &p.specials.borrow().events {
-                return lua.registry_value::<mlua::AnyUserData>(key);
-            }
-            let (ud, st) = new_chan(lua, ChanKind::Events, 0)?;
-            let key = lua.create_registry_value(&ud)?;
-            p.specials.borrow_mut().events = Some((key, st));
-            Ok(ud)
-        })?,
+        c_function(lua, c"events", hot::events, None, None)?,
     )?;
     let c = ctx.clone();
     t.raw_set(
@@ -573,19 +548,18 @@ pub(crate) fn install(
         "unlisten",
         lua.create_function(move |lua, ch: mlua::AnyUserData| {
             let p = c.current()?;
-            let topic = {
-                let mut s = p.specials.borrow_mut();
-                let ptr = ch.to_pointer();
-                let mut found = None;
-                for (i, (_, key, _)) in s.listeners.iter().enumerate() {
-                    if lua.registry_value::<mlua::AnyUserData>(key)?.to_pointer() == ptr {
-                        found = Some(i);
-                        break;
-                    }
+            let ptr = ch.to_pointer();
+            let refs: Vec<i32> = p.listeners.borrow().iter().map(|(_, _, r)| *r).collect();
+            let mut found = None;
+            for (i, r) in refs.into_iter().enumerate() {
+                if crate::ffi::get_ref::<mlua::AnyUserData>(lua, r)?.to_pointer() == ptr {
+                    found = Some(i);
+                    break;
                 }
-                found.map(|i| s.listeners.remove(i).0)
-            };
-            if let Some(topic) = topic {
+            }
+            if let Some(i) = found {
+                let (topic, _, r) = p.listeners.borrow_mut().remove(i);
+                crate::ffi::unref(r);
                 c.local.unlisten(p.slot, &topic);
             }
             Ok(())
@@ -606,7 +580,7 @@ pub(crate) fn install(
                 return fail(lua, ErrorKind::NotFound, "process not found");
             }
             if pid == me.pid {
-                crate::vm::request_kill();
+                crate::ffi::request_kill();
             }
             Ok(ok_true())
         })?,

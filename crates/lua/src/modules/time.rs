@@ -10,11 +10,12 @@ use jiff::Timestamp;
 use mlua::{Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 
-use crate::chan::ChanKind;
+use crate::args::seal;
 use crate::engine::Ctx;
 use crate::modules::channel::new_chan;
-use crate::modules::seal;
-use crate::task::{TokenUse, WaitKind};
+use crate::rt::chan::{self, ChanKind, ChanState};
+use crate::rt::proc::{Completion, ProcState};
+use crate::rt::task::{Got, WaitKind, Waiter, Waker};
 use crate::userdata::error::fail;
 use crate::userdata::time::{
     Loc, LuaDuration, LuaLocation, LuaTime, civil, duration_arg, int_arg, loc_arg, opt_int_arg,
@@ -41,8 +42,51 @@ pub(crate) const LAYOUTS: [(&str, &str); 15] = [
     ("TIME_ONLY", "15:04:05"),
 ];
 
-fn deadline(ns: i64) -> Instant {
-    Instant::now() + Duration::from_nanos(ns as u64)
+fn deadline(ctx: &Ctx, ns: i64) -> Instant {
+    ctx.local.now() + Duration::from_nanos(ns as u64)
+}
+
+/// A sleep ended: wake the task.
+struct Slept {
+    task: u32,
+    wait: u64,
+}
+
+impl Completion for Slept {
+    fn complete(
+        self: Box<Self>,
+        _lua: &Lua,
+        p: &ProcState,
+        _token: u64,
+        _result: Option<starling_core::ExitResult>,
+    ) -> mlua::Result<()> {
+        let w = Waiter {
+            task: self.task,
+            wait: self.wait,
+            case: 0,
+        };
+        let _ = p.wake(w, Got::Nothing, true);
+        Ok(())
+    }
+}
+
+/// A `time.after` deadline: the current time goes into the channel, which then closes.
+struct AfterFired(std::rc::Rc<std::cell::RefCell<ChanState>>);
+
+impl Completion for AfterFired {
+    fn complete(
+        self: Box<Self>,
+        lua: &Lua,
+        p: &ProcState,
+        _token: u64,
+        _result: Option<starling_core::ExitResult>,
+    ) -> mlua::Result<()> {
+        let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
+        // The owner may have closed the channel already; the tick is then dropped.
+        chan::offer(lua, p, &self.0, now);
+        chan::close_outside(lua, p, &self.0);
+        Ok(())
+    }
 }
 
 pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result<()> {
@@ -60,8 +104,8 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
             let p = c.current()?;
             let task = c.current_task()?;
             let wait = p.set_wait(task, WaitKind::Sleep);
-            let token = c.token(&p, TokenUse::Sleep { task, wait });
-            c.local.add_timer(p.slot, deadline(ns), token);
+            let token = c.token(&p, Box::new(Slept { task, wait }));
+            c.local.add_timer(p.slot, deadline(&c, ns), token);
             Ok(c.pending())
         })?,
     )?;
@@ -83,9 +127,9 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
                 Err(e) => return fail(lua, ErrorKind::Invalid, e),
             };
             let p = c.current()?;
-            let (ud, st) = new_chan(lua, ChanKind::User, 1)?;
-            let token = c.token(&p, TokenUse::After(st));
-            c.local.add_timer(p.slot, deadline(ns), token);
+            let (ud, st) = new_chan(lua, &c, ChanKind::User, 1)?;
+            let token = c.token(&p, Box::new(AfterFired(st)));
+            c.local.add_timer(p.slot, deadline(&c, ns), token);
             Ok(MultiValue::from_vec(vec![Value::UserData(ud)]))
         })?,
     )?;
@@ -125,8 +169,8 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
     t.raw_set(
         "parse",
         lua.create_function(|lua, (l, v, loc): (Value, Value, Value)| {
-            let l = crate::modules::str_arg(Some(&l), "parse", 1)?;
-            let v = crate::modules::str_arg(Some(&v), "parse", 2)?;
+            let l = crate::args::str_arg(Some(&l), "parse", 1)?;
+            let v = crate::args::str_arg(Some(&v), "parse", 2)?;
             let loc = loc_arg(&loc, 3, "parse", Loc::local)?;
             let parsed = layout::parse(&l, &v).and_then(|p| layout::resolve(&p, &loc));
             match parsed {
@@ -138,7 +182,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
     t.raw_set(
         "load_location",
         lua.create_function(|lua, name: Value| {
-            let name = crate::modules::str_arg(Some(&name), "load_location", 1)?;
+            let name = crate::args::str_arg(Some(&name), "load_location", 1)?;
             if name.is_empty() {
                 return fail(lua, ErrorKind::Invalid, "location name is empty");
             }
@@ -157,7 +201,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
     t.raw_set(
         "fixed_zone",
         lua.create_function(|lua, (name, offset): (Value, Value)| {
-            let name = crate::modules::str_arg(Some(&name), "fixed_zone", 1)?;
+            let name = crate::args::str_arg(Some(&name), "fixed_zone", 1)?;
             let offset = int_arg(&offset, 2, "fixed_zone")?;
             match Loc::fixed(&name, offset) {
                 Ok(loc) => Ok(MultiValue::from_vec(vec![Value::UserData(

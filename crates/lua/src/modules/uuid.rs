@@ -10,7 +10,7 @@ use mlua::{Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 use uuid::{Uuid, Variant};
 
-use crate::modules::{arg_type, seal};
+use crate::args::{arg_type, seal};
 use crate::userdata::error::fail;
 
 /// Node id for version 1 UUIDs: random per OS process, with the multicast bit set as RFC 9562

@@ -5,16 +5,7 @@ use starling_core::{ErrorKind, ErrorValue};
 
 use crate::convert;
 
-/// The Lua error object.
-#[derive(Debug, Clone)]
-pub struct LuaErrorObject(pub ErrorValue);
-
-impl LuaErrorObject {
-    /// Wraps an error value.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> LuaErrorObject {
-        LuaErrorObject(ErrorValue::new(kind, message))
-    }
-}
+pub use crate::userdata::error_object::LuaErrorObject;
 
 impl UserData for LuaErrorObject {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {

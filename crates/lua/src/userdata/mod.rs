@@ -1,7 +1,8 @@
 //! Userdata types scripts hold: errors, messages, payloads, times and durations.
 
 pub mod error;
-pub mod message;
+pub mod error_object;
+pub mod loc;
 pub mod payload;
 pub mod time;
 pub(crate) mod timer;

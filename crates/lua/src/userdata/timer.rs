@@ -20,17 +20,19 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mlua::{AnyUserData, Lua, UserData, UserDataMethods, Value};
+use mlua::{Lua, UserData, UserDataMethods, Value};
 use starling_core::Pid;
 
-use crate::chan::{self, ChanState};
 use crate::engine::Ctx;
-use crate::task::{ProcState, TokenUse};
+use crate::rt::chan::{self, ChanState};
+use crate::rt::proc::{Completion, ProcState};
 use crate::userdata::time::{LuaTime, duration_arg};
 
 /// Shared between the userdata and the process's token table.
 pub(crate) struct TimerState {
     st: Rc<RefCell<ChanState>>,
+    /// The worker, whose heap the timer's entries go into.
+    local: Rc<starling_core::Local>,
     /// When to fire next; `None` once fired (timer) or stopped.
     due: Cell<Option<Instant>>,
     /// Deadlines of this token's entries still in the worker heap, ascending.
@@ -45,15 +47,15 @@ fn after(ns: i64) -> Instant {
 
 impl TimerState {
     /// Sets the next deadline and makes sure a heap entry will wake us no later than it.
-    fn arm(self: &Rc<Self>, ctx: &Ctx, p: &ProcState, token: u64, at: Instant) {
+    fn arm(self: &Rc<Self>, local: &starling_core::Local, p: &ProcState, token: u64, at: Instant) {
         self.due.set(Some(at));
         let mut armed = self.armed.borrow_mut();
         if armed.first().is_none_or(|first| *first > at) {
             armed.insert(0, at);
-            ctx.local.add_timer(p.slot, at, token);
+            local.add_timer(p.slot, at, token);
             p.tokens
                 .borrow_mut()
-                .insert(token, TokenUse::Timer(self.clone()));
+                .insert(token, Box::new(TimerFired(self.clone())));
         }
     }
 }
@@ -61,7 +63,7 @@ impl TimerState {
 /// A heap entry of `token` fired (its token was taken out of the table).
 pub(crate) fn on_fire(
     lua: &Lua,
-    ctx: &Ctx,
+    local: &starling_core::Local,
     p: &ProcState,
     token: u64,
     t: Rc<TimerState>,
@@ -76,7 +78,7 @@ pub(crate) fn on_fire(
             // Entries remain: keep the token.
             p.tokens
                 .borrow_mut()
-                .insert(token, TokenUse::Timer(t.clone()));
+                .insert(token, Box::new(TimerFired(t.clone())));
         }
     }
     let Some(due) = t.due.get() else {
@@ -84,12 +86,13 @@ pub(crate) fn on_fire(
     };
     if due > now {
         // Re-armed to a later deadline since this entry was made.
-        t.arm(ctx, p, token, due);
+        t.arm(local, p, token, due);
         return Ok(());
     }
     let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
     // A full buffer drops the tick; a channel the script closed stops the timer.
-    let open = chan::try_send(lua, p, &t.st, &v).is_ok();
+    let open = !t.st.borrow().closed;
+    chan::offer(lua, p, &t.st, v);
     match t.period {
         Some(period) if open => {
             let step = Duration::from_nanos(period);
@@ -100,11 +103,27 @@ pub(crate) fn on_fire(
                 let n = behind / u128::from(period) + 1;
                 next = due + Duration::from_nanos((n * u128::from(period)) as u64);
             }
-            t.arm(ctx, p, token, next);
+            t.arm(local, p, token, next);
         }
         _ => t.due.set(None),
     }
     Ok(())
+}
+
+/// A heap entry of a timer fired.
+struct TimerFired(Rc<TimerState>);
+
+impl Completion for TimerFired {
+    fn complete(
+        self: Box<Self>,
+        lua: &Lua,
+        p: &ProcState,
+        token: u64,
+        _result: Option<starling_core::ExitResult>,
+    ) -> mlua::Result<()> {
+        let local = self.0.local.clone();
+        on_fire(lua, &local, p, token, self.0)
+    }
 }
 
 /// `time.timer(d)` or `time.ticker(d)` userdata.
@@ -113,7 +132,15 @@ pub(crate) struct Timer {
     pid: Pid,
     token: u64,
     state: Rc<TimerState>,
-    chan: AnyUserData,
+    /// Registry reference of its channel (released when the timer is collected).
+    chan: i32,
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // May run inside a garbage collection: released after the step.
+        crate::ffi::defer_unref(self.chan);
+    }
 }
 
 impl std::fmt::Debug for Timer {
@@ -130,15 +157,17 @@ impl Timer {
     pub(crate) fn start(lua: &Lua, ctx: &Rc<Ctx>, ns: i64, ticker: bool) -> mlua::Result<Timer> {
         let p = ctx.current()?;
         let cap = if ticker { 16 } else { 1 };
-        let (chan, st) = crate::modules::channel::new_chan(lua, chan::ChanKind::User, cap)?;
+        let (chan, st) = crate::modules::channel::new_chan(lua, ctx, chan::ChanKind::User, cap)?;
+        let chan = crate::ffi::make_ref(lua, chan)?;
         let state = Rc::new(TimerState {
             st,
+            local: ctx.local.clone(),
             due: Cell::new(None),
             armed: RefCell::new(Vec::new()),
             period: ticker.then_some(ns as u64),
         });
         let token = p.next_id();
-        state.arm(ctx, &p, token, after(ns));
+        state.arm(&ctx.local, &p, token, after(ns));
         Ok(Timer {
             ctx: ctx.clone(),
             pid: p.pid,
@@ -161,8 +190,12 @@ impl Timer {
 
 impl UserData for Timer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("response", |_, t, ()| Ok(t.chan.clone()));
-        m.add_method("channel", |_, t, ()| Ok(t.chan.clone()));
+        m.add_method("response", |lua, t, ()| {
+            crate::ffi::get_ref::<mlua::AnyUserData>(lua, t.chan)
+        });
+        m.add_method("channel", |lua, t, ()| {
+            crate::ffi::get_ref::<mlua::AnyUserData>(lua, t.chan)
+        });
         m.add_method("stop", |_, t, ()| {
             t.owner("stop")?;
             let was = t.state.due.take().is_some();
@@ -186,9 +219,9 @@ impl UserData for Timer {
             let was = t.state.due.get().is_some();
             if t.state.period.is_none() {
                 // A value from before the reset is stale: the next receive gets the new one.
-                t.state.st.borrow_mut().clear_buffer(lua);
+                chan::clear_buffer(lua, &t.state.st);
             }
-            t.state.arm(&t.ctx, &p, t.token, after(ns));
+            t.state.arm(&t.ctx.local, &p, t.token, after(ns));
             Ok(was)
         });
         m.add_meta_method(mlua::MetaMethod::ToString, |_, t, ()| {

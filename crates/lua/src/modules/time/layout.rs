@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 
-use crate::userdata::time::Loc;
+use crate::userdata::loc::Loc;
 
 const MONTHS: [&str; 12] = [
     "January",

@@ -1,0 +1,1648 @@
+//! The one module with `unsafe` code: a small, safe facade over the raw Luau C API for the
+//! engine's hot paths (send, receive, select, messages, resumes), plus the VM hooks mlua does
+//! not expose (the interrupt, safe environments, memory categories, userdata tags).
+//!
+//! Everything else in the crate is safe and reaches Luau either through mlua or through the
+//! types here. mlua's generic callbacks cost a handle per argument and a `catch_unwind` plus
+//! several allocations per call; a raw C function here reads its arguments in place, and a
+//! process parked in a wait holds no mlua handle at all.
+//!
+//! # Invariants
+//! 1. One VM per worker thread, and every `lua_State` handled here belongs to the VM of the
+//!    calling thread: the running thread of a C function (`Stack`), a task thread the engine
+//!    owns (kept alive by a registry reference for as long as the task exists), or the
+//!    per-VM scratch thread made by [`new_lua`].
+//! 2. Lua errors are C++ exceptions (Luau is built without `LUA_USE_LONGJMP`) that unwind
+//!    through `extern "C-unwind"` frames, running Rust destructors. No `catch_unwind` frame
+//!    may ever be between a raising Luau call and the Luau frame that catches it (it would
+//!    abort the process): every C function runs its Rust logic inside `catch_unwind` with
+//!    only non-raising Luau calls ([`Stack`] reads, and pushes of existing values within the
+//!    `LUA_MINSTACK` slots every C function is guaranteed), then, outside it, performs the
+//!    pushes that may raise (strings, tables, userdata: out of memory) and raises errors.
+//! 3. Rust panics never cross into Luau: bodies run inside `catch_unwind` and a panic
+//!    becomes a Lua error after its payload is dropped. Code that runs between a protected
+//!    Luau call and its callback (`protect`, the write phase, destructors) is panic-free by
+//!    construction: no indexing, no `unwrap`, no `RefCell` borrows.
+//! 4. Stack discipline: a body pushes at most a few values (within `LUA_MINSTACK`); the write phase checks
+//!    the stack before building anything larger; the scratch thread's stack is grown once at
+//!    VM creation and the encoder never uses more than that.
+//! 5. Userdata tags [`TAG_CHAN`], [`TAG_MSG`] and [`TAG_PAYLOAD`] are Starling's (mlua uses
+//!    tags 0 and 1). A tagged userdata holds a Rust value written in place at creation and
+//!    dropped by the tag's destructor; destructors only drop Rust values and never call Luau.
+//! 6. The interrupt replaces `lua_callbacks(L)->interrupt` directly, so nobody may call
+//!    mlua's `Lua::set_interrupt` on these VMs.
+
+#![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::os::raw::{c_char, c_int};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::{Lua, LuaOptions, StdLib, ffi};
+use rustc_hash::FxHashMap;
+use starling_core::{ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
+
+use crate::rt::values::{EventTable, MsgData, PayloadData, TAG_CHAN, TAG_MSG, TAG_PAYLOAD, Tagged};
+
+/// A raw Luau thread.
+type State = *mut ffi::lua_State;
+
+/// Stack slots of the scratch thread the encoder walks tables on.
+const SCRATCH_SLOTS: c_int = 3 * 1024;
+
+/// Marker a blocking primitive yields with (the prelude forwards it out of user coroutines).
+pub(crate) const PENDING: *mut c_void = std::ptr::without_provenance_mut(1);
+
+thread_local! {
+    /// The registry reference of the scratch thread and its state, per VM (invariant 1).
+    static SCRATCH: Cell<State> = const { Cell::new(std::ptr::null_mut()) };
+    /// Registry reference of the function that makes error objects (see [`ErrorMaker`]).
+    static ERROR_MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
+    /// The error object [`ERROR_MAKER`] wraps next.
+    static ERROR_HANDOFF: RefCell<Option<ErrorValue>> = const { RefCell::new(None) };
+    /// Registry references dropped during a garbage collection, released after it.
+    static DEFERRED_UNREFS: RefCell<Vec<c_int>> = const { RefCell::new(Vec::new()) };
+    /// The main thread of this thread's VM.
+    static MAIN: Cell<State> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack facade
+// ---------------------------------------------------------------------------------------------
+
+/// The type of a stack value, as Lua's `type()` sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// No value at that index.
+    None,
+    /// `nil`.
+    Nil,
+    /// A boolean.
+    Boolean,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// A table.
+    Table,
+    /// A function.
+    Function,
+    /// A userdata (full or light).
+    Userdata,
+    /// A thread.
+    Thread,
+    /// Anything else (vectors, buffers).
+    Other,
+}
+
+impl Kind {
+    /// The name Lua's `type()` gives.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::None => "no value",
+            Kind::Nil => "nil",
+            Kind::Boolean => "boolean",
+            Kind::Number => "number",
+            Kind::String => "string",
+            Kind::Table => "table",
+            Kind::Function => "function",
+            Kind::Userdata => "userdata",
+            Kind::Thread => "thread",
+            Kind::Other => "userdata",
+        }
+    }
+}
+
+fn kind_of(t: c_int) -> Kind {
+    match t {
+        ffi::LUA_TNONE => Kind::None,
+        ffi::LUA_TNIL => Kind::Nil,
+        ffi::LUA_TBOOLEAN => Kind::Boolean,
+        ffi::LUA_TNUMBER | ffi::LUA_TINTEGER => Kind::Number,
+        ffi::LUA_TSTRING => Kind::String,
+        ffi::LUA_TTABLE => Kind::Table,
+        ffi::LUA_TFUNCTION => Kind::Function,
+        ffi::LUA_TUSERDATA | ffi::LUA_TLIGHTUSERDATA => Kind::Userdata,
+        ffi::LUA_TTHREAD => Kind::Thread,
+        _ => Kind::Other,
+    }
+}
+
+/// The stack of the Luau thread running a C function (or of a task thread the engine owns).
+///
+/// Reads never raise. Borrowed strings and userdata stay valid while the value is on the
+/// stack, which the borrow checker guarantees: everything that pops takes `&mut self`.
+pub(crate) struct Stack {
+    l: State,
+}
+
+impl Stack {
+    /// Number of values on the stack.
+    pub(crate) fn top(&self) -> c_int {
+        // SAFETY: `l` is a live thread of this VM (invariant 1).
+        unsafe { ffi::lua_gettop(self.l) }
+    }
+
+    /// The type of the value at `i`.
+    pub(crate) fn kind(&self, i: c_int) -> Kind {
+        // SAFETY: as above; `lua_type` accepts any index and reports LUA_TNONE past the top.
+        kind_of(unsafe { ffi::lua_type(self.l, i) })
+    }
+
+    /// The bytes of the string at `i` (no number coercion).
+    pub(crate) fn bytes(&self, i: c_int) -> Option<&[u8]> {
+        if self.kind(i) != Kind::String {
+            return None;
+        }
+        let mut len = 0usize;
+        // SAFETY: the value is a string, so `lua_tolstring` does not convert (no allocation)
+        // and returns its bytes, which live as long as the value stays on the stack.
+        unsafe {
+            let p = ffi::lua_tolstring(self.l, i, &mut len);
+            if p.is_null() {
+                return None;
+            }
+            Some(std::slice::from_raw_parts(p as *const u8, len))
+        }
+    }
+
+    /// The truth of the value at `i`.
+    pub(crate) fn truthy(&self, i: c_int) -> bool {
+        // SAFETY: reads the value at a valid or absent index.
+        unsafe { ffi::lua_toboolean(self.l, i) != 0 }
+    }
+
+    /// The Rust value of the tagged userdata at `i`.
+    pub(crate) fn udata<T: Tagged>(&self, i: c_int) -> Option<&T> {
+        // SAFETY: a userdata with tag `T::TAG` was made by `push_udata::<T>`, which wrote a
+        // `T` in place (invariant 5); it lives while the value is on the stack.
+        unsafe {
+            let p = ffi::lua_touserdatatagged(self.l, i, T::TAG) as *const T;
+            p.as_ref()
+        }
+    }
+
+    /// Length of the table or string at `i` (`#`, raw).
+    pub(crate) fn len(&self, i: c_int) -> usize {
+        // SAFETY: `lua_objlen` is raw and never raises.
+        unsafe { ffi::lua_objlen(self.l, i) }
+    }
+
+    /// Pushes `t[n]` (raw) for the table at `t`; returns its kind. Uses one body slot.
+    pub(crate) fn geti(&mut self, t: c_int, n: c_int) -> Kind {
+        // SAFETY: `t` is checked to be a table; a raw get pushes an existing value and never
+        // allocates within the guaranteed slots (invariant 4).
+        unsafe {
+            if ffi::lua_type(self.l, t) != ffi::LUA_TTABLE {
+                ffi::lua_pushnil(self.l);
+                return Kind::Nil;
+            }
+            kind_of(ffi::lua_rawgeti_(self.l, t, n))
+        }
+    }
+
+    /// Pushes `t[k]` (raw) for the table at `t` and the key held by registry reference `k`
+    /// (no string interning, so no allocation). Uses two body slots, leaves one.
+    pub(crate) fn get_by_ref_key(&mut self, t: c_int, k: c_int) -> Kind {
+        // SAFETY: pushes the key (an existing registry value) and replaces it with the raw
+        // lookup's result; neither allocates within the body slots.
+        unsafe {
+            let t = ffi::lua_absindex(self.l, t);
+            if ffi::lua_type(self.l, t) != ffi::LUA_TTABLE {
+                ffi::lua_pushnil(self.l);
+                return Kind::Nil;
+            }
+            ffi::lua_rawgeti_(self.l, ffi::LUA_REGISTRYINDEX, k);
+            kind_of(ffi::lua_rawget(self.l, t))
+        }
+    }
+
+    /// Pushes nil. Uses one body slot.
+    pub(crate) fn push_nil(&mut self) {
+        // SAFETY: nil is not allocated.
+        unsafe { ffi::lua_pushnil(self.l) }
+    }
+
+    /// Pops `n` values.
+    pub(crate) fn pop(&mut self, n: c_int) {
+        // SAFETY: callers pop only what they pushed.
+        unsafe { ffi::lua_settop(self.l, -n - 1) }
+    }
+
+    /// The metatable identity of the value at `i` (null when it has none).
+    pub(crate) fn metatable_id(&mut self, i: c_int) -> *const c_void {
+        // SAFETY: pushes the metatable (an existing value) and pops it again.
+        unsafe {
+            if ffi::lua_getmetatable(self.l, i) == 0 {
+                return std::ptr::null();
+            }
+            let p = ffi::lua_topointer(self.l, -1);
+            ffi::lua_settop(self.l, -2);
+            p
+        }
+    }
+
+    /// Encodes the values at `from..=to` into a payload, or `None` when one needs the slow
+    /// path (an error object, or tables nested too deeply for the scratch stack).
+    pub(crate) fn encode(&mut self, from: c_int, to: c_int) -> Option<Payload> {
+        encode(self.l, from, to)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// C functions: bodies, outcomes and the write phase
+// ---------------------------------------------------------------------------------------------
+
+/// One result value to push in the write phase.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// `nil`.
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(Box<[u8]>),
+    /// A value the body left on the stack at this index.
+    At(c_int),
+    /// A registry value (a cached string, a case table).
+    Ref(c_int),
+    /// A new tagged userdata holding a message.
+    Message(MsgData),
+    /// The topic of the message userdata at this stack index.
+    MsgTopic(c_int),
+    /// An array of payload objects, one per value of the payload.
+    PayloadArray(Rc<Payload>),
+    /// A new tagged userdata holding a payload.
+    Payload(PayloadData),
+    /// The value at `index` of a payload, as Lua values.
+    Decode(Rc<Payload>, u32),
+    /// Every value of a payload: nothing, one value, or an array of the values.
+    DecodeAll(Payload),
+    /// An event table (SPEC §5.4).
+    Event(EventTable),
+    /// An error object.
+    Error(ErrorValue),
+    /// `store[key]`, taken out of a channel store (the slot is cleared).
+    Stored(c_int, c_int),
+    /// A new select case: `{channel, send?, value}` with the case metatable (a registry
+    /// reference), frozen; `chan` and `value` are stack indices.
+    Case {
+        meta: c_int,
+        chan: c_int,
+        value: Option<c_int>,
+    },
+}
+
+/// What a C function does once its body ran.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// Return these values.
+    Items(Vec<Item>),
+    /// Return one value (no vector for the common case).
+    One(Item),
+    /// Return two values.
+    Two(Item, Item),
+    /// Return the `n` values the body pushed.
+    Pushed(c_int),
+    /// Wait: yield PENDING; the function's continuation answers when the wait completes.
+    Block,
+    /// Raise this error message.
+    Raise(String),
+    /// Let the slow path (the function's mlua twin) handle this call.
+    Fallback,
+}
+
+/// The Rust half of a C function.
+pub(crate) type Body = fn(&mut Stack) -> Out;
+
+/// Creates a C function running `body`. `fallback` (an mlua function taking the same
+/// arguments) handles what the body hands back with [`Out::Fallback`]; a function whose
+/// body may return [`Out::Block`] needs `answer`, the body run when the wait completes.
+pub(crate) fn c_function(
+    lua: &Lua,
+    name: &'static std::ffi::CStr,
+    body: Body,
+    fallback: Option<&mlua::Function>,
+    answer: Option<Body>,
+) -> mlua::Result<mlua::Function> {
+    let fallback = fallback.cloned();
+    // SAFETY: pushes three upvalues and the closure on the state mlua hands us, inside its
+    // protected call; the closure is what `exec_raw` returns.
+    unsafe {
+        lua.exec_raw::<mlua::Function>(fallback, |l| {
+            if ffi::lua_gettop(l) == 0 {
+                ffi::lua_pushnil(l);
+            }
+            // Upvalues: body, fallback, answer body.
+            ffi::lua_pushlightuserdata(l, body as *mut c_void);
+            ffi::lua_insert(l, -2);
+            match answer {
+                Some(a) => ffi::lua_pushlightuserdata(l, a as *mut c_void),
+                None => ffi::lua_pushnil(l),
+            }
+            let cont: Option<ffi::lua_Continuation> = match answer {
+                Some(_) => Some(continuation),
+                None => None,
+            };
+            ffi::lua_pushcclosurek(l, trampoline, name.as_ptr(), 3, cont);
+        })
+    }
+}
+
+/// Entry of every C function made by [`c_function`].
+unsafe extern "C-unwind" fn trampoline(l: State) -> c_int {
+    // SAFETY: upvalue 1 is the body pointer stored by `c_function`.
+    let body = unsafe { body_at(l, ffi::lua_upvalueindex(1)) };
+    // SAFETY: `l` is the running thread; see `run`.
+    unsafe { run(l, body) }
+}
+
+/// Continuation of a C function that blocked: runs its answer body.
+unsafe extern "C-unwind" fn continuation(l: State, _status: c_int) -> c_int {
+    // SAFETY: upvalue 3 is the answer body pointer stored by `c_function` (a function is only
+    // given a continuation when it has one).
+    let body = unsafe { body_at(l, ffi::lua_upvalueindex(3)) };
+    // SAFETY: `l` is the running thread again, resumed by the scheduler.
+    unsafe { run(l, body) }
+}
+
+/// Reads a body pointer stored as a light userdata.
+///
+/// # Safety
+/// The value at `idx` must be a light userdata made from a [`Body`].
+unsafe fn body_at(l: State, idx: c_int) -> Body {
+    // SAFETY: per the contract, the pointer came from a `Body` function pointer.
+    unsafe {
+        let p = ffi::lua_tolightuserdata(l, idx);
+        std::mem::transmute::<*mut c_void, Body>(p)
+    }
+}
+
+/// Runs `body` for the C function running on `l`, then the write phase.
+///
+/// # Safety
+/// `l` is the running thread of a C function made by [`c_function`].
+unsafe fn run(l: State, body: Body) -> c_int {
+    let nargs = {
+        // SAFETY: `l` is valid.
+        unsafe { ffi::lua_gettop(l) }
+    };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stack = Stack { l };
+        body(&mut stack)
+    }));
+    let out = match out {
+        Ok(out) => out,
+        Err(panic) => {
+            let e = starling_core::panic_error(panic.as_ref());
+            drop(panic);
+            Out::Raise(e.message)
+        }
+    };
+    // SAFETY: outside `catch_unwind`; `l` is still the running thread (invariant 2).
+    unsafe { write(l, nargs, out) }
+}
+
+/// The write phase: pushes the outcome's values, raises, blocks or falls back.
+///
+/// # Safety
+/// `l` is the running thread of a C function with `nargs` arguments; no `catch_unwind` frame
+/// is between here and Luau.
+unsafe fn write(l: State, nargs: c_int, out: Out) -> c_int {
+    // SAFETY: pushes may raise (out of memory), which unwinds through this
+    // frame and drops what `out` still owns (invariant 2).
+    unsafe {
+        match out {
+            Out::Pushed(n) => n,
+            Out::One(a) => {
+                push_item(l, a);
+                1
+            }
+            Out::Two(a, b) => {
+                push_item(l, a);
+                push_item(l, b);
+                2
+            }
+            Out::Items(items) => {
+                let n = items.len() as c_int;
+                ffi::lua_checkstack(l, n + 2);
+                for item in items {
+                    push_item(l, item);
+                }
+                n
+            }
+            Out::Block => {
+                ffi::lua_pushlightuserdata(l, PENDING);
+                ffi::lua_yield(l, 1)
+            }
+            Out::Raise(msg) => {
+                ffi::lua_pushlstring_(l, msg.as_ptr() as *const c_char, msg.len());
+                drop(msg);
+                ffi::lua_error(l)
+            }
+            Out::Fallback => {
+                ffi::lua_settop(l, nargs);
+                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
+                ffi::lua_insert(l, 1);
+                ffi::lua_call(l, nargs, ffi::LUA_MULTRET);
+                ffi::lua_gettop(l)
+            }
+        }
+    }
+}
+
+/// Pushes one result value.
+///
+/// # Safety
+/// `l` is the running thread in a write phase (may raise).
+unsafe fn push_item(l: State, item: Item) {
+    // SAFETY: see `write`.
+    unsafe {
+        ffi::lua_checkstack(l, 4);
+        match item {
+            Item::Nil => ffi::lua_pushnil(l),
+            Item::Bool(b) => ffi::lua_pushboolean(l, b as c_int),
+            Item::Num(n) => ffi::lua_pushnumber(l, n),
+            Item::Str(s) => push_bytes(l, &s),
+            Item::At(i) => ffi::lua_pushvalue(l, i),
+            Item::Ref(r) => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+            }
+            Item::Message(m) => push_udata(l, m),
+            Item::MsgTopic(i) => {
+                let t = ffi::lua_touserdatatagged(l, i, MsgData::TAG) as *const MsgData;
+                match t.as_ref() {
+                    Some(m) => push_bytes(l, m.topic.as_bytes()),
+                    None => ffi::lua_pushnil(l),
+                }
+            }
+            Item::PayloadArray(p) => {
+                let n = p.values.len();
+                ffi::lua_createtable(l, n.min(1 << 24) as c_int, 0);
+                for i in 0..n {
+                    push_udata(
+                        l,
+                        PayloadData {
+                            payload: p.clone(),
+                            index: i as u32,
+                        },
+                    );
+                    ffi::lua_rawseti_(l, -2, i as c_int + 1);
+                }
+            }
+            Item::Payload(p) => push_udata(l, p),
+            Item::Decode(p, i) => decode_value(l, &p, i as usize),
+            Item::DecodeAll(p) => match p.values.len() {
+                0 => ffi::lua_pushnil(l),
+                1 => decode_value(l, &p, 0),
+                n => {
+                    ffi::lua_createtable(l, n as c_int, 0);
+                    let p = Rc::new(p);
+                    for i in 0..n {
+                        decode_value(l, &p, i);
+                        ffi::lua_rawseti_(l, -2, i as c_int + 1);
+                    }
+                }
+            },
+            Item::Event(e) => push_event(l, e),
+            Item::Error(e) => push_error(l, e),
+            Item::Case { meta, chan, value } => {
+                ffi::lua_createtable(l, 3, 0);
+                ffi::lua_pushvalue(l, chan);
+                ffi::lua_rawseti_(l, -2, 1);
+                if let Some(v) = value {
+                    ffi::lua_pushboolean(l, 1);
+                    ffi::lua_rawseti_(l, -2, 2);
+                    ffi::lua_pushvalue(l, v);
+                    ffi::lua_rawseti_(l, -2, 3);
+                }
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, meta);
+                ffi::lua_setmetatable(l, -2);
+                ffi::lua_setreadonly(l, -1, 1);
+            }
+            Item::Stored(store, key) => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+                if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                    ffi::lua_rawgeti_(l, -1, key);
+                    // Clearing a present key never allocates.
+                    ffi::lua_pushnil(l);
+                    ffi::lua_rawseti_(l, -3, key);
+                    ffi::lua_remove(l, -2);
+                } else {
+                    ffi::lua_settop(l, -2);
+                    ffi::lua_pushnil(l);
+                }
+            }
+        }
+    }
+}
+
+/// Pushes a string.
+///
+/// # Safety
+/// Write phase (may raise).
+unsafe fn push_bytes(l: State, s: &[u8]) {
+    // SAFETY: `s` outlives the call; Luau copies the bytes.
+    unsafe {
+        if s.is_empty() {
+            ffi::lua_pushlstring_(l, c"".as_ptr(), 0);
+        } else {
+            ffi::lua_pushlstring_(l, s.as_ptr() as *const c_char, s.len());
+        }
+    }
+}
+
+/// Pushes a new tagged userdata holding `value`.
+///
+/// # Safety
+/// Write phase (may raise). The tag's metatable and destructor are set ([`register_tags`]).
+unsafe fn push_udata<T: Tagged>(l: State, value: T) {
+    const { assert!(std::mem::align_of::<T>() <= 8) };
+    // SAFETY: Luau returns storage for `size_of::<T>()` bytes aligned to 8 (or raises before
+    // anything is written; `value` is then dropped by the unwinding); it is written once here
+    // and dropped by the tag's destructor (invariant 5).
+    unsafe {
+        let p = ffi::lua_newuserdatataggedwithmetatable(l, std::mem::size_of::<T>(), T::TAG);
+        std::ptr::write(p as *mut T, value);
+    }
+}
+
+/// Keys of an event table, and of its result table.
+const K_KIND: &std::ffi::CStr = c"kind";
+const K_FROM: &std::ffi::CStr = c"from";
+const K_AT: &std::ffi::CStr = c"at";
+const K_REASON: &std::ffi::CStr = c"reason";
+const K_RESULT: &std::ffi::CStr = c"result";
+const K_VALUE: &std::ffi::CStr = c"value";
+const K_ERROR: &std::ffi::CStr = c"error";
+
+/// Pushes an event table (SPEC §5.4).
+///
+/// # Safety
+/// Write phase (may raise).
+unsafe fn push_event(l: State, e: EventTable) {
+    // SAFETY: builds a table on `l` (write phase).
+    unsafe {
+        ffi::lua_checkstack(l, 6);
+        ffi::lua_createtable(l, 0, 4);
+        push_bytes(l, e.kind.as_bytes());
+        ffi::lua_rawsetfield(l, -2, K_KIND.as_ptr());
+        push_bytes(l, e.from.as_bytes());
+        ffi::lua_rawsetfield(l, -2, K_FROM.as_ptr());
+        ffi::lua_pushnumber(l, e.at as f64);
+        ffi::lua_rawsetfield(l, -2, K_AT.as_ptr());
+        if let Some(reason) = &e.reason {
+            push_bytes(l, reason.as_bytes());
+            ffi::lua_rawsetfield(l, -2, K_REASON.as_ptr());
+        }
+        if let Some(r) = e.result {
+            ffi::lua_createtable(l, 0, 1);
+            match r.result() {
+                Ok(p) => {
+                    decode_value(l, p, 0);
+                    ffi::lua_rawsetfield(l, -2, K_VALUE.as_ptr());
+                }
+                Err(err) => {
+                    push_error(l, err.clone());
+                    ffi::lua_rawsetfield(l, -2, K_ERROR.as_ptr());
+                }
+            }
+            ffi::lua_rawsetfield(l, -2, K_RESULT.as_ptr());
+        }
+    }
+}
+
+/// Pushes an error object, made by the errors module's maker (see [`set_error_maker`]).
+///
+/// # Safety
+/// Write phase (may raise).
+unsafe fn push_error(l: State, e: ErrorValue) {
+    let maker = ERROR_MAKER.get();
+    // A stale value left by a raise inside the maker is simply replaced.
+    ERROR_HANDOFF.with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            *h = Some(e);
+        }
+    });
+    // SAFETY: calls the maker (an mlua function taking no argument) unprotected: its errors
+    // are this function's errors (write phase).
+    unsafe {
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, maker);
+        if ffi::lua_type(l, -1) != ffi::LUA_TFUNCTION {
+            ffi::lua_settop(l, -2);
+            ffi::lua_pushnil(l);
+            return;
+        }
+        ffi::lua_call(l, 0, 1);
+    }
+}
+
+/// Sets the function that makes error objects: an mlua function that takes the error
+/// [`take_error_handoff`] returns and wraps it.
+pub(crate) fn set_error_maker(lua: &Lua, f: &mlua::Function) -> mlua::Result<()> {
+    // SAFETY: references the function mlua pushed (inside its protected call).
+    let r = unsafe {
+        lua.exec_raw::<c_int>(f, |l| {
+            let r = ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushinteger(l, r as ffi::lua_Integer);
+        })?
+    };
+    ERROR_MAKER.set(r);
+    Ok(())
+}
+
+/// The error value the error maker is asked to wrap (see [`set_error_maker`]).
+pub(crate) fn take_error_handoff() -> Option<ErrorValue> {
+    ERROR_HANDOFF.with(|h| h.try_borrow_mut().ok().and_then(|mut h| h.take()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payloads: Lua values out (encode) and in (decode)
+// ---------------------------------------------------------------------------------------------
+
+/// Walks the values at `from..=to` of `l` into a payload, on the scratch thread so the walk
+/// never grows `l`'s stack (and so never raises). `None` sends the caller to the slow path.
+fn encode(l: State, from: c_int, to: c_int) -> Option<Payload> {
+    let scratch = SCRATCH.get();
+    if scratch.is_null() {
+        return None;
+    }
+    let mut e = Encoder {
+        s: scratch,
+        seen: FxHashMap::default(),
+        tables: Vec::new(),
+    };
+    let mut values = Vec::with_capacity((to - from + 1).max(0) as usize);
+    let mut ok = true;
+    for i in from..=to {
+        // SAFETY: copies an existing value to the scratch thread, whose stack has room
+        // (invariant 4); `xmove` between threads of one VM does not allocate then.
+        unsafe {
+            ffi::lua_pushvalue(l, i);
+            ffi::lua_xmove(l, scratch, 1);
+        }
+        match e.value(-1) {
+            Some(v) => values.push(v),
+            None => ok = false,
+        }
+        // SAFETY: drops what the walk left on the scratch thread.
+        unsafe { ffi::lua_settop(scratch, 0) };
+        if !ok {
+            return None;
+        }
+    }
+    Some(Payload {
+        values,
+        tables: e.tables,
+    })
+}
+
+struct Encoder {
+    s: State,
+    seen: FxHashMap<*const c_void, u32>,
+    tables: Vec<Table>,
+}
+
+/// Scratch slots one nesting level of a table walk uses: the table, a key and a value.
+const SLOTS_PER_LEVEL: c_int = 3;
+
+impl Encoder {
+    /// The value at `i` of the scratch stack; `None` for the slow path.
+    fn value(&mut self, i: c_int) -> Option<Value> {
+        // SAFETY: reads a value on the scratch thread.
+        let t = unsafe { ffi::lua_type(self.s, i) };
+        Some(match t {
+            ffi::LUA_TNIL => Value::Nil,
+            // SAFETY: the value is a boolean.
+            ffi::LUA_TBOOLEAN => Value::Bool(unsafe { ffi::lua_toboolean(self.s, i) } != 0),
+            ffi::LUA_TNUMBER => {
+                // SAFETY: the value is a number.
+                Value::number(unsafe { ffi::lua_tonumberx(self.s, i, std::ptr::null_mut()) })
+            }
+            ffi::LUA_TINTEGER => {
+                // SAFETY: the value is an integer.
+                Value::Int(unsafe { ffi::lua_tointeger64(self.s, i, std::ptr::null_mut()) })
+            }
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                // SAFETY: a string: no conversion, bytes valid while on the stack.
+                let bytes = unsafe {
+                    let p = ffi::lua_tolstring(self.s, i, &mut len);
+                    std::slice::from_raw_parts(p as *const u8, len)
+                };
+                Value::Str(bytes.into())
+            }
+            ffi::LUA_TTABLE => return self.table(i),
+            // Error objects are mlua userdata: the slow path knows them; any other userdata
+            // (and functions, threads) becomes nil.
+            ffi::LUA_TUSERDATA => {
+                // SAFETY: reads the tag of a userdata.
+                let tag = unsafe { ffi::lua_userdatatag(self.s, i) };
+                if tag == TAG_CHAN || tag == TAG_MSG || tag == TAG_PAYLOAD {
+                    Value::Nil
+                } else {
+                    return None;
+                }
+            }
+            _ => Value::Nil,
+        })
+    }
+
+    /// A table at `i`: its arena index, walking it (and what it reaches) if new.
+    fn table(&mut self, i: c_int) -> Option<Value> {
+        // SAFETY: reads the table's address.
+        let p = unsafe { ffi::lua_topointer(self.s, i) };
+        if let Some(n) = self.seen.get(&p) {
+            return Some(Value::Table(*n));
+        }
+        // SAFETY: reads the scratch stack height.
+        let used = unsafe { ffi::lua_gettop(self.s) };
+        if used + SLOTS_PER_LEVEL + 1 > SCRATCH_SLOTS {
+            return None;
+        }
+        let n = self.tables.len() as u32;
+        self.tables.push(Table::default());
+        self.seen.insert(p, n);
+        // SAFETY: the walk: `lua_next` on a table at a fixed absolute index, with the key
+        // and value pushed in the slots checked above; raw, no metamethods, no allocation.
+        unsafe {
+            let t = ffi::lua_absindex(self.s, i);
+            let len = ffi::lua_objlen(self.s, t);
+            let mut array = vec![Value::Nil; len];
+            let mut hash = Vec::new();
+            ffi::lua_pushnil(self.s);
+            while ffi::lua_next(self.s, t) != 0 {
+                // key at -2, value at -1
+                let index = match ffi::lua_type(self.s, -2) {
+                    ffi::LUA_TNUMBER => {
+                        let k = ffi::lua_tonumberx(self.s, -2, std::ptr::null_mut());
+                        (k.fract() == 0.0 && k >= 1.0 && k <= len as f64).then_some(k as usize)
+                    }
+                    _ => None,
+                };
+                match index {
+                    Some(k) => {
+                        let v = self.value(-1)?;
+                        if let Some(slot) = array.get_mut(k - 1) {
+                            *slot = v;
+                        }
+                    }
+                    None => {
+                        // Both halves are checked before either is copied (a dropped value
+                        // must not copy its key into the arena for nothing).
+                        if crosses(self.s, -2) && crosses(self.s, -1) {
+                            let k = self.value(-2)?;
+                            if k != Value::Nil {
+                                let v = self.value(-1)?;
+                                if v != Value::Nil {
+                                    hash.push((k, v));
+                                }
+                            }
+                        }
+                    }
+                }
+                ffi::lua_settop(self.s, -2);
+            }
+            while array.last() == Some(&Value::Nil) {
+                array.pop();
+            }
+            if let Some(slot) = self.tables.get_mut(n as usize) {
+                *slot = Table { array, hash };
+            }
+        }
+        Some(Value::Table(n))
+    }
+}
+
+/// True when the value at `i` copies to something other than nil.
+fn crosses(s: State, i: c_int) -> bool {
+    // SAFETY: reads a type.
+    match unsafe { ffi::lua_type(s, i) } {
+        ffi::LUA_TBOOLEAN
+        | ffi::LUA_TNUMBER
+        | ffi::LUA_TINTEGER
+        | ffi::LUA_TSTRING
+        | ffi::LUA_TTABLE => true,
+        // Unknown userdata may be error objects: the walk decides (slow path).
+        ffi::LUA_TUSERDATA => {
+            // SAFETY: reads a userdata tag.
+            let tag = unsafe { ffi::lua_userdatatag(s, i) };
+            !(tag == TAG_CHAN || tag == TAG_MSG || tag == TAG_PAYLOAD)
+        }
+        _ => false,
+    }
+}
+
+/// Tables a decode keeps on the stack before it keeps them in one Lua table.
+const DECODE_ON_STACK: usize = 8;
+
+/// Where the Lua tables of a payload being decoded are.
+#[derive(Copy, Clone)]
+enum Built {
+    /// The payload has no tables.
+    None,
+    /// Table `i` is at stack index `base + 1 + i` (a few tables).
+    Stack { base: c_int, n: usize },
+    /// Table `i` is at key `i + 1` of the array table at stack index `at`.
+    Array { at: c_int },
+}
+
+impl Built {
+    /// Pushes table `i` (nil when there is no such table).
+    ///
+    /// # Safety
+    /// Write phase; the tables are where `self` says.
+    unsafe fn push(self, l: State, i: u32) {
+        // SAFETY: pushes an existing value (the caller checked the stack).
+        unsafe {
+            match self {
+                Built::Stack { base, n } if (i as usize) < n => {
+                    ffi::lua_pushvalue(l, base + 1 + i as c_int)
+                }
+                Built::Array { at } => {
+                    ffi::lua_rawgeti_(l, at, i as c_int + 1);
+                }
+                _ => ffi::lua_pushnil(l),
+            }
+        }
+    }
+}
+
+/// Pushes value `index` of `p` as a Lua value (nil when absent).
+///
+/// # Safety
+/// Write phase on the running thread `l` (may raise).
+unsafe fn decode_value(l: State, p: &Payload, index: usize) {
+    // SAFETY: builds values on `l` in the write phase; every index into the
+    // arena is checked (a malformed payload decodes to nils, never panics).
+    unsafe {
+        let Some(v) = p.values.get(index) else {
+            ffi::lua_pushnil(l);
+            return;
+        };
+        if p.tables.is_empty() {
+            push_scalar(l, v, Built::None);
+            return;
+        }
+        let n = p.tables.len();
+        ffi::lua_checkstack(l, DECODE_ON_STACK as c_int + 8);
+        let base = ffi::lua_gettop(l);
+        let built = if n > DECODE_ON_STACK {
+            ffi::lua_createtable(l, n.min(1 << 24) as c_int, 0);
+            Built::Array { at: base + 1 }
+        } else {
+            Built::Stack { base, n }
+        };
+        for (i, t) in p.tables.iter().enumerate() {
+            let narr = t.array.len().min(1 << 24) as c_int;
+            let nrec = t.hash.len().min(1 << 24) as c_int;
+            ffi::lua_createtable(l, narr, nrec);
+            if let Built::Array { at } = built {
+                ffi::lua_rawseti_(l, at, i as c_int + 1);
+            }
+        }
+        for (i, t) in p.tables.iter().enumerate() {
+            built.push(l, i as u32);
+            for (k, v) in t.array.iter().enumerate() {
+                push_scalar(l, v, built);
+                ffi::lua_rawseti_(l, -2, k as c_int + 1);
+            }
+            for (k, v) in &t.hash {
+                push_scalar(l, k, built);
+                push_scalar(l, v, built);
+                if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                    ffi::lua_settop(l, -3);
+                    continue;
+                }
+                ffi::lua_rawset(l, -3);
+            }
+            ffi::lua_settop(l, -2);
+        }
+        push_scalar(l, v, built);
+        // Keep only the result, where the tables started.
+        ffi::lua_replace(l, base + 1);
+        ffi::lua_settop(l, base + 1);
+    }
+}
+
+/// Pushes a payload value; a table is one of the built ones.
+///
+/// # Safety
+/// Write phase (may raise); the built tables are where `built` says.
+unsafe fn push_scalar(l: State, v: &Value, built: Built) {
+    // SAFETY: pushes one value on `l` (write phase).
+    unsafe {
+        ffi::lua_checkstack(l, 3);
+        match v {
+            Value::Nil => ffi::lua_pushnil(l),
+            Value::Bool(b) => ffi::lua_pushboolean(l, *b as c_int),
+            Value::Int(i) => ffi::lua_pushnumber(l, *i as f64),
+            Value::Float(f) => ffi::lua_pushnumber(l, *f),
+            Value::Str(s) => push_bytes(l, s),
+            Value::Table(t) => built.push(l, *t),
+            Value::Error(e) => push_error(l, e.clamped(MAX_ERROR_DEPTH)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protected work from outside Lua, threads, resumes
+// ---------------------------------------------------------------------------------------------
+
+/// A Luau thread the engine owns: its state and the registry reference keeping it alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Thread {
+    l: State,
+    r: c_int,
+}
+
+impl Thread {
+    /// Its identity (for comparing with the thread an interrupt fires on).
+    pub(crate) fn id(self) -> *const c_void {
+        self.l as *const c_void
+    }
+}
+
+/// How a resume ended.
+#[derive(Debug)]
+pub(crate) enum Resumed {
+    /// Yielded PENDING: the task waits for something.
+    Pending,
+    /// Yielded anything else (preempted, or a plain `coroutine.yield()` at task level).
+    Yielded,
+    /// Returned: its results are on its stack ([`Thread::results`]).
+    Returned,
+    /// Failed with an error that the task body did not catch (out of memory, mostly).
+    Failed(String),
+}
+
+/// Makes a task thread that will call `f(args...)` through `body`: `body(f, args...)`.
+pub(crate) fn new_thread(
+    lua: &Lua,
+    body: &mlua::Function,
+    f: &mlua::Function,
+    args: &Payload,
+) -> mlua::Result<Thread> {
+    let args = Rc::new(args.clone());
+    // SAFETY: inside mlua's protected call: creates the thread on the main state, references
+    // it, and pushes the body, the function and the decoded arguments on it (raising on out
+    // of memory is caught by the protected call).
+    unsafe {
+        lua.exec_raw::<(mlua::LightUserData, i64)>((body, f), |l| {
+            let t = ffi::lua_newthread(l);
+            let r = ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, -2);
+            // body, f
+            ffi::lua_xmove(l, t, 2);
+            let n = args.values.len();
+            ffi::lua_checkstack(t, n as c_int + 4);
+            for i in 0..n {
+                decode_value(t, &args, i);
+            }
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushlightuserdata(l, t as *mut c_void);
+            ffi::lua_pushinteger(l, r as ffi::lua_Integer);
+        })
+        .map(|(p, r)| Thread {
+            l: p.0 as State,
+            r: r as c_int,
+        })
+    }
+}
+
+impl Thread {
+    /// Number of values on the thread's stack (a new thread's arguments, or its results).
+    pub(crate) fn top(self) -> c_int {
+        // SAFETY: the thread is alive (referenced).
+        unsafe { ffi::lua_gettop(self.l) }
+    }
+
+    /// Resumes the thread with the `nargs` values on its stack.
+    pub(crate) fn resume(self, nargs: c_int) -> Resumed {
+        // SAFETY: resumes a suspended (or new) thread of this VM; `lua_resume` runs it
+        // protected and never raises.
+        unsafe {
+            let status = ffi::lua_resume_(self.l, std::ptr::null_mut(), nargs);
+            match status {
+                ffi::LUA_YIELD => {
+                    let top = ffi::lua_gettop(self.l);
+                    let pending = top > 0
+                        && ffi::lua_type(self.l, top) == ffi::LUA_TLIGHTUSERDATA
+                        && ffi::lua_tolightuserdata(self.l, top) == PENDING;
+                    // Yielded values are nobody's: drop them so a resume passes only its own.
+                    ffi::lua_settop(self.l, 0);
+                    if pending {
+                        Resumed::Pending
+                    } else {
+                        Resumed::Yielded
+                    }
+                }
+                ffi::LUA_OK => Resumed::Returned,
+                _ => {
+                    let msg = if ffi::lua_type(self.l, -1) == ffi::LUA_TSTRING {
+                        let mut len = 0usize;
+                        let p = ffi::lua_tolstring(self.l, -1, &mut len);
+                        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len))
+                            .into_owned()
+                    } else if status == ffi::LUA_ERRMEM {
+                        "not enough memory".to_string()
+                    } else {
+                        "error in error handling".to_string()
+                    };
+                    Resumed::Failed(msg)
+                }
+            }
+        }
+    }
+
+    /// The thread as an mlua value (what `coroutine.spawn` returns).
+    pub(crate) fn value(self, lua: &Lua) -> mlua::Result<mlua::Thread> {
+        let r = self.r;
+        // SAFETY: pushes the referenced thread for mlua to convert.
+        unsafe {
+            lua.exec_raw::<mlua::Thread>((), |l| {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+            })
+        }
+    }
+
+    /// Lets go of the thread (its reference): it is collected once nothing else holds it.
+    pub(crate) fn release(self) {
+        let main = MAIN.get();
+        // SAFETY: clears the thread's stack and drops its reference; neither allocates.
+        unsafe {
+            ffi::lua_settop(self.l, 0);
+            if !main.is_null() {
+                ffi::lua_unref(main, self.r);
+            }
+        }
+    }
+
+    /// Charges what the thread allocates from now on to memory category `cat`.
+    pub(crate) fn set_category(self, cat: c_int) {
+        // SAFETY: stores a category number (< 256) in a live thread.
+        unsafe { ffi::lua_setmemcat(self.l, cat) }
+    }
+
+    /// Bytes the VM holds in memory category `cat` (0 = the VM's own).
+    pub(crate) fn category_bytes(self, cat: c_int) -> usize {
+        // SAFETY: reads the VM's per-category counters.
+        unsafe { ffi::lua_totalbytes(self.l, cat) }
+    }
+}
+
+/// Registry references to release once it is safe to (they were dropped during a garbage
+/// collection, when no table may be written).
+pub(crate) fn defer_unref(r: c_int) {
+    DEFERRED_UNREFS.with(|d| {
+        if let Ok(mut d) = d.try_borrow_mut() {
+            d.push(r);
+        }
+    });
+}
+
+/// Releases the deferred references (between steps).
+pub(crate) fn release_deferred(lua: &Lua) {
+    let refs = DEFERRED_UNREFS.with(|d| d.try_borrow_mut().map(|mut d| std::mem::take(&mut *d)));
+    let Ok(refs) = refs else { return };
+    let main = MAIN.get();
+    if main.is_null() {
+        return;
+    }
+    // SAFETY: `lua_unref` clears a registry slot and links it into the free list; it never
+    // allocates, so it needs no protection.
+    unsafe {
+        for r in &refs {
+            ffi::lua_unref(main, *r);
+        }
+    }
+    let _ = lua;
+}
+
+/// A registry reference to an mlua value (a string, a table), released with
+/// [`unref`] or [`defer_unref`].
+pub(crate) fn make_ref(lua: &Lua, v: impl mlua::IntoLua) -> mlua::Result<c_int> {
+    // SAFETY: references the value mlua pushed.
+    unsafe {
+        lua.exec_raw::<c_int>(v, |l| {
+            let r = ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushinteger(l, r as ffi::lua_Integer);
+        })
+    }
+}
+
+/// The value of a registry reference, as an mlua value.
+pub(crate) fn get_ref<V: mlua::FromLua>(lua: &Lua, r: c_int) -> mlua::Result<V> {
+    // SAFETY: pushes a registry value for mlua to convert.
+    unsafe {
+        lua.exec_raw::<V>((), |l| {
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+        })
+    }
+}
+
+/// Releases a registry reference now (outside garbage collection).
+pub(crate) fn unref(r: c_int) {
+    let main = MAIN.get();
+    if !main.is_null() {
+        // SAFETY: see `release_deferred`.
+        unsafe {
+            ffi::lua_unref(main, r);
+        }
+    }
+}
+
+/// `store[key] = v` in the channel store referenced by `store`, from a C function body, for
+/// the value at `i` of `stack`; protected, so it may run inside the body (invariant 2).
+/// False when it could not be stored (out of memory).
+pub(crate) fn store_put(stack: &mut Stack, store: c_int, key: c_int, i: c_int) -> bool {
+    unsafe extern "C-unwind" fn put(l: State) -> c_int {
+        // SAFETY: called by `lua_pcall` below with (store table, key, value) as arguments.
+        unsafe {
+            let key = ffi::lua_tonumberx(l, 2, std::ptr::null_mut()) as c_int;
+            ffi::lua_settop(l, 3);
+            ffi::lua_rawseti_(l, 1, key);
+        }
+        0
+    }
+    let l = stack.l;
+    // SAFETY: pushes four values within the body's slots and runs `put` protected: an
+    // allocation failure comes back as a status instead of unwinding (invariant 2).
+    unsafe {
+        let i = ffi::lua_absindex(l, i);
+        ffi::lua_pushcfunction(l, put);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+        if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+            ffi::lua_settop(l, -3);
+            return false;
+        }
+        ffi::lua_pushnumber(l, key as f64);
+        ffi::lua_pushvalue(l, i);
+        let status = ffi::lua_pcall(l, 3, 0, 0);
+        if status != ffi::LUA_OK {
+            ffi::lua_settop(l, -2);
+            return false;
+        }
+        true
+    }
+}
+
+/// Moves `from_store[from_key]` to `to_store[to_key]` (a buffered value changing place),
+/// protected like [`store_put`].
+pub(crate) fn store_move(
+    stack: &mut Stack,
+    from_store: c_int,
+    from_key: c_int,
+    to_store: c_int,
+    to_key: c_int,
+) -> bool {
+    let l = stack.l;
+    // SAFETY: pushes the value (an existing one) in a body slot, stores it protected, clears
+    // the old slot (never allocates) and pops.
+    unsafe {
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, from_store);
+        if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+            ffi::lua_settop(l, -2);
+            return false;
+        }
+        ffi::lua_rawgeti_(l, -1, from_key);
+        let ok = store_put(stack, to_store, to_key, -1);
+        ffi::lua_settop(l, -2);
+        if ok {
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti_(l, -2, from_key);
+        }
+        ffi::lua_settop(l, -2);
+        ok
+    }
+}
+
+/// Clears `store[key]` (never allocates), from anywhere outside a C function.
+pub(crate) fn store_clear(lua: &Lua, store: c_int, key: c_int) {
+    // SAFETY: clears a present key (no allocation) inside mlua's protected call.
+    unsafe {
+        let _ = lua.exec_raw::<()>((), |l| clear_key(l, store, key));
+    }
+}
+
+/// Clears `store[key]` from a C function body (never allocates, never raises).
+pub(crate) fn store_clear_in(stack: &mut Stack, store: c_int, key: c_int) {
+    // SAFETY: uses two body slots and restores the stack; clearing a present key does not
+    // allocate.
+    unsafe {
+        let top = ffi::lua_gettop(stack.l);
+        clear_key(stack.l, store, key);
+        ffi::lua_settop(stack.l, top);
+    }
+}
+
+/// Pushes `store[key]` onto the body's stack and clears the slot (never allocates); the
+/// value stays alive on the stack. Returns its stack index.
+pub(crate) fn store_take(stack: &mut Stack, store: c_int, key: c_int) -> c_int {
+    let l = stack.l;
+    // SAFETY: pushes an existing value (body slots) and clears its slot (no allocation).
+    unsafe {
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_rawgeti_(l, -1, key);
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti_(l, -3, key);
+            ffi::lua_remove(l, -2);
+        } else {
+            ffi::lua_settop(l, -2);
+            ffi::lua_pushnil(l);
+        }
+        ffi::lua_gettop(l)
+    }
+}
+
+/// # Safety
+/// Leaves the stack as it found it, plus up to two values; never allocates.
+unsafe fn clear_key(l: State, store: c_int, key: c_int) {
+    // SAFETY: reads the store and clears a present key.
+    unsafe {
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_rawgeti_(l, -1, key);
+            if ffi::lua_type(l, -1) != ffi::LUA_TNIL {
+                ffi::lua_pushnil(l);
+                ffi::lua_rawseti_(l, -3, key);
+            }
+            ffi::lua_settop(l, -2);
+        }
+        ffi::lua_settop(l, -2);
+    }
+}
+
+/// `store[key] = v` from outside a C function (a module's wake-up), protected. False when it
+/// could not be stored.
+pub(crate) fn store_put_value(lua: &Lua, store: c_int, key: c_int, v: mlua::Value) -> bool {
+    // SAFETY: inside mlua's protected call: the store and value are on the stack; `rawseti`
+    // may allocate, which the protected call catches.
+    unsafe {
+        lua.exec_raw::<()>(v, |l| {
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+            if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                ffi::lua_insert(l, -2);
+                ffi::lua_rawseti_(l, -2, key);
+            }
+            ffi::lua_settop(l, 0);
+        })
+        .is_ok()
+    }
+}
+
+/// A new store table, referenced from the registry.
+pub(crate) fn new_store(lua: &Lua, narr: usize) -> mlua::Result<c_int> {
+    // SAFETY: inside mlua's protected call.
+    unsafe {
+        lua.exec_raw::<c_int>((), |l| {
+            ffi::lua_createtable(l, narr.min(64) as c_int, 0);
+            let r = ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushinteger(l, r as ffi::lua_Integer);
+        })
+    }
+}
+
+/// Empties a store (an ending process's channel: breaks cycles through its values).
+pub(crate) fn clear_store(lua: &Lua, store: c_int) {
+    // SAFETY: `lua_cleartable` empties a table without allocating.
+    unsafe {
+        let _ = lua.exec_raw::<()>((), |l| {
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, store);
+            if ffi::lua_type(l, -1) == ffi::LUA_TTABLE && ffi::lua_getreadonly(l, -1) == 0 {
+                ffi::lua_cleartable(l, -1);
+            }
+            ffi::lua_settop(l, 0);
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Userdata tags
+// ---------------------------------------------------------------------------------------------
+
+/// Destructor of tag `T::TAG`: drops the Rust value (never calls Luau, never unwinds).
+unsafe extern "C" fn drop_tagged<T: Tagged>(_l: State, ud: *mut c_void) {
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: Luau calls the destructor once, for a userdata of this tag, whose storage
+        // holds the `T` written at creation (invariant 5).
+        unsafe { std::ptr::drop_in_place(ud as *mut T) }
+    }));
+    // A panic while dropping leaks what was left; it must not unwind into the collector.
+    drop(dropped);
+}
+
+/// Sets the destructor and metatable of tag `T::TAG`: every userdata of the tag gets `meta`.
+pub(crate) fn register_tag<T: Tagged>(lua: &Lua, meta: &mlua::Table) -> mlua::Result<()> {
+    // SAFETY: sets the tag's destructor and metatable on the state mlua hands us.
+    unsafe {
+        lua.exec_raw::<()>(meta, |l| {
+            ffi::lua_setuserdatadtor(l, T::TAG, Some(drop_tagged::<T>));
+            ffi::lua_setuserdatametatable(l, T::TAG);
+        })
+    }
+}
+
+/// The metatable of a value, even a protected one (for the API listing probe).
+pub(crate) fn raw_metatable(lua: &Lua, v: mlua::Value) -> mlua::Result<Option<mlua::Table>> {
+    // SAFETY: reads the metatable of the value mlua pushed (no allocation).
+    unsafe {
+        lua.exec_raw::<Option<mlua::Table>>(v, |l| {
+            if ffi::lua_getmetatable(l, -1) == 0 {
+                ffi::lua_pushnil(l);
+            }
+            ffi::lua_remove(l, -2);
+        })
+    }
+}
+
+/// Makes a tagged userdata holding `value` (outside a C function; for values installed once).
+pub(crate) fn new_udata<T: Tagged>(lua: &Lua, value: T) -> mlua::Result<mlua::AnyUserData> {
+    let mut slot = Some(value);
+    // SAFETY: creates the userdata inside mlua's protected call (see `push_udata`); the value
+    // is moved in only once the storage exists.
+    unsafe {
+        lua.exec_raw::<mlua::AnyUserData>((), |l| {
+            const { assert!(std::mem::align_of::<T>() <= 8) };
+            let p = ffi::lua_newuserdatataggedwithmetatable(l, std::mem::size_of::<T>(), T::TAG);
+            if let Some(v) = slot.take() {
+                std::ptr::write(p as *mut T, v);
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The VM: creation, safe environments, the interrupt
+// ---------------------------------------------------------------------------------------------
+
+/// Creates a VM with the standard libraries Starling exposes (the debug library is loaded so
+/// the prelude can capture `debug.traceback`; it is removed from the globals afterwards), the
+/// interrupt, and the scratch thread of the encoder.
+pub(crate) fn new_lua() -> mlua::Result<Lua> {
+    let libs = StdLib::COROUTINE
+        | StdLib::TABLE
+        | StdLib::OS
+        | StdLib::STRING
+        | StdLib::BIT
+        | StdLib::MATH
+        | StdLib::DEBUG;
+    let lua = Lua::new_with(libs, LuaOptions::new())?;
+    // SAFETY: sets the VM-wide interrupt (invariant 6) and makes the scratch thread, grown once
+    // and kept alive by a registry reference for the VM's life.
+    let (scratch, main) = unsafe {
+        lua.exec_raw::<(mlua::LightUserData, mlua::LightUserData)>((), |l| {
+            (*ffi::lua_callbacks(l)).interrupt = Some(interrupt);
+            let s = ffi::lua_newthread(l);
+            ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, 0);
+            ffi::lua_checkstack(s, SCRATCH_SLOTS + 8);
+            ffi::lua_pushlightuserdata(l, s as *mut c_void);
+            ffi::lua_pushlightuserdata(l, ffi::lua_mainthread(l) as *mut c_void);
+        })?
+    };
+    SCRATCH.set(scratch.0 as State);
+    MAIN.set(main.0 as State);
+    Ok(lua)
+}
+
+/// Marks a table as a "safe environment", so Luau may use the import constants resolved when
+/// the chunk was loaded (resolved against the entry's template, which the table reads
+/// through to).
+pub(crate) fn set_safe_env(lua: &Lua, env: &mlua::Table) -> mlua::Result<()> {
+    // SAFETY: the table is the single argument mlua pushed; this only flags it.
+    unsafe { lua.exec_raw::<()>(env, |l| ffi::lua_setsafeenv(l, -1, 1)) }
+}
+
+/// How long a process may run before it is preempted (SPEC §4.5: about 1 ms).
+pub(crate) const SLICE: Duration = Duration::from_millis(1);
+
+/// Interrupts between clock checks. Interrupts fire at calls and loop back-edges, a few
+/// nanoseconds of work each, so 1024 of them cost far less than the slice.
+const CHECK_EVERY: i32 = 1024;
+
+/// Preemption stress mode for testing the scheduler: with `STARLING_STRESS_PREEMPT=1` in the
+/// environment, a task is preempted at every second interrupt point (never twice in a row, so
+/// the re-executed instruction always makes progress).
+fn stress() -> bool {
+    static STRESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *STRESS.get_or_init(|| std::env::var_os("STARLING_STRESS_PREEMPT").is_some_and(|v| v == "1"))
+}
+
+fn check_every() -> i32 {
+    if stress() { 2 } else { CHECK_EVERY }
+}
+
+/// The slice of the task being run (one slice covers a whole step of a process).
+#[derive(Copy, Clone)]
+struct SliceState {
+    /// The task's root thread: the only thread that may be preempted.
+    task: *const c_void,
+    started: Instant,
+    /// Set when the running process must stop (terminate, shutdown).
+    kill: bool,
+    /// Set by the interrupt when it preempted `task`.
+    preempted: bool,
+    /// Set by the interrupt when the heap crossed the arming size (the memory limit must be
+    /// armed).
+    arm: bool,
+    limit: usize,
+    /// How long code may run without being able to yield before it is ended.
+    watchdog: Duration,
+    /// Pid number of the running process (see [`set_kill_switch`]).
+    pid: u64,
+}
+
+thread_local! {
+    static SLICE_STATE: Cell<Option<SliceState>> = const { Cell::new(None) };
+    /// Counts interrupts down to the next full check (kept apart from the slice: the fast path
+    /// touches one integer).
+    static COUNTDOWN: Cell<i32> = const { Cell::new(CHECK_EVERY) };
+    /// Heap size at which the interrupt asks for the memory limit to be armed, and the limit.
+    static ARM_AT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Set from any thread to the pid number of a process of this worker that must stop now.
+    static KILL_SWITCH: RefCell<Option<std::sync::Arc<std::sync::atomic::AtomicU64>>> =
+        const { RefCell::new(None) };
+}
+
+/// Sets the heap size at which the interrupt ends a step so the engine arms the memory limit
+/// (0 = never), and the limit past which it raises where it cannot end the step.
+pub(crate) fn set_arm_at(arm_at: usize, limit: usize) {
+    ARM_AT.set((arm_at, limit));
+}
+
+/// Installs the switch another thread sets (to a pid number) to stop that process of this
+/// worker even while it runs code that never yields (see `Local::kill_switch`).
+pub(crate) fn set_kill_switch(flag: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    KILL_SWITCH.with(|k| {
+        if let Ok(mut k) = k.try_borrow_mut() {
+            *k = Some(flag);
+        }
+    });
+}
+
+fn kill_switched(pid: u64) -> bool {
+    KILL_SWITCH.with(|k| {
+        k.try_borrow().is_ok_and(|k| {
+            k.as_ref().is_some_and(|f| {
+                let v = f.load(std::sync::atomic::Ordering::Relaxed);
+                v == pid || v == starling_core::KILL_ALL
+            })
+        })
+    })
+}
+
+/// Runs the task whose root thread is `task`, of the process numbered `pid`, within the
+/// slice that began at `started`.
+pub(crate) fn begin_slice(task: Thread, pid: u64, started: Instant, watchdog: Duration) {
+    let limit = ARM_AT.get().1;
+    COUNTDOWN.set(check_every());
+    SLICE_STATE.set(Some(SliceState {
+        task: task.id(),
+        started,
+        kill: false,
+        preempted: false,
+        arm: false,
+        limit,
+        watchdog,
+        pid,
+    }));
+}
+
+/// Ends the current slice; returns whether the interrupt preempted the task.
+pub(crate) fn end_slice() -> bool {
+    SLICE_STATE.take().is_some_and(|st| st.preempted)
+}
+
+/// Asks the running slice to stop at the next interrupt.
+pub(crate) fn request_kill() {
+    if let Some(mut st) = SLICE_STATE.get() {
+        st.kill = true;
+        SLICE_STATE.set(Some(st));
+        COUNTDOWN.set(0);
+    }
+}
+
+/// The message of the error that ends code which ran too long where it could not yield.
+fn watchdog_message(l: State, ran: Duration) -> String {
+    // SAFETY: reads the name of the running function from the debug info (no allocation).
+    let name = unsafe {
+        let mut ar: ffi::lua_Debug = std::mem::zeroed();
+        if ffi::lua_getinfo(l, 0, c"sn".as_ptr(), &mut ar) != 0 {
+            let what = if ar.name.is_null() {
+                None
+            } else {
+                Some(
+                    std::ffi::CStr::from_ptr(ar.name)
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            };
+            let src = if ar.short_src.is_null() {
+                String::from("?")
+            } else {
+                std::ffi::CStr::from_ptr(ar.short_src)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            match what {
+                Some(n) => format!("function '{n}' ({src})"),
+                None => src,
+            }
+        } else {
+            String::from("?")
+        }
+    };
+    format!(
+        "process ran {} ms without yielding (in {name}): ended by the watchdog",
+        ran.as_millis()
+    )
+}
+
+unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
+    // gc >= 0: a garbage collection step; -1: a VM interrupt point; -2: a check inside C code
+    // (pattern matching), where nothing can yield.
+    if gc >= 0 {
+        return;
+    }
+    let left = COUNTDOWN.get() - 1;
+    // The heap is checked at every interrupt while a limit waits to be armed: a loop that
+    // doubles a string reaches the limit within a few dozen interrupts.
+    let arm_at = ARM_AT.get().0;
+    let heap = if arm_at > 0 {
+        // SAFETY: `l` is the running thread of this VM; this only reads the heap size.
+        unsafe { ffi::lua_totalbytes(l, -1) }
+    } else {
+        0
+    };
+    let arm = arm_at > 0 && heap >= arm_at;
+    if left > 0 && !arm {
+        COUNTDOWN.set(left);
+        return;
+    }
+    COUNTDOWN.set(check_every());
+    let Some(mut st) = SLICE_STATE.get() else {
+        return;
+    };
+    if arm {
+        // End the step so the engine arms the hard limit.
+        st.arm = true;
+    }
+    if !st.kill && kill_switched(st.pid) {
+        st.kill = true;
+    }
+    let ran = st.started.elapsed();
+    let over = st.kill || st.arm || stress() || ran >= SLICE;
+    if !over {
+        SLICE_STATE.set(Some(st));
+        return;
+    }
+    // Only the task's own thread, at an interrupt point of the VM, can be suspended: a user
+    // coroutine's yield would go to its resumer, and C code cannot yield at all.
+    // SAFETY: `l` is the running thread, handed to us by Luau.
+    let preemptible =
+        l as *const c_void == st.task && gc == -1 && unsafe { ffi::lua_isyieldable(l) } != 0;
+    if preemptible {
+        st.preempted = true;
+        SLICE_STATE.set(Some(st));
+        // SAFETY: yielding from an interrupt at a yieldable point is supported by Luau; the
+        // interrupted instruction is re-executed when the thread is resumed.
+        unsafe { ffi::lua_yield(l, 0) };
+        return;
+    }
+    SLICE_STATE.set(Some(st));
+    if st.arm && heap > st.limit {
+        // Past the limit where the step cannot be suspended: fail as the allocator would
+        // have. Nothing Rust owns is alive here.
+        // SAFETY: raising from the interrupt is how Luau aborts running code. The message is
+        // the allocator's own, so the engine knows it.
+        unsafe {
+            ffi::lua_pushstring_(l, c"not enough memory".as_ptr());
+            ffi::lua_error(l);
+        }
+    }
+    if st.kill {
+        // A loop that cannot be suspended (a user coroutine, a metamethod, a pattern): end it
+        // with an error instead.
+        // SAFETY: as above.
+        unsafe { ffi::luaL_error(l, c"process terminated".as_ptr()) };
+    }
+    if !preemptible && ran >= st.watchdog {
+        let msg = watchdog_message(l, ran);
+        // SAFETY: as above; the message is copied into Luau before the Rust string goes.
+        unsafe {
+            ffi::lua_pushlstring_(l, msg.as_ptr() as *const c_char, msg.len());
+            drop(msg);
+            ffi::lua_error(l);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The engine half of a process: its tasks, waits, tokens, subscriptions and channels.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+
+use mlua::Lua;
+use starling_core::{ErrorValue, ExitResult, Pid};
+
+use crate::ffi::Thread;
+use crate::rt::chan::ChanState;
+use crate::rt::prepared::Prepared;
+use crate::rt::task::{Answer, Got, Registry, Special, Task, Wait, WaitKind, Waiter, Waker};
+
+/// What completes when a worker token comes back (a timer fired, a request was answered).
+/// Modules implement it for their own waits; the engine only calls it.
+pub(crate) trait Completion {
+    /// Handles the token's wake-up: `result` is `None` for a timer, the outcome for a
+    /// request.
+    fn complete(
+        self: Box<Self>,
+        lua: &Lua,
+        p: &ProcState,
+        token: u64,
+        result: Option<ExitResult>,
+    ) -> mlua::Result<()>;
+}
+
+/// A process's outstanding worker tokens. Most processes hold none or one, so a small vector
+/// (grown one slot at a time) is both faster and smaller than a hash map.
+#[derive(Default)]
+pub(crate) struct Tokens(Vec<(u64, Box<dyn Completion>)>);
+
+impl Tokens {
+    pub(crate) fn insert(&mut self, token: u64, c: Box<dyn Completion>) {
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(self.0.len().max(1));
+        }
+        self.0.push((token, c));
+    }
+
+    pub(crate) fn remove(&mut self, token: u64) -> Option<Box<dyn Completion>> {
+        let i = self.0.iter().position(|(t, _)| *t == token)?;
+        Some(self.0.swap_remove(i).1)
+    }
+}
+
+/// A `listen` subscription: its topic, its channel and the channel's registry reference.
+pub(crate) type Listening = (Box<str>, Rc<RefCell<ChanState>>, i32);
+
+/// The engine half of a process.
+pub(crate) struct ProcState {
+    pub(crate) slot: u32,
+    pub(crate) pid: Pid,
+    pub(crate) entry: Rc<Prepared>,
+    pub(crate) tasks: RefCell<slab::Slab<Task>>,
+    pub(crate) ready: RefCell<VecDeque<u32>>,
+    pub(crate) main: Cell<u32>,
+    next_id: Cell<u64>,
+    pub(crate) tokens: RefCell<Tokens>,
+    /// Tasks waiting on the inbox or the events (shared channel objects: the process is the
+    /// one running).
+    pub(crate) special_waits: RefCell<Vec<(Special, Waiter)>>,
+    /// `listen` subscriptions.
+    pub(crate) listeners: RefCell<Vec<Listening>>,
+    /// The process's channels that keep values, to empty their stores when it ends.
+    pub(crate) chans: RefCell<Vec<Weak<RefCell<ChanState>>>>,
+    /// Raw-mode references held by this process (reset when it ends).
+    pub(crate) raw_mode: Cell<u32>,
+    /// Set when the process ran out of Lua memory: it is ending.
+    pub(crate) out_of_memory: Cell<bool>,
+    /// The error its failed task ended with, captured by the task body's handler.
+    pub(crate) error: RefCell<Option<ErrorValue>>,
+    /// How it ended, set by the task body's last call when the main task returns or a task
+    /// fails.
+    pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
+    /// Its global table (a registry reference).
+    pub(crate) env: i32,
+}
+
+impl ProcState {
+    pub(crate) fn new(slot: u32, pid: Pid, entry: Rc<Prepared>, env: i32) -> ProcState {
+        ProcState {
+            slot,
+            pid,
+            entry,
+            // Nearly every process has exactly one task: no room for more until needed.
+            tasks: RefCell::new(slab::Slab::with_capacity(1)),
+            ready: RefCell::new(VecDeque::new()),
+            main: Cell::new(0),
+            next_id: Cell::new(1),
+            tokens: RefCell::new(Tokens::default()),
+            special_waits: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
+            chans: RefCell::new(Vec::new()),
+            raw_mode: Cell::new(0),
+            out_of_memory: Cell::new(false),
+            error: RefCell::new(None),
+            exit: RefCell::new(None),
+            env,
+        }
+    }
+
+    /// A fresh, process-unique id (waits and worker tokens share the sequence).
+    pub(crate) fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// Adds a task running `thread` (made with its function and arguments), ready to start.
+    pub(crate) fn add_task(&self, thread: Thread) -> u32 {
+        let id = self.tasks.borrow_mut().insert(Task {
+            thread,
+            wait: None,
+            answer: None,
+            fresh: true,
+        }) as u32;
+        self.ready.borrow_mut().push_back(id);
+        id
+    }
+
+    /// Records that `task` now waits; returns the wait id.
+    pub(crate) fn set_wait(&self, task: u32, kind: WaitKind) -> u64 {
+        let id = self.next_id();
+        if let Some(t) = self.tasks.borrow_mut().get_mut(task as usize) {
+            t.wait = Some(Wait {
+                id,
+                kind,
+                cases: Vec::new(),
+            });
+        }
+        id
+    }
+
+    /// Records the channels a wait registered on, for withdrawing later.
+    pub(crate) fn set_cases(&self, task: u32, cases: Vec<Rc<dyn Registry>>) {
+        if let Some(Some(w)) = self
+            .tasks
+            .borrow_mut()
+            .get_mut(task as usize)
+            .map(|t| t.wait.as_mut())
+        {
+            w.cases = cases;
+        }
+    }
+
+    /// True while `task` still waits on wait `id`.
+    fn waiting(&self, task: u32, id: u64) -> bool {
+        self.tasks
+            .borrow()
+            .get(task as usize)
+            .and_then(|t| t.wait.as_ref())
+            .is_some_and(|w| w.id == id)
+    }
+
+    /// Completes the wait of waiter `w` with `got` (and `ok`): the task is ready to run and
+    /// its other registrations are withdrawn. Hands `got` back when the waiter is stale.
+    /// Channel borrows must be released first.
+    fn complete_wait(&self, w: Waiter, got: Got, ok: bool) -> Result<(), Got> {
+        let wait = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(w.task as usize) else {
+                return Err(got);
+            };
+            if t.wait.as_ref().is_none_or(|x| x.id != w.wait) {
+                return Err(got);
+            }
+            let wait = t.wait.take();
+            let kind = wait.as_ref().map_or(WaitKind::Call, |x| x.kind);
+            t.answer = Some(Box::new(Answer {
+                kind,
+                got,
+                ok,
+                case: w.case,
+            }));
+            wait
+        };
+        self.withdraw(w.task, wait);
+        self.ready.borrow_mut().push_back(w.task);
+        Ok(())
+    }
+
+    /// Ends `task`'s wait `id` without waking it (a wait that failed to register while its
+    /// task is still running). Channel borrows must be released first.
+    pub(crate) fn abandon_wait(&self, task: u32, id: u64) {
+        let wait = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(task as usize) else {
+                return;
+            };
+            if t.wait.as_ref().is_none_or(|w| w.id != id) {
+                return;
+            }
+            t.wait.take()
+        };
+        self.withdraw(task, wait);
+    }
+
+    /// Withdraws an ended wait's registrations from every channel it was on.
+    fn withdraw(&self, task: u32, wait: Option<Wait>) {
+        let Some(wait) = wait else { return };
+        for st in &wait.cases {
+            st.forget(task, wait.id);
+        }
+        let mut sw = self.special_waits.borrow_mut();
+        if !sw.is_empty() {
+            sw.retain(|(_, w)| !(w.task == task && w.wait == wait.id));
+        }
+    }
+
+    /// Takes the answer left for `task`.
+    pub(crate) fn take_answer(&self, task: u32) -> Option<Box<Answer>> {
+        self.tasks
+            .borrow_mut()
+            .get_mut(task as usize)
+            .and_then(|t| t.answer.take())
+    }
+
+    /// Records a channel that keeps values, so its store is emptied when the process ends.
+    pub(crate) fn track(&self, st: &Rc<RefCell<ChanState>>) {
+        let mut chans = self.chans.borrow_mut();
+        if chans.len() == chans.capacity() && chans.len() >= 8 {
+            // Forget channels that are gone before growing.
+            chans.retain(|w| w.strong_count() > 0);
+        }
+        chans.push(Rc::downgrade(st));
+    }
+}
+
+impl Waker for ProcState {
+    fn is_waiting(&self, task: u32, id: u64) -> bool {
+        self.waiting(task, id)
+    }
+
+    fn wake(&self, w: Waiter, got: Got, ok: bool) -> Result<(), Got> {
+        self.complete_wait(w, got, ok)
+    }
+}

@@ -1,0 +1,205 @@
+//! Making and dropping the Lua half of a process (SPEC §2.3).
+//!
+//! A process gets its own global table (reading through to its entry's template), runs its
+//! imported libraries and its chunk with that table as environment, and starts its main
+//! function as its first task. An entry without `method` has no chunk run at spawn: the chunk
+//! itself is the main function, run once, as the task, with the spawn's arguments.
+
+use std::rc::Rc;
+
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use starling_core::{ErrorKind, ErrorValue, Payload, Pid, StartArgs};
+
+use crate::engine::{Ctx, misuse};
+use crate::ffi;
+use crate::program::Code;
+use crate::rt::prepared::Prepared;
+use crate::rt::proc::ProcState;
+use crate::rt::{chan, memory};
+use crate::userdata::error::from_mlua;
+
+/// Creates the Lua half of a process in `slot`; the worker made the core half and undoes it
+/// if this fails.
+pub(crate) fn start(
+    lua: &Lua,
+    ctx: &Ctx,
+    slot: u32,
+    pid: Pid,
+    args: StartArgs,
+) -> Result<(), ErrorValue> {
+    let prepared = ctx.prepare(lua, &args.entry, args.function)?;
+    init(lua, ctx, slot, pid, prepared, &args.args)
+}
+
+enum InitError {
+    Lua(mlua::Error),
+    Value(ErrorValue),
+}
+
+impl From<mlua::Error> for InitError {
+    fn from(e: mlua::Error) -> Self {
+        InitError::Lua(e)
+    }
+}
+
+impl InitError {
+    fn method(m: &str) -> InitError {
+        InitError::Value(ErrorValue::new(
+            ErrorKind::NotFound,
+            format!("method not found: {m}"),
+        ))
+    }
+
+    fn into_value(self) -> ErrorValue {
+        match self {
+            InitError::Lua(e) => from_mlua(&e),
+            InitError::Value(v) => v,
+        }
+    }
+}
+
+fn init(
+    lua: &Lua,
+    ctx: &Ctx,
+    slot: u32,
+    pid: Pid,
+    prepared: Rc<Prepared>,
+    args: &Payload,
+) -> Result<(), ErrorValue> {
+    let env = (|| -> mlua::Result<(Table, i32)> {
+        let env = lua.create_table()?;
+        env.set_metatable(Some(prepared.meta.clone()))?;
+        ffi::set_safe_env(lua, &env)?;
+        let r = ffi::make_ref(lua, &env)?;
+        Ok((env, r))
+    })();
+    let (env, env_ref) = env.map_err(|e| from_mlua(&e))?;
+    let p = Rc::new(ProcState::new(slot, pid, prepared.clone(), env_ref));
+
+    // Run the libraries and the chunk as the new process: their top level may call
+    // process.pid() and friends (but cannot block: there is no task yet).
+    let prev = ctx.set_current(Some(p.clone()), None);
+    let main = main_function(lua, ctx, &prepared, &env);
+    ctx.set_current(prev.0, prev.1);
+    let started = main.and_then(|main| {
+        let thread = ffi::new_thread(lua, &ctx.refs().task_body, &main, args)?;
+        memory::set_category(thread, slot);
+        let tid = p.add_task(thread);
+        p.main.set(tid);
+        Ok(())
+    });
+    match started {
+        Ok(()) => {
+            ctx.store(slot, Some(p));
+            Ok(())
+        }
+        Err(e) => {
+            // The process never existed; what it made goes now.
+            drop_process(lua, &p);
+            Err(e.into_value())
+        }
+    }
+}
+
+/// The function the main task runs: the entry's method from what its chunk returned, or the
+/// chunk itself for an entry without one.
+fn main_function(
+    lua: &Lua,
+    ctx: &Ctx,
+    prepared: &Prepared,
+    env: &Table,
+) -> Result<Function, InitError> {
+    run_libraries(lua, ctx, &prepared.code, env)?;
+    let chunk = prepared.chunk.deep_clone()?;
+    chunk.set_environment(env.clone())?;
+    let Some(m) = &prepared.code.method else {
+        return Ok(chunk);
+    };
+    let ret = chunk.call::<MultiValue>(())?;
+    match ret.into_iter().next() {
+        Some(Value::Table(t)) => match t.get::<Value>(m.as_str())? {
+            Value::Function(f) => Ok(f),
+            _ => Err(InitError::method(m)),
+        },
+        Some(Value::Function(f)) => Ok(f),
+        _ => Err(InitError::method(m)),
+    }
+}
+
+/// Installs the entry's libraries (already expanded and ordered, dependencies first) as
+/// globals of the process: each runs its own copy of the library chunk (SPEC §2.5).
+fn run_libraries(lua: &Lua, ctx: &Ctx, code: &Code, env: &Table) -> mlua::Result<()> {
+    for (alias, lib) in &code.imports {
+        let loaded = ctx.libraries.borrow().get(lib).cloned();
+        let f = match loaded {
+            Some(f) => f,
+            None => {
+                let lib_code = ctx.program.get(lib).ok_or_else(|| {
+                    misuse(format!("library {lib} not found (imported as {alias})"))
+                })?;
+                let f = lua
+                    .load(&lib_code.bytecode[..])
+                    .set_name(format!("={}", lib_code.id))
+                    .set_mode(mlua::chunk::ChunkMode::Binary)
+                    .into_function()?;
+                ctx.libraries.borrow_mut().insert(lib.clone(), f.clone());
+                f
+            }
+        };
+        let f = f.deep_clone()?;
+        f.set_environment(env.clone())?;
+        let value = f
+            .call::<MultiValue>(())?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Nil);
+        env.raw_set(alias.as_str(), value)?;
+    }
+    Ok(())
+}
+
+/// Drops what a process made in the VM: its threads, its global table's reference, its
+/// `listen` channels, and its channels' values (cycles through them included).
+fn drop_process(lua: &Lua, p: &ProcState) {
+    // What its channels keep goes now, cycles through their values included.
+    for w in std::mem::take(&mut *p.chans.borrow_mut()) {
+        if let Some(st) = w.upgrade() {
+            chan::clear(lua, &st);
+        }
+    }
+    for t in p.tasks.borrow_mut().drain() {
+        t.thread.release();
+    }
+    for (_, _, r) in p.listeners.borrow_mut().drain(..) {
+        ffi::unref(r);
+    }
+    ffi::unref(p.env);
+}
+
+/// Starts a coroutine of the current process (`coroutine.spawn`); returns its thread.
+pub(crate) fn spawn_task(lua: &Lua, ctx: &Ctx, f: Function) -> mlua::Result<mlua::Thread> {
+    let p = ctx.current()?;
+    let thread = ffi::new_thread(lua, &ctx.refs().task_body, &f, &Default::default())?;
+    memory::set_category(thread, p.slot);
+    p.add_task(thread);
+    thread.value(lua)
+}
+
+/// Drops the engine half of a process that ended or was killed.
+pub(crate) fn release(lua: &Lua, ctx: &Ctx, slot: u32) {
+    let mut reclaim = false;
+    if let Some(p) = ctx.proc(slot) {
+        if p.raw_mode.get() > 0 {
+            if let Some(t) = ctx.services.terminal() {
+                let _ = t.set_raw(false);
+            }
+        }
+        reclaim = p.out_of_memory.get();
+        drop_process(lua, &p);
+    }
+    ctx.store(slot, None);
+    ffi::release_deferred(lua);
+    if reclaim {
+        memory::reclaim(lua);
+    }
+}
