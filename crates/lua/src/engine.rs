@@ -23,11 +23,14 @@ use crate::program::{Code, CodeKind, Program};
 use crate::rt::prepared::Prepared;
 use crate::rt::proc::{Completion, ProcState};
 use crate::rt::task::{WaitKind, Waker};
+use crate::rt::values::PidStrings;
 use crate::services::Services;
 
 /// Values the prelude hands back, kept for the engine.
 pub(crate) struct Refs {
     pub(crate) task_body: Function,
+    /// The same, as a registry reference.
+    pub(crate) task_body_ref: c_int,
     pub(crate) globals: Table,
     /// The inbox and events channel objects (registry references) and their receive cases.
     pub(crate) inbox: c_int,
@@ -63,7 +66,19 @@ pub(crate) struct Ctx {
     pub(crate) modules: RefCell<FxHashMap<&'static str, Value>>,
     /// How long code may run where it cannot yield before it is ended.
     pub(crate) watchdog: Duration,
+    /// Printed pids as Lua strings.
+    pub(crate) pid_strings: Rc<PidStrings>,
+    /// Destinations of sends already parsed as pids (a direct-mapped cache by text).
+    dests: RefCell<Vec<Option<DestSlot>>>,
+    /// The VM (weak: the VM's functions hold the context).
+    lua: OnceCell<mlua::WeakLua>,
 }
+
+/// One destination cache slot: the text as sent, and the pid it names.
+type DestSlot = (Box<[u8]>, Pid);
+
+/// Slots of the destination cache.
+const DEST_SLOTS: usize = 128;
 
 /// A failure that raises in the calling script (misuse) rather than returning `nil, err`.
 pub(crate) fn misuse(msg: impl Into<String>) -> mlua::Error {
@@ -90,7 +105,20 @@ impl Ctx {
             libraries: RefCell::new(FxHashMap::default()),
             modules: RefCell::new(FxHashMap::default()),
             watchdog: DEFAULT_WATCHDOG,
+            pid_strings: Rc::new(PidStrings::new()),
+            dests: RefCell::new(vec![None; DEST_SLOTS]),
+            lua: OnceCell::new(),
         }
+    }
+
+    /// Remembers the VM this context belongs to.
+    pub(crate) fn set_lua(&self, lua: &Lua) {
+        let _ = self.lua.set(lua.weak());
+    }
+
+    /// The VM, for raw functions that need mlua (loading an entry, say).
+    pub(crate) fn lua(&self) -> Option<Lua> {
+        self.lua.get().and_then(|w| w.try_upgrade())
     }
 
     /// The engine of this thread, while it runs a process or a spawn.
@@ -191,14 +219,51 @@ impl Ctx {
         }
     }
 
-    /// Resolves a destination (a printed pid, or a registered name) for a send.
+    /// Resolves a destination (a printed pid, or a registered name) for a send. Pids parsed
+    /// once are cached by their text (a pure function of it); names are looked up each time.
     pub(crate) fn resolve(&self, dest: &[u8]) -> Option<Pid> {
-        let dest = std::str::from_utf8(dest).ok()?;
+        let is_pid = dest.first() == Some(&b'{');
+        let slot = if is_pid {
+            let h = dest.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+            });
+            let slot = (h % DEST_SLOTS as u64) as usize;
+            if let Ok(d) = self.dests.try_borrow() {
+                if let Some(Some((text, pid))) = d.get(slot) {
+                    if **text == *dest {
+                        return Some(*pid);
+                    }
+                }
+            }
+            Some(slot)
+        } else {
+            None
+        };
+        let text = std::str::from_utf8(dest).ok()?;
         let node = self.local.node();
-        match node.parse_pid(dest) {
-            Ok(pid) => Some(pid),
+        match node.parse_pid(text) {
+            Ok(pid) => {
+                if let (Some(slot), Ok(mut d)) = (slot, self.dests.try_borrow_mut()) {
+                    if let Some(e) = d.get_mut(slot) {
+                        *e = Some((dest.into(), pid));
+                    }
+                }
+                Some(pid)
+            }
             Err(starling_core::PidError::UnknownHost) => None,
-            Err(_) => node.registry.lookup(dest),
+            Err(_) => node.registry.lookup(text),
+        }
+    }
+
+    /// A printed pid as a result item: the cached Lua string, or one to cache.
+    pub(crate) fn pid_item(&self, pid: Pid) -> crate::ffi::Item {
+        match self.pid_strings.get(pid) {
+            Some(r) => crate::ffi::Item::Ref(r),
+            None => crate::ffi::Item::PidStr(
+                self.pid_string(pid).into_bytes().into(),
+                self.pid_strings.clone(),
+                pid,
+            ),
         }
     }
 
@@ -288,7 +353,21 @@ impl Ctx {
             .set_mode(mlua::chunk::ChunkMode::Binary)
             .set_environment(template)
             .into_function()?;
-        Ok(Prepared { code, chunk, meta })
+        let recipe = crate::ffi::Recipe {
+            meta: crate::ffi::make_ref(lua, &meta)?,
+            chunk: crate::ffi::make_ref(lua, &chunk)?,
+            body: refs.task_body_ref,
+            method: match &code.method {
+                Some(m) => crate::ffi::make_ref(lua, m.as_str())?,
+                None => mlua::ffi::LUA_NOREF,
+            },
+        };
+        Ok(Prepared {
+            code,
+            chunk,
+            meta,
+            recipe,
+        })
     }
 }
 

@@ -45,7 +45,9 @@ use mlua::{Lua, LuaOptions, StdLib, ffi};
 use rustc_hash::FxHashMap;
 use starling_core::{ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
 
-use crate::rt::values::{EventTable, MsgData, PayloadData, TAG_CHAN, TAG_MSG, TAG_PAYLOAD, Tagged};
+use crate::rt::values::{
+    EventTable, MsgData, PayloadData, PidStrings, TAG_CHAN, TAG_MSG, TAG_PAYLOAD, Tagged,
+};
 
 /// A raw Luau thread.
 type State = *mut ffi::lua_State;
@@ -56,6 +58,12 @@ const SCRATCH_SLOTS: c_int = 3 * 1024;
 /// Marker a blocking primitive yields with (the prelude forwards it out of user coroutines).
 pub(crate) const PENDING: *mut c_void = std::ptr::without_provenance_mut(1);
 
+/// Marks, at stack slot 1 of a C function, that it handed its call to its fallback: a
+/// blocking function's fallback may yield (its continuation makes the call yieldable), and
+/// the continuation then returns the fallback's results instead of running its answer body.
+/// Lua code cannot make light userdata, so no argument can look like it.
+const FELL_BACK: *mut c_void = std::ptr::without_provenance_mut(2);
+
 thread_local! {
     /// The registry reference of the scratch thread and its state, per VM (invariant 1).
     static SCRATCH: Cell<State> = const { Cell::new(std::ptr::null_mut()) };
@@ -63,6 +71,10 @@ thread_local! {
     static ERROR_MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
     /// The error object [`ERROR_MAKER`] wraps next.
     static ERROR_HANDOFF: RefCell<Option<ErrorValue>> = const { RefCell::new(None) };
+    /// Registry reference of the function that copies values into a payload the slow way
+    /// (see [`set_payload_maker`]), and the payload it hands back.
+    static PAYLOAD_MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
+    static PAYLOAD_HANDOFF: RefCell<Option<Payload>> = const { RefCell::new(None) };
     /// Registry references dropped during a garbage collection, released after it.
     static DEFERRED_UNREFS: RefCell<Vec<c_int>> = const { RefCell::new(Vec::new()) };
     /// The main thread of this thread's VM.
@@ -267,6 +279,8 @@ pub(crate) enum Item {
     Num(f64),
     /// A string.
     Str(Box<[u8]>),
+    /// A printed pid, kept in the pid string cache once pushed.
+    PidStr(Box<[u8]>, Rc<PidStrings>, starling_core::Pid),
     /// A value the body left on the stack at this index.
     At(c_int),
     /// A registry value (a cached string, a case table).
@@ -284,7 +298,7 @@ pub(crate) enum Item {
     /// Every value of a payload: nothing, one value, or an array of the values.
     DecodeAll(Payload),
     /// An event table (SPEC §5.4).
-    Event(EventTable),
+    Event(Box<EventTable>),
     /// An error object.
     Error(ErrorValue),
     /// `store[key]`, taken out of a channel store (the slot is cleared).
@@ -320,66 +334,75 @@ pub(crate) enum Out {
 /// The Rust half of a C function.
 pub(crate) type Body = fn(&mut Stack) -> Out;
 
-/// Creates a C function running `body`. `fallback` (an mlua function taking the same
-/// arguments) handles what the body hands back with [`Out::Fallback`]; a function whose
-/// body may return [`Out::Block`] needs `answer`, the body run when the wait completes.
-pub(crate) fn c_function(
+/// A C function's body, as a type: each gets its own trampoline (no upvalue to read per call).
+pub(crate) trait RawFn {
+    /// The body.
+    fn body(s: &mut Stack) -> Out;
+}
+
+/// Creates a C function running `F::body`. `fallback` (an mlua function taking the same
+/// arguments) handles what the body hands back with [`Out::Fallback`].
+pub(crate) fn c_function<F: RawFn>(
     lua: &Lua,
     name: &'static std::ffi::CStr,
-    body: Body,
     fallback: Option<&mlua::Function>,
-    answer: Option<Body>,
+) -> mlua::Result<mlua::Function> {
+    make_closure(lua, name, fallback, trampoline::<F>, None)
+}
+
+/// Like [`c_function`], for a body that may return [`Out::Block`]: when the wait completes,
+/// the function's continuation runs `A::body` on the task's thread and returns its values.
+pub(crate) fn c_function_blocking<F: RawFn, A: RawFn>(
+    lua: &Lua,
+    name: &'static std::ffi::CStr,
+    fallback: Option<&mlua::Function>,
+) -> mlua::Result<mlua::Function> {
+    make_closure(
+        lua,
+        name,
+        fallback,
+        trampoline::<F>,
+        Some(continuation::<A>),
+    )
+}
+
+fn make_closure(
+    lua: &Lua,
+    name: &'static std::ffi::CStr,
+    fallback: Option<&mlua::Function>,
+    f: ffi::lua_CFunction,
+    cont: Option<ffi::lua_Continuation>,
 ) -> mlua::Result<mlua::Function> {
     let fallback = fallback.cloned();
-    // SAFETY: pushes three upvalues and the closure on the state mlua hands us, inside its
-    // protected call; the closure is what `exec_raw` returns.
+    // SAFETY: pushes the closure's one upvalue (the fallback, or nil) and the closure on the
+    // state mlua hands us, inside its protected call; the closure is what `exec_raw` returns.
     unsafe {
         lua.exec_raw::<mlua::Function>(fallback, |l| {
             if ffi::lua_gettop(l) == 0 {
                 ffi::lua_pushnil(l);
             }
-            // Upvalues: body, fallback, answer body.
-            ffi::lua_pushlightuserdata(l, body as *mut c_void);
-            ffi::lua_insert(l, -2);
-            match answer {
-                Some(a) => ffi::lua_pushlightuserdata(l, a as *mut c_void),
-                None => ffi::lua_pushnil(l),
-            }
-            let cont: Option<ffi::lua_Continuation> = match answer {
-                Some(_) => Some(continuation),
-                None => None,
-            };
-            ffi::lua_pushcclosurek(l, trampoline, name.as_ptr(), 3, cont);
+            ffi::lua_pushcclosurek(l, f, name.as_ptr(), 1, cont);
         })
     }
 }
 
-/// Entry of every C function made by [`c_function`].
-unsafe extern "C-unwind" fn trampoline(l: State) -> c_int {
-    // SAFETY: upvalue 1 is the body pointer stored by `c_function`.
-    let body = unsafe { body_at(l, ffi::lua_upvalueindex(1)) };
+/// Entry of a C function made by [`c_function`].
+unsafe extern "C-unwind" fn trampoline<F: RawFn>(l: State) -> c_int {
     // SAFETY: `l` is the running thread; see `run`.
-    unsafe { run(l, body) }
+    unsafe { run(l, F::body) }
 }
 
 /// Continuation of a C function that blocked: runs its answer body.
-unsafe extern "C-unwind" fn continuation(l: State, _status: c_int) -> c_int {
-    // SAFETY: upvalue 3 is the answer body pointer stored by `c_function` (a function is only
-    // given a continuation when it has one).
-    let body = unsafe { body_at(l, ffi::lua_upvalueindex(3)) };
-    // SAFETY: `l` is the running thread again, resumed by the scheduler.
-    unsafe { run(l, body) }
-}
-
-/// Reads a body pointer stored as a light userdata.
-///
-/// # Safety
-/// The value at `idx` must be a light userdata made from a [`Body`].
-unsafe fn body_at(l: State, idx: c_int) -> Body {
-    // SAFETY: per the contract, the pointer came from a `Body` function pointer.
+unsafe extern "C-unwind" fn continuation<A: RawFn>(l: State, _status: c_int) -> c_int {
+    // SAFETY: `l` is the running thread again, resumed by the scheduler; slot 1 exists when
+    // the function fell back (the marker) and is only read otherwise.
     unsafe {
-        let p = ffi::lua_tolightuserdata(l, idx);
-        std::mem::transmute::<*mut c_void, Body>(p)
+        if ffi::lua_gettop(l) >= 1 && ffi::lua_tolightuserdata(l, 1) == FELL_BACK {
+            // The fallback yielded inside its call and has now returned: its results are
+            // everything above the marker.
+            return ffi::lua_gettop(l) - 1;
+        }
+        run(l, A::body)
     }
 }
 
@@ -447,10 +470,13 @@ unsafe fn write(l: State, nargs: c_int, out: Out) -> c_int {
             }
             Out::Fallback => {
                 ffi::lua_settop(l, nargs);
-                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
+                ffi::lua_checkstack(l, 2);
+                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+                ffi::lua_insert(l, 1);
+                ffi::lua_pushlightuserdata(l, FELL_BACK);
                 ffi::lua_insert(l, 1);
                 ffi::lua_call(l, nargs, ffi::LUA_MULTRET);
-                ffi::lua_gettop(l)
+                ffi::lua_gettop(l) - 1
             }
         }
     }
@@ -461,14 +487,23 @@ unsafe fn write(l: State, nargs: c_int, out: Out) -> c_int {
 /// # Safety
 /// `l` is the running thread in a write phase (may raise).
 unsafe fn push_item(l: State, item: Item) {
-    // SAFETY: see `write`.
+    // SAFETY: see `write`. A C function has `LUA_MINSTACK` free slots and returns at most
+    // three items; what builds more (payloads, events) checks the stack itself.
     unsafe {
-        ffi::lua_checkstack(l, 4);
         match item {
             Item::Nil => ffi::lua_pushnil(l),
             Item::Bool(b) => ffi::lua_pushboolean(l, b as c_int),
             Item::Num(n) => ffi::lua_pushnumber(l, n),
             Item::Str(s) => push_bytes(l, &s),
+            Item::PidStr(s, cache, pid) => {
+                push_bytes(l, &s);
+                let r = ffi::lua_ref(l, -1);
+                if r > 0 {
+                    if let Some(old) = cache.put(pid, r) {
+                        ffi::lua_unref(l, old);
+                    }
+                }
+            }
             Item::At(i) => ffi::lua_pushvalue(l, i),
             Item::Ref(r) => {
                 ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
@@ -509,7 +544,7 @@ unsafe fn push_item(l: State, item: Item) {
                     }
                 }
             },
-            Item::Event(e) => push_event(l, e),
+            Item::Event(e) => push_event(l, *e),
             Item::Error(e) => push_error(l, e),
             Item::Case { meta, chan, value } => {
                 ffi::lua_createtable(l, 3, 0);
@@ -666,9 +701,60 @@ pub(crate) fn take_error_handoff() -> Option<ErrorValue> {
 // Payloads: Lua values out (encode) and in (decode)
 // ---------------------------------------------------------------------------------------------
 
+/// Sets the function that copies values into a payload the slow way (error objects, tables
+/// nested deeper than the scratch stack): an mlua function that takes the values and hands
+/// the payload back through [`hand_payload`].
+pub(crate) fn set_payload_maker(lua: &Lua, f: &mlua::Function) -> mlua::Result<()> {
+    PAYLOAD_MAKER.set(make_ref(lua, f)?);
+    Ok(())
+}
+
+/// Hands a payload back to [`encode`] (called by the payload maker).
+pub(crate) fn hand_payload(p: Payload) {
+    PAYLOAD_HANDOFF.with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            *h = Some(p);
+        }
+    });
+}
+
 /// Walks the values at `from..=to` of `l` into a payload, on the scratch thread so the walk
-/// never grows `l`'s stack (and so never raises). `None` sends the caller to the slow path.
+/// never grows `l`'s stack (and so never raises): the fast walk, else the payload maker in a
+/// protected call. `None` only when both fail (out of memory).
 fn encode(l: State, from: c_int, to: c_int) -> Option<Payload> {
+    encode_fast(l, from, to).or_else(|| encode_slow(l, from, to))
+}
+
+/// The slow path of [`encode`]: the payload maker, called protected on the scratch thread.
+fn encode_slow(l: State, from: c_int, to: c_int) -> Option<Payload> {
+    let scratch = SCRATCH.get();
+    let maker = PAYLOAD_MAKER.get();
+    if scratch.is_null() || maker == ffi::LUA_NOREF || to - from + 2 > SCRATCH_SLOTS {
+        return None;
+    }
+    PAYLOAD_HANDOFF.with(|h| h.try_borrow_mut().map(|mut h| h.take()).ok());
+    // SAFETY: the scratch stack has room for the maker and the values (checked above, and
+    // grown once at VM creation); each value is copied through one slot of `l`; the call is
+    // protected, so nothing raises out of it.
+    let status = unsafe {
+        ffi::lua_settop(scratch, 0);
+        ffi::lua_rawgeti_(scratch, ffi::LUA_REGISTRYINDEX, maker);
+        for i in from..=to {
+            ffi::lua_pushvalue(l, i);
+            ffi::lua_xmove(l, scratch, 1);
+        }
+        let status = ffi::lua_pcall(scratch, to - from + 1, 0, 0);
+        ffi::lua_settop(scratch, 0);
+        status
+    };
+    if status != ffi::LUA_OK {
+        return None;
+    }
+    PAYLOAD_HANDOFF.with(|h| h.try_borrow_mut().ok().and_then(|mut h| h.take()))
+}
+
+/// The fast path of [`encode`].
+fn encode_fast(l: State, from: c_int, to: c_int) -> Option<Payload> {
     let scratch = SCRATCH.get();
     if scratch.is_null() {
         return None;
@@ -980,6 +1066,174 @@ pub(crate) enum Resumed {
     Returned,
     /// Failed with an error that the task body did not catch (out of memory, mostly).
     Failed(String),
+}
+
+/// What a new process is made from, kept per entry per VM (registry references).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recipe {
+    /// `{__index = template}`, the metatable of the process's global table.
+    pub(crate) meta: c_int,
+    /// The entry's loaded chunk.
+    pub(crate) chunk: c_int,
+    /// The task body (`task_body(f, ...)`).
+    pub(crate) body: c_int,
+    /// The method name (a string), or `LUA_NOREF` to run the chunk itself.
+    pub(crate) method: c_int,
+}
+
+/// A process made by [`make_process`].
+#[derive(Debug)]
+pub(crate) struct Made {
+    /// Its main task's thread.
+    pub(crate) thread: Thread,
+}
+
+/// Why [`make_process`] failed.
+#[derive(Debug)]
+pub(crate) enum MakeError {
+    /// The chunk returned no function under the method's name.
+    NoMethod,
+    /// The chunk raised this (as text), or memory ran out.
+    Raised(String),
+}
+
+struct MakeCall<'a> {
+    recipe: Recipe,
+    args: &'a Payload,
+    /// Where the global table's reference goes as soon as it exists (the chunk's top level
+    /// may `require`, which reads it).
+    env: &'a Cell<c_int>,
+    made: Option<Made>,
+    error: Option<MakeError>,
+}
+
+/// Makes a process in one protected call on the main thread: its global table (reading
+/// through `recipe.meta`), a copy of the chunk with that environment, the chunk run when the
+/// entry has a method (its top level may call runtime functions; the caller makes the new
+/// process current), and the main task's thread holding `body(main, args...)`.
+pub(crate) fn make_process(
+    recipe: Recipe,
+    args: &Payload,
+    env: &Cell<c_int>,
+) -> Result<Made, MakeError> {
+    unsafe extern "C-unwind" fn make(l: State) -> c_int {
+        // SAFETY: called by `lua_pcall` below with the `MakeCall` as a light userdata; every
+        // raise is caught by that call. Panic-free: no indexing, no unwrap.
+        unsafe {
+            let call = &mut *(ffi::lua_tolightuserdata(l, 1) as *mut MakeCall<'_>);
+            ffi::lua_settop(l, 0);
+            let r = call.recipe;
+            ffi::lua_checkstack(l, 8);
+            // 1: env
+            ffi::lua_createtable(l, 0, 0);
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.meta);
+            ffi::lua_setmetatable(l, 1);
+            ffi::lua_setsafeenv(l, 1, 1);
+            let env = ffi::lua_ref(l, 1);
+            call.env.set(env);
+            // 2: the chunk's copy, with env
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.chunk);
+            ffi::lua_clonefunction(l, -1);
+            ffi::lua_remove(l, 2);
+            ffi::lua_pushvalue(l, 1);
+            ffi::lua_setfenv(l, 2);
+            if r.method != ffi::LUA_NOREF {
+                // Run the chunk; its first result holds the method.
+                if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK {
+                    let mut len = 0usize;
+                    let p = ffi::luaL_tolstring_(l, -1, &mut len);
+                    let text =
+                        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len))
+                            .into_owned();
+                    call.error = Some(MakeError::Raised(text));
+                    return 0;
+                }
+                // 2: the chunk's result
+                match ffi::lua_type(l, 2) {
+                    ffi::LUA_TTABLE => {
+                        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.method);
+                        ffi::lua_gettable(l, 2);
+                        ffi::lua_remove(l, 2);
+                    }
+                    ffi::LUA_TFUNCTION => {}
+                    _ => {
+                        ffi::lua_settop(l, 1);
+                        ffi::lua_pushnil(l);
+                    }
+                }
+                if ffi::lua_type(l, 2) != ffi::LUA_TFUNCTION {
+                    call.error = Some(MakeError::NoMethod);
+                    return 0;
+                }
+            }
+            // 3: the thread, holding body, main, args...
+            let t = ffi::lua_newthread(l);
+            let tref = ffi::lua_ref(l, 3);
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.body);
+            ffi::lua_xmove(l, t, 1);
+            ffi::lua_pushvalue(l, 2);
+            ffi::lua_xmove(l, t, 1);
+            let n = call.args.values.len();
+            ffi::lua_checkstack(t, n as c_int + 4);
+            for i in 0..n {
+                decode_value(t, call.args, i);
+            }
+            call.made = Some(Made {
+                thread: Thread { l: t, r: tref },
+            });
+            0
+        }
+    }
+    let main = MAIN.get();
+    if main.is_null() {
+        return Err(MakeError::Raised("no Lua VM on this thread".into()));
+    }
+    let mut call = MakeCall {
+        recipe,
+        args,
+        env,
+        made: None,
+        error: None,
+    };
+    // SAFETY: a protected call on the main thread, whose stack is left as found; `make` only
+    // touches `call` through the pointer, which outlives the call.
+    let status = unsafe {
+        let top = ffi::lua_gettop(main);
+        ffi::lua_pushcfunction(main, make);
+        ffi::lua_pushlightuserdata(main, &mut call as *mut MakeCall<'_> as *mut c_void);
+        let status = ffi::lua_pcall(main, 1, 0, 0);
+        let msg = if status != ffi::LUA_OK {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(main, -1, &mut len);
+            (!p.is_null()).then(|| {
+                String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len))
+                    .into_owned()
+            })
+        } else {
+            None
+        };
+        ffi::lua_settop(main, top);
+        (status, msg)
+    };
+    let failed = |e: MakeError| {
+        let r = env.replace(ffi::LUA_NOREF);
+        if r != ffi::LUA_NOREF {
+            unref(r);
+        }
+        Err(e)
+    };
+    if let Some(e) = call.error {
+        if let Some(m) = call.made.take() {
+            m.thread.release();
+        }
+        return failed(e);
+    }
+    match (status, call.made) {
+        ((ffi::LUA_OK, _), Some(made)) => Ok(made),
+        ((_, msg), _) => failed(MakeError::Raised(
+            msg.unwrap_or_else(|| "not enough memory".to_string()),
+        )),
+    }
 }
 
 /// Makes a task thread that will call `f(args...)` through `body`: `body(f, args...)`.
@@ -1469,6 +1723,8 @@ thread_local! {
     static COUNTDOWN: Cell<i32> = const { Cell::new(CHECK_EVERY) };
     /// Heap size at which the interrupt asks for the memory limit to be armed, and the limit.
     static ARM_AT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Set by a collection step that found the heap past the arming size.
+    static ARM_PENDING: Cell<bool> = const { Cell::new(false) };
     /// Set from any thread to the pid number of a process of this worker that must stop now.
     static KILL_SWITCH: RefCell<Option<std::sync::Arc<std::sync::atomic::AtomicU64>>> =
         const { RefCell::new(None) };
@@ -1503,11 +1759,11 @@ fn kill_switched(pid: u64) -> bool {
 
 /// Runs the task whose root thread is `task`, of the process numbered `pid`, within the
 /// slice that began at `started`.
-pub(crate) fn begin_slice(task: Thread, pid: u64, started: Instant, watchdog: Duration) {
+pub(crate) fn begin_slice(task: Option<Thread>, pid: u64, started: Instant, watchdog: Duration) {
     let limit = ARM_AT.get().1;
     COUNTDOWN.set(check_every());
     SLICE_STATE.set(Some(SliceState {
-        task: task.id(),
+        task: task.map_or(std::ptr::null(), Thread::id),
         started,
         kill: false,
         preempted: false,
@@ -1516,6 +1772,11 @@ pub(crate) fn begin_slice(task: Thread, pid: u64, started: Instant, watchdog: Du
         watchdog,
         pid,
     }));
+}
+
+/// True while a slice runs (a step, or a spawn inside one).
+pub(crate) fn in_slice() -> bool {
+    SLICE_STATE.get().is_some()
 }
 
 /// Ends the current slice; returns whether the interrupt preempted the task.
@@ -1569,23 +1830,21 @@ fn watchdog_message(l: State, ran: Duration) -> String {
 }
 
 unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
-    // gc >= 0: a garbage collection step; -1: a VM interrupt point; -2: a check inside C code
-    // (pattern matching), where nothing can yield.
+    // gc >= 0: a garbage collection step; -1: a VM interrupt point, or a check inside C code
+    // (pattern matching) that Luau makes non-yieldable.
     if gc >= 0 {
+        // Collection steps come with allocation, so the heap is checked here, not at every
+        // instruction: a loop doubling a string is caught after a few steps all the same.
+        let arm_at = ARM_AT.get().0;
+        // SAFETY: `l` is a thread of this VM; this only reads the heap size.
+        if arm_at > 0 && unsafe { ffi::lua_totalbytes(l, -1) } >= arm_at {
+            ARM_PENDING.set(true);
+            COUNTDOWN.set(0);
+        }
         return;
     }
     let left = COUNTDOWN.get() - 1;
-    // The heap is checked at every interrupt while a limit waits to be armed: a loop that
-    // doubles a string reaches the limit within a few dozen interrupts.
-    let arm_at = ARM_AT.get().0;
-    let heap = if arm_at > 0 {
-        // SAFETY: `l` is the running thread of this VM; this only reads the heap size.
-        unsafe { ffi::lua_totalbytes(l, -1) }
-    } else {
-        0
-    };
-    let arm = arm_at > 0 && heap >= arm_at;
-    if left > 0 && !arm {
+    if left > 0 {
         COUNTDOWN.set(left);
         return;
     }
@@ -1593,10 +1852,14 @@ unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
     let Some(mut st) = SLICE_STATE.get() else {
         return;
     };
-    if arm {
+    let heap = if ARM_PENDING.replace(false) {
         // End the step so the engine arms the hard limit.
         st.arm = true;
-    }
+        // SAFETY: reads the heap size.
+        unsafe { ffi::lua_totalbytes(l, -1) }
+    } else {
+        0
+    };
     if !st.kill && kill_switched(st.pid) {
         st.kill = true;
     }

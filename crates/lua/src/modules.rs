@@ -30,6 +30,7 @@ const PRELUDE: &str = include_str!("prelude.lua");
 
 /// Installs everything on a fresh VM and seals it.
 pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    ctx.set_lua(lua);
     let globals = lua.globals();
     install_tags(lua)?;
     // Raw code makes error objects through this (see `ffi::set_error_maker`).
@@ -37,20 +38,26 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
         Ok(crate::ffi::take_error_handoff().map(crate::userdata::error::LuaErrorObject))
     })?;
     crate::ffi::set_error_maker(lua, &maker)?;
+    // And payloads the fast encoder does not take (error objects, very deep tables).
+    let payloads = lua.create_function(|_, args: MultiValue| {
+        crate::ffi::hand_payload(crate::convert::to_payload(args.iter())?);
+        Ok(())
+    })?;
+    crate::ffi::set_payload_maker(lua, &payloads)?;
 
     let raw = lua.create_table()?;
     raw.raw_set("PENDING", PENDING_MARK)?;
     raw.raw_set("RAISE", RAISE_MARK)?;
     raw.raw_set(
         "take_answer",
-        c_function(lua, c"take_answer", hot::answer, None, None)?,
+        c_function::<hot::Answer>(lua, c"take_answer", None)?,
     )?;
     let c = ctx.clone();
     let finish_slow =
         lua.create_function(move |lua, args: MultiValue| finish_slow(lua, &c, args))?;
     raw.raw_set(
         "finish",
-        c_function(lua, c"finish", hot::finish, Some(&finish_slow), None)?,
+        c_function::<hot::Finish>(lua, c"finish", Some(&finish_slow))?,
     )?;
     channel::install_raw(lua, ctx, &raw)?;
     time::install_raw(lua, ctx, &raw)?;
@@ -66,8 +73,10 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 
     let blocking: Function = out.get("blocking")?;
     let specials = channel::make_specials(lua)?;
+    let task_body: Function = out.get("task_body")?;
     let refs = Refs {
-        task_body: out.get("task_body")?,
+        task_body_ref: crate::ffi::make_ref(lua, &task_body)?,
+        task_body,
         globals: globals.clone(),
         inbox: specials.inbox,
         events: specials.events,
@@ -130,40 +139,37 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 fn install_tags(lua: &Lua) -> mlua::Result<()> {
     let msg = lua.create_table()?;
     let methods = lua.create_table()?;
-    methods.raw_set(
-        "topic",
-        c_function(lua, c"topic", hot::msg_topic, None, None)?,
-    )?;
-    methods.raw_set("from", c_function(lua, c"from", hot::msg_from, None, None)?)?;
+    methods.raw_set("topic", c_function::<hot::MsgTopic>(lua, c"topic", None)?)?;
+    methods.raw_set("from", c_function::<hot::MsgFrom>(lua, c"from", None)?)?;
     methods.raw_set(
         "payload",
-        c_function(lua, c"payload", hot::msg_payload, None, None)?,
+        c_function::<hot::MsgPayload>(lua, c"payload", None)?,
     )?;
     msg.raw_set("__index", seal(&methods))?;
     msg.raw_set(
         "__tostring",
-        c_function(lua, c"tostring", hot::msg_tostring, None, None)?,
+        c_function::<hot::MsgToString>(lua, c"tostring", None)?,
     )?;
     msg.raw_set("__metatable", false)?;
     crate::ffi::register_tag::<MsgData>(lua, &seal(&msg))?;
 
     let pl = lua.create_table()?;
     let methods = lua.create_table()?;
-    let data = c_function(lua, c"data", hot::payload_data, None, None)?;
+    let data = c_function::<hot::PayloadDataOf>(lua, c"data", None)?;
     methods.raw_set("data", data.clone())?;
     methods.raw_set("unmarshal", data)?;
     methods.raw_set(
         "get_format",
-        c_function(lua, c"get_format", hot::payload_format, None, None)?,
+        c_function::<hot::PayloadFormat>(lua, c"get_format", None)?,
     )?;
     methods.raw_set(
         "transcode",
-        c_function(lua, c"transcode", hot::payload_transcode, None, None)?,
+        c_function::<hot::PayloadTranscode>(lua, c"transcode", None)?,
     )?;
     pl.raw_set("__index", seal(&methods))?;
     pl.raw_set(
         "__tostring",
-        c_function(lua, c"tostring", hot::payload_tostring, None, None)?,
+        c_function::<hot::PayloadToString>(lua, c"tostring", None)?,
     )?;
     pl.raw_set("__metatable", false)?;
     crate::ffi::register_tag::<PayloadData>(lua, &seal(&pl))

@@ -33,7 +33,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
         "require",
         lua.create_function(move |lua, name: String| {
             let p = c.current()?;
-            let env: Table = crate::ffi::get_ref(lua, p.env)?;
+            let env: Table = crate::ffi::get_ref(lua, p.env.get())?;
             match env.get::<Value>(name.as_str())? {
                 Value::Nil => Err(misuse(format!("module '{name}' not found"))),
                 v => Ok(v),

@@ -11,7 +11,7 @@ use mlua::{AnyUserData, Lua, Table, Value};
 
 use crate::args::seal;
 use crate::engine::{Ctx, misuse};
-use crate::ffi::{self, c_function};
+use crate::ffi::{self, c_function, c_function_blocking};
 use crate::rt::chan::{Chan, ChanKind, ChanState};
 use crate::rt::hot;
 
@@ -52,28 +52,25 @@ pub(crate) struct MadeSpecials {
 pub(crate) fn make_specials(lua: &Lua) -> mlua::Result<MadeSpecials> {
     let meta = lua.create_table()?;
     let methods = lua.create_table()?;
-    let receive = c_function(lua, c"receive", hot::receive, None, Some(hot::answer))?;
+    let receive = c_function_blocking::<hot::Receive, hot::Answer>(lua, c"receive", None)?;
     methods.raw_set("receive", receive)?;
     methods.raw_set(
         "send",
-        c_function(lua, c"send", hot::chan_send, None, Some(hot::answer))?,
+        c_function_blocking::<hot::ChanSend, hot::Answer>(lua, c"send", None)?,
     )?;
-    methods.raw_set(
-        "close",
-        c_function(lua, c"close", hot::chan_close, None, None)?,
-    )?;
+    methods.raw_set("close", c_function::<hot::ChanClose>(lua, c"close", None)?)?;
     methods.raw_set(
         "case_receive",
-        c_function(lua, c"case_receive", hot::case_receive, None, None)?,
+        c_function::<hot::CaseReceive>(lua, c"case_receive", None)?,
     )?;
     methods.raw_set(
         "case_send",
-        c_function(lua, c"case_send", hot::case_send, None, None)?,
+        c_function::<hot::CaseSend>(lua, c"case_send", None)?,
     )?;
     meta.raw_set("__index", seal(&methods))?;
     meta.raw_set(
         "__tostring",
-        c_function(lua, c"tostring", hot::chan_tostring, None, None)?,
+        c_function::<hot::ChanToString>(lua, c"tostring", None)?,
     )?;
     meta.raw_set("__metatable", false)?;
     ffi::register_tag::<Chan>(lua, &seal(&meta))?;
@@ -145,7 +142,7 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
     )?;
     raw.raw_set(
         "select",
-        c_function(lua, c"select", hot::select, None, Some(hot::answer))?,
+        c_function_blocking::<hot::Select, hot::Answer>(lua, c"select", None)?,
     )?;
     let c = ctx.clone();
     raw.raw_set(

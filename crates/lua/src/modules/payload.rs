@@ -18,7 +18,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     })?;
     t.raw_set(
         "new",
-        c_function(lua, c"new", hot::payload_new, Some(&slow), None)?,
+        c_function::<hot::PayloadNew>(lua, c"new", Some(&slow))?,
     )?;
     let formats = lua.create_table()?;
     for (k, v) in FORMATS {

@@ -12,7 +12,7 @@ use crate::args::{seal, str_arg, str_ref};
 use crate::convert;
 use crate::engine::Answered;
 use crate::engine::{Ctx, misuse};
-use crate::ffi::c_function;
+use crate::ffi::{c_function, c_function_blocking};
 use crate::modules::channel::new_chan;
 use crate::rt::chan::ChanKind;
 use crate::rt::hot;
@@ -474,7 +474,7 @@ pub(crate) fn install(
 ) -> mlua::Result<()> {
     let t = lua.create_table()?;
 
-    t.raw_set("pid", c_function(lua, c"pid", hot::pid, None, None)?)?;
+    t.raw_set("pid", c_function::<hot::ProcessPid>(lua, c"pid", None)?)?;
     let c = ctx.clone();
     t.raw_set(
         "id",
@@ -484,7 +484,7 @@ pub(crate) fn install(
     let slow_send = lua.create_function(move |lua, args: MultiValue| send(lua, &c, args))?;
     t.raw_set(
         "send",
-        c_function(lua, c"send", hot::send, Some(&slow_send), None)?,
+        c_function::<hot::Send>(lua, c"send", Some(&slow_send))?,
     )?;
 
     let spawn_fns: [(&str, Mode); 5] = [
@@ -520,7 +520,33 @@ pub(crate) fn install(
             let args: Vec<Value> = args.into_iter().collect();
             spawn(lua, &c, mode, name, &args, None)
         })?;
-        t.raw_set(name, blocking.call::<Function>(f)?)?;
+        let slow = blocking.call::<Function>(f)?;
+        // The spawns are raw functions, with the mlua version for what they hand back.
+        let fast = match name {
+            "spawn" => Some(c_function_blocking::<hot::Spawn, hot::Answer>(
+                lua,
+                c"spawn",
+                Some(&slow),
+            )?),
+            "spawn_monitored" => Some(c_function_blocking::<hot::SpawnMonitored, hot::Answer>(
+                lua,
+                c"spawn_monitored",
+                Some(&slow),
+            )?),
+            "spawn_linked" => Some(c_function_blocking::<hot::SpawnLinked, hot::Answer>(
+                lua,
+                c"spawn_linked",
+                Some(&slow),
+            )?),
+            "spawn_linked_monitored" => Some(c_function_blocking::<
+                hot::SpawnLinkedMonitored,
+                hot::Answer,
+            >(
+                lua, c"spawn_linked_monitored", Some(&slow)
+            )?),
+            _ => None,
+        };
+        t.raw_set(name, fast.unwrap_or(slow))?;
         let c = ctx.clone();
         let m = lua.create_function(move |lua, (me, args): (Table, MultiValue)| {
             let args: Vec<Value> = args.into_iter().collect();
@@ -531,11 +557,8 @@ pub(crate) fn install(
     }
     install_spawner(lua, &t, &spawner_methods)?;
 
-    t.raw_set("inbox", c_function(lua, c"inbox", hot::inbox, None, None)?)?;
-    t.raw_set(
-        "events",
-        c_function(lua, c"events", hot::events, None, None)?,
-    )?;
+    t.raw_set("inbox", c_function::<hot::Inbox>(lua, c"inbox", None)?)?;
+    t.raw_set("events", c_function::<hot::Events>(lua, c"events", None)?)?;
     let c = ctx.clone();
     t.raw_set(
         "listen",

@@ -8,13 +8,16 @@
 
 use std::rc::Rc;
 
-use starling_core::{ErrorKind, ErrorValue, Event, EventKind, Message, Payload};
+use starling_core::{
+    ErrorKind, ErrorValue, Event, EventKind, Message, Payload, ReplyTo, SpawnFlags, SpawnRequest,
+    Spawned,
+};
 
 use crate::engine::{Ctx, INIT_BLOCK};
-use crate::ffi::{Item, Kind, Out, Stack};
+use crate::ffi::{Item, Kind, Out, RawFn, Stack};
 use crate::rt::chan::{self, Chan, ChanKind, Recv, Sent};
 use crate::rt::sched;
-use crate::rt::task::{Answer, Got, Special, WaitKind, Waiter};
+use crate::rt::task::{self, Got, Special, WaitKind, Waiter};
 use crate::rt::values::{EventTable, MsgData, PayloadData};
 
 fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
@@ -47,7 +50,7 @@ fn item_of(ctx: &Ctx, got: Got) -> Result<Item, String> {
         Got::Nothing | Got::Nil => Item::Nil,
         Got::Message(m) => Item::Message(MsgData::from(m)),
         Got::Values(m) => Item::DecodeAll(m.payload),
-        Got::Event(e) => Item::Event(event_table(ctx, e)),
+        Got::Event(e) => Item::Event(Box::new(event_table(ctx, e))),
         Got::Stored(store, key) => Item::Stored(store, key),
         Got::Result(Ok(p)) => Item::Decode(Rc::new(p), 0),
         Got::Result(Err(e)) => Item::Error(e),
@@ -125,7 +128,10 @@ pub(crate) fn receive(s: &mut Stack) -> Out {
         }
         ChanKind::Events => {
             if let Some(e) = ctx.local.pop_event(p.slot) {
-                return Out::Two(Item::Event(event_table(&ctx, e)), Item::Bool(true));
+                return Out::Two(
+                    Item::Event(Box::new(event_table(&ctx, e))),
+                    Item::Bool(true),
+                );
             }
         }
         ChanKind::Listen { topic, raw } => {
@@ -183,7 +189,7 @@ pub(crate) fn answer(_s: &mut Stack) -> Out {
     let Some(a) = p.take_answer(task) else {
         return Out::Pushed(0);
     };
-    let Answer {
+    let task::Answer {
         kind,
         got,
         ok,
@@ -406,7 +412,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
             ChanKind::Events => ctx
                 .local
                 .pop_event(p.slot)
-                .map(|e| Item::Event(event_table(&ctx, e))),
+                .map(|e| Item::Event(Box::new(event_table(&ctx, e)))),
             ChanKind::Listen { topic, raw } => ctx.local.pop_listened(p.slot, &topic).map(|m| {
                 if raw {
                     Item::DecodeAll(m.payload)
@@ -494,7 +500,7 @@ pub(crate) fn msg_from(s: &mut Stack) -> Out {
     let Some(ctx) = Ctx::get() else {
         return Out::Raise("no current process".into());
     };
-    Out::One(Item::Str(ctx.pid_string(from).into_bytes().into()))
+    Out::One(ctx.pid_item(from))
 }
 
 /// `msg:payload()`: one value → a payload object; several → an array of them; none → nil.
@@ -586,6 +592,118 @@ pub(crate) fn payload_new(s: &mut Stack) -> Out {
 
 // ----- process -----
 
+/// `process.spawn*(id, host, ...)` (SPEC §5.1): the child's pid, at once for a child on this
+/// worker's host and engine, else once its worker answers.
+fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
+    let Some(ctx) = Ctx::get() else {
+        return Out::Fallback;
+    };
+    let (Some(p), Some(lua)) = (ctx.try_current(), ctx.lua()) else {
+        return Out::Fallback;
+    };
+    let top = s.top();
+    let (entry, host) = {
+        let (Some(id), Some(host)) = (s.bytes(1), s.bytes(2)) else {
+            return Out::Fallback;
+        };
+        let (Ok(id), Ok(host)) = (std::str::from_utf8(id), std::str::from_utf8(host)) else {
+            return Out::Fallback;
+        };
+        let node = ctx.local.node();
+        let Some(host) = node.host_id(host) else {
+            return Out::Fallback;
+        };
+        if !node.host_running(host) {
+            return Out::Fallback;
+        }
+        let entry: std::sync::Arc<str> = match ctx.program.get(id) {
+            Some(code) => code.id.clone(),
+            None => id.into(),
+        };
+        (entry, host)
+    };
+    let Some(args) = (if top >= 3 {
+        s.encode(3, top)
+    } else {
+        Some(Payload::empty())
+    }) else {
+        return Out::Fallback;
+    };
+    // The token is chosen now (a spawn elsewhere records the parent's half under it); the
+    // wait is registered only if the spawn does not complete at once.
+    let token = p.next_id();
+    let req = SpawnRequest {
+        entry,
+        host,
+        args,
+        parent: None,
+        flags,
+        reply: Some(ReplyTo { pid: p.pid, token }),
+        num: 0,
+        setup: None,
+    };
+    let spawned = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
+        crate::rt::spawn::start(&lua, &ctx, slot, pid, args)
+    });
+    match spawned {
+        Ok(Spawned::Done(child)) => Out::One(Item::Str(ctx.pid_string(child).into_bytes().into())),
+        Ok(Spawned::Pending(_)) => {
+            let Some(task) = ctx.task() else {
+                return Out::Raise(
+                    "cannot wait for a spawn on another host while a process is initialising \
+                     (top level of its chunk)"
+                        .into(),
+                );
+            };
+            let wait = p.set_wait(task, WaitKind::Call);
+            p.tokens
+                .borrow_mut()
+                .insert(token, Box::new(crate::engine::Answered { task, wait }));
+            Out::Block
+        }
+        Err(e) => Out::Two(Item::Nil, Item::Error(e)),
+    }
+}
+
+/// `process.spawn`.
+pub(crate) fn spawn(s: &mut Stack) -> Out {
+    spawn_with(s, SpawnFlags::default())
+}
+
+/// `process.spawn_monitored`.
+pub(crate) fn spawn_monitored(s: &mut Stack) -> Out {
+    spawn_with(
+        s,
+        SpawnFlags {
+            monitor: true,
+            ..SpawnFlags::default()
+        },
+    )
+}
+
+/// `process.spawn_linked`.
+pub(crate) fn spawn_linked(s: &mut Stack) -> Out {
+    spawn_with(
+        s,
+        SpawnFlags {
+            link: true,
+            ..SpawnFlags::default()
+        },
+    )
+}
+
+/// `process.spawn_linked_monitored`.
+pub(crate) fn spawn_linked_monitored(s: &mut Stack) -> Out {
+    spawn_with(
+        s,
+        SpawnFlags {
+            monitor: true,
+            link: true,
+            ..SpawnFlags::default()
+        },
+    )
+}
+
 /// `process.pid()`.
 pub(crate) fn pid(_s: &mut Stack) -> Out {
     let Some(ctx) = Ctx::get() else {
@@ -594,7 +712,7 @@ pub(crate) fn pid(_s: &mut Stack) -> Out {
     let Some(p) = ctx.try_current() else {
         return Out::Raise("no current process".into());
     };
-    Out::One(Item::Str(ctx.pid_string(p.pid).into_bytes().into()))
+    Out::One(ctx.pid_item(p.pid))
 }
 
 /// `process.inbox()`.
@@ -661,3 +779,47 @@ pub(crate) fn finish(s: &mut Stack) -> Out {
         None => Out::Fallback,
     }
 }
+
+/// Declares the body types the C functions are made from (see `ffi::RawFn`).
+macro_rules! raw_fns {
+    ($($ty:ident => $f:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The body `", stringify!($f), "` as a C function type.")]
+            pub(crate) struct $ty;
+            impl RawFn for $ty {
+                fn body(s: &mut Stack) -> Out {
+                    $f(s)
+                }
+            }
+        )*
+    };
+}
+
+raw_fns!(
+    Send => send,
+    Receive => receive,
+    Answer => answer,
+    ChanSend => chan_send,
+    ChanClose => chan_close,
+    ChanToString => chan_tostring,
+    CaseReceive => case_receive,
+    CaseSend => case_send,
+    Select => select,
+    MsgTopic => msg_topic,
+    MsgFrom => msg_from,
+    MsgPayload => msg_payload,
+    MsgToString => msg_tostring,
+    PayloadDataOf => payload_data,
+    PayloadFormat => payload_format,
+    PayloadTranscode => payload_transcode,
+    PayloadToString => payload_tostring,
+    PayloadNew => payload_new,
+    ProcessPid => pid,
+    Inbox => inbox,
+    Events => events,
+    Finish => finish,
+    Spawn => spawn,
+    SpawnMonitored => spawn_monitored,
+    SpawnLinked => spawn_linked,
+    SpawnLinkedMonitored => spawn_linked_monitored,
+);

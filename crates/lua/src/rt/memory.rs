@@ -15,6 +15,7 @@
 
 use std::cell::Cell;
 use std::os::raw::c_int;
+use std::rc::Rc;
 
 use mlua::{Lua, Value};
 use starling_core::{ErrorKind, ErrorValue, ExitReason, Step};
@@ -23,7 +24,7 @@ use crate::engine::Ctx;
 use crate::ffi::{self, Thread};
 use crate::rt::proc::ProcState;
 
-/// The Lua memory budget of this VM, kept as app data.
+/// The Lua memory budget of this thread's VM (one VM per worker thread).
 struct Memory {
     limit: usize,
     /// Above this (7/8 of the limit) after a step, the VM collects garbage and, if it is still
@@ -35,13 +36,26 @@ struct Memory {
     armed: Cell<bool>,
 }
 
+thread_local! {
+    static MEMORY: std::cell::RefCell<Option<Rc<Memory>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn memory() -> Option<Rc<Memory>> {
+    MEMORY.with(|m| m.try_borrow().ok().and_then(|m| m.clone()))
+}
+
 /// Limits the Lua memory of the VM (see the module docs).
 pub(crate) fn set_memory_limit(lua: &Lua, bytes: usize) -> mlua::Result<()> {
-    lua.set_app_data(Memory {
-        limit: bytes,
-        soft: bytes / 8 * 7,
-        collected: Cell::new(0),
-        armed: Cell::new(false),
+    let _ = lua;
+    MEMORY.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            *m = Some(Rc::new(Memory {
+                limit: bytes,
+                soft: bytes / 8 * 7,
+                collected: Cell::new(0),
+                armed: Cell::new(false),
+            }));
+        }
     });
     ffi::set_arm_at(bytes / 2, bytes);
     Ok(())
@@ -128,7 +142,8 @@ pub(crate) fn mark_out_of_memory(lua: &Lua, ctx: &Ctx, p: &ProcState) {
 
 /// The exit error of a process that ran out of memory.
 pub(crate) fn memory_error(lua: &Lua) -> ErrorValue {
-    memory_error_value(lua.app_data_ref::<Memory>().map(|m| m.limit))
+    let _ = lua;
+    memory_error_value(memory().map(|m| m.limit))
 }
 
 fn memory_error_value(limit: Option<usize>) -> ErrorValue {
@@ -150,7 +165,7 @@ pub(crate) fn is_memory_message(m: &str) -> bool {
 /// Memory bookkeeping after a step of `p`; returns the step, with the exit error of a process
 /// that ran out of memory replaced by the memory error.
 pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Step {
-    let mem = lua.app_data_ref::<Memory>();
+    let mem = memory();
     let used = if mem.is_some() { lua.used_memory() } else { 0 };
     if let Some(m) = &mem {
         let _ = pace_limit(lua, m, used);
@@ -179,13 +194,7 @@ pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Ste
     Step::Exit(ExitReason::error(err))
 }
 
-fn soft_limit(
-    lua: &Lua,
-    ctx: &Ctx,
-    p: &ProcState,
-    mem: mlua::AppDataRef<'_, Memory>,
-    mut used: usize,
-) {
+fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState, mem: Rc<Memory>, mut used: usize) {
     if used <= mem.soft || p.out_of_memory.get() {
         return;
     }
@@ -227,7 +236,7 @@ fn soft_limit(
 pub(crate) fn reclaim(lua: &Lua) {
     lua.expire_registry_values();
     let _ = lua.gc_collect();
-    if let Some(mem) = lua.app_data_ref::<Memory>() {
+    if let Some(mem) = memory() {
         mem.collected.set(lua.used_memory());
     }
 }

@@ -12,4 +12,6 @@ pub(crate) struct Prepared {
     pub(crate) chunk: Function,
     /// `{__index = template}`: shared metatable of every process global table of this entry.
     pub(crate) meta: Table,
+    /// The same, as registry references for the raw spawn path.
+    pub(crate) recipe: crate::ffi::Recipe,
 }

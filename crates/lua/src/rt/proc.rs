@@ -75,7 +75,7 @@ pub(crate) struct ProcState {
     /// fails.
     pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
     /// Its global table (a registry reference).
-    pub(crate) env: i32,
+    pub(crate) env: Cell<i32>,
 }
 
 impl ProcState {
@@ -97,7 +97,7 @@ impl ProcState {
             out_of_memory: Cell::new(false),
             error: RefCell::new(None),
             exit: RefCell::new(None),
-            env,
+            env: Cell::new(env),
         }
     }
 

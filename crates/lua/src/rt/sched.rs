@@ -44,7 +44,7 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
     pump(ctx, p);
     let started = Instant::now();
     loop {
-        if started.elapsed() >= ffi::SLICE && !p.ready.borrow().is_empty() {
+        if !p.ready.borrow().is_empty() && started.elapsed() >= ffi::SLICE {
             // Tasks that keep waking each other must not starve other processes.
             return Ok(Step::Preempted);
         }
@@ -71,7 +71,7 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
             continue;
         };
         ctx.set_task(Some(tid));
-        ffi::begin_slice(thread, p.pid.num, started, ctx.watchdog);
+        ffi::begin_slice(Some(thread), p.pid.num, started, ctx.watchdog);
         let resumed = thread.resume(nargs);
         let preempted = ffi::end_slice();
         ctx.set_task(None);
@@ -115,7 +115,19 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
 /// messages to tasks waiting on `listen` channels; returns how many it handed.
 pub(crate) fn pump(ctx: &Ctx, p: &ProcState) -> usize {
     let mut n = 0;
-    // Special waiters, in registration order; a woken task withdraws its other entries.
+    if !p.special_waits.borrow().is_empty() {
+        n += pump_specials(ctx, p);
+    }
+    if !p.listeners.borrow().is_empty() {
+        n += pump_listeners(ctx, p);
+    }
+    n
+}
+
+/// Tasks waiting on the inbox or the events, in registration order; a woken task withdraws
+/// its other entries.
+fn pump_specials(ctx: &Ctx, p: &ProcState) -> usize {
+    let mut n = 0;
     loop {
         let next = {
             let mut sw = p.special_waits.borrow_mut();
@@ -152,7 +164,12 @@ pub(crate) fn pump(ctx: &Ctx, p: &ProcState) -> usize {
         }
         n += 1;
     }
-    // `listen` channels.
+    n
+}
+
+/// Tasks waiting on `listen` channels.
+fn pump_listeners(ctx: &Ctx, p: &ProcState) -> usize {
+    let mut n = 0;
     let listeners: Vec<_> = p
         .listeners
         .borrow()

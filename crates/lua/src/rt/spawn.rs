@@ -66,6 +66,9 @@ fn init(
     prepared: Rc<Prepared>,
     args: &Payload,
 ) -> Result<(), ErrorValue> {
+    if prepared.code.imports.is_empty() {
+        return init_raw(ctx, slot, pid, prepared, args);
+    }
     let env = (|| -> mlua::Result<(Table, i32)> {
         let env = lua.create_table()?;
         env.set_metatable(Some(prepared.meta.clone()))?;
@@ -97,6 +100,55 @@ fn init(
             // The process never existed; what it made goes now.
             drop_process(lua, &p);
             Err(e.into_value())
+        }
+    }
+}
+
+/// [`init`] for an entry without imported libraries, in one protected raw call.
+fn init_raw(
+    ctx: &Ctx,
+    slot: u32,
+    pid: Pid,
+    prepared: Rc<Prepared>,
+    args: &Payload,
+) -> Result<(), ErrorValue> {
+    let recipe = prepared.recipe;
+    let p = Rc::new(ProcState::new(slot, pid, prepared, mlua::ffi::LUA_NOREF));
+    // The chunk runs as the new process: its top level may call process.pid() and friends
+    // (but cannot block: there is no task yet). Outside a step (a spawn from another worker)
+    // it gets a slice of its own, so a top level that never returns is still ended.
+    let prev = ctx.set_current(Some(p.clone()), None);
+    let own_slice = !ffi::in_slice();
+    if own_slice {
+        ffi::begin_slice(None, pid.num, std::time::Instant::now(), ctx.watchdog);
+    }
+    let made = ffi::make_process(recipe, args, &p.env);
+    if own_slice {
+        ffi::end_slice();
+    }
+    ctx.set_current(prev.0, prev.1);
+    match made {
+        Ok(made) => {
+            memory::set_category(made.thread, slot);
+            let tid = p.add_task(made.thread);
+            p.main.set(tid);
+            ctx.store(slot, Some(p));
+            Ok(())
+        }
+        Err(e) => {
+            let err = match e {
+                ffi::MakeError::NoMethod => ErrorValue::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "method not found: {}",
+                        p.entry.code.method.as_deref().unwrap_or("")
+                    ),
+                ),
+                ffi::MakeError::Raised(msg) => {
+                    ErrorValue::new(ErrorKind::Unknown, msg).retryable(None)
+                }
+            };
+            Err(err)
         }
     }
 }
@@ -173,7 +225,7 @@ fn drop_process(lua: &Lua, p: &ProcState) {
     for (_, _, r) in p.listeners.borrow_mut().drain(..) {
         ffi::unref(r);
     }
-    ffi::unref(p.env);
+    ffi::unref(p.env.get());
 }
 
 /// Starts a coroutine of the current process (`coroutine.spawn`); returns its thread.

@@ -1,6 +1,7 @@
 //! The Rust values kept inside Starling's tagged userdata (received messages, payload
 //! objects) and the event tables built for `process.events()`.
 
+use std::cell::Cell;
 use std::os::raw::c_int;
 use std::rc::Rc;
 
@@ -79,4 +80,43 @@ pub(crate) struct EventTable {
     pub(crate) at: i64,
     pub(crate) reason: Option<Box<str>>,
     pub(crate) result: Option<ExitReason>,
+}
+
+/// Printed pids kept as Lua strings (registry references), so `msg:from()` and
+/// `process.pid()` for a pid seen recently push an existing string instead of formatting and
+/// interning one. Direct-mapped: a pid evicts whatever shared its slot.
+#[derive(Debug)]
+pub(crate) struct PidStrings {
+    slots: Box<[Cell<(Pid, c_int)>]>,
+}
+
+/// Slots of [`PidStrings`].
+const PID_SLOTS: usize = 256;
+
+impl PidStrings {
+    pub(crate) fn new() -> PidStrings {
+        let none = (Pid::local(starling_core::HostId(u32::MAX), 0), -1);
+        PidStrings {
+            slots: (0..PID_SLOTS).map(|_| Cell::new(none)).collect(),
+        }
+    }
+
+    fn slot(&self, pid: Pid) -> Option<&Cell<(Pid, c_int)>> {
+        let h = (pid.num ^ ((pid.host.0 as u64) << 40) ^ ((pid.node as u64) << 52))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.slots.get((h >> 56) as usize % PID_SLOTS)
+    }
+
+    /// The registry reference of `pid`'s string, if cached.
+    pub(crate) fn get(&self, pid: Pid) -> Option<c_int> {
+        let (p, r) = self.slot(pid)?.get();
+        (p == pid && r > 0).then_some(r)
+    }
+
+    /// Caches `r` (a fresh registry reference) for `pid`; returns the reference it evicts.
+    pub(crate) fn put(&self, pid: Pid, r: c_int) -> Option<c_int> {
+        let slot = self.slot(pid)?;
+        let (_, old) = slot.replace((pid, r));
+        (old > 0).then_some(old)
+    }
 }
