@@ -1,0 +1,158 @@
+//! The hostile suite (issue 11): what a process or a project file does must never crash,
+//! wedge or exhaust the node; it gets a clear, contained failure instead.
+//!
+//! Lua cases are scripts in `tests/hostile/src/cases/`, one per case, listed in
+//! `hostile_cases!` below; each states what must happen in `--!` lines at its top
+//! (`tests/hostile/README.md`). Cases about project files and signals need their own project
+//! or terminal and are plain tests further down.
+
+use std::time::Duration;
+
+use crate::support::{Output, repo, run_in};
+
+/// What a case expects, read from its `--! key: value` lines.
+#[derive(Debug)]
+struct Expect {
+    exit: i32,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+    not_stderr: Vec<String>,
+    flags: Vec<String>,
+    timeout: Duration,
+}
+
+impl Expect {
+    fn parse(name: &str, source: &str) -> Expect {
+        let mut e = Expect {
+            exit: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            not_stderr: Vec::new(),
+            flags: Vec::new(),
+            timeout: Duration::from_secs(120),
+        };
+        // A case may start with a byte order mark (one does, on purpose).
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+        for line in source.lines() {
+            let Some(rest) = line.strip_prefix("--!") else {
+                continue;
+            };
+            let (key, value) = rest
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{name}: `--!{rest}` is not `--! key: value`"));
+            let value = value.trim().to_string();
+            match key.trim() {
+                "exit" => e.exit = value.parse().expect("exit: a number"),
+                "stdout" => e.stdout.push(value),
+                "stderr" => e.stderr.push(value),
+                "not-stderr" => e.not_stderr.push(value),
+                "flags" => e.flags.extend(value.split_whitespace().map(str::to_string)),
+                "timeout" => {
+                    e.timeout = Duration::from_secs(value.parse().expect("timeout: seconds"))
+                }
+                other => panic!("{name}: unknown key `{other}` in `--!{rest}`"),
+            }
+        }
+        e
+    }
+}
+
+/// Signs that the node itself broke, whatever the case expects.
+const BROKEN: [&str; 4] = [
+    "panicked",
+    "overflowed its stack",
+    "fatal runtime error",
+    "RUST_BACKTRACE",
+];
+
+/// Fails unless `out` shows a node that stayed up: a normal exit with a status and none of
+/// the signs in [`BROKEN`] on stderr.
+fn assert_survived(what: &str, out: &Output) {
+    let shown = format!(
+        "{what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(out.code.is_some(), "the node died by a signal: {shown}");
+    for sign in BROKEN {
+        assert!(!out.stderr.contains(sign), "{sign:?} on stderr: {shown}");
+    }
+}
+
+fn run_case(name: &str) {
+    let dir = repo().join("tests/hostile");
+    let file = format!("cases/{name}.lua");
+    let source = std::fs::read_to_string(dir.join("src").join(&file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let expect = Expect::parse(name, &source);
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(expect.flags.iter().cloned());
+    for entry in ["case", "child", "func"] {
+        args.push("-o".into());
+        args.push(format!("hostile:{entry}:source=file://{file}"));
+    }
+    args.extend(["-x".into(), "hostile:case".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_in(&dir, &args, "", expect.timeout);
+    assert_survived(name, &out);
+    let shown = format!(
+        "case {name}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.code, Some(expect.exit), "exit status of {shown}");
+    for want in &expect.stdout {
+        assert!(out.stdout.contains(want), "stdout lacks {want:?}: {shown}");
+    }
+    for want in &expect.stderr {
+        assert!(out.stderr.contains(want), "stderr lacks {want:?}: {shown}");
+    }
+    for unwanted in &expect.not_stderr {
+        assert!(
+            !out.stderr.contains(unwanted),
+            "stderr has {unwanted:?}: {shown}"
+        );
+    }
+}
+
+macro_rules! hostile_cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case(stringify!($name));
+            }
+        )*
+        const CASES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+hostile_cases!(
+    deep_log_fields,
+    deep_log_json,
+    deep_exit_result_relay,
+    bom_source,
+);
+
+#[test]
+fn every_case_is_listed() {
+    let dir = repo().join("tests/hostile/src/cases");
+    let mut scripts: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/hostile/src/cases")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('_'))
+        .filter_map(|n| n.strip_suffix(".lua").map(str::to_string))
+        .collect();
+    scripts.sort();
+    let mut listed: Vec<String> = CASES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        scripts, listed,
+        "cases/*.lua and the hostile_cases! list differ"
+    );
+}
+
+/// The template a new case starts from runs and passes.
+#[test]
+fn the_template_passes() {
+    run_case("_template");
+}
