@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Output, repo, run_in};
+use crate::support::{Output, Project, repo, run_in, script_project};
 
 /// What a case expects, read from its `--! key: value` lines.
 #[derive(Debug)]
@@ -155,4 +155,60 @@ fn every_case_is_listed() {
 #[test]
 fn the_template_passes() {
     run_case("_template");
+}
+
+// ---- project files and the command line ------------------------------------------------------
+
+/// A project with a terminal host and `app:main` (see [`script_project`]).
+fn app() -> Project {
+    script_project("return { main = function() io.print('ran') end }")
+}
+
+/// Runs `starling args…` in `p`, which must fail to load: exit 1 and one `starling: ` line on
+/// stderr, which is returned.
+fn load_error(p: &Project, args: &[&str]) -> String {
+    let out = run_in(p.path(), args, "", Duration::from_secs(60));
+    let what = format!("starling {}", shorten_args(args));
+    assert_survived(&what, &out);
+    assert_eq!(out.code, Some(1), "{what}: {}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("starling: "),
+        "{what}: one `starling:` line expected:\n{}",
+        out.stderr
+    );
+    assert!(
+        lines[0].len() < 400,
+        "{what}: a short message: {}",
+        lines[0]
+    );
+    lines[0].to_string()
+}
+
+fn shorten_args(args: &[&str]) -> String {
+    let all = args.join(" ");
+    all.chars().take(200).collect()
+}
+
+/// Issue 11: an override or `--set` path of 30,000 parts overflowed the main thread's stack.
+#[test]
+fn long_override_paths_are_load_errors() {
+    let p = app();
+    let path = format!("meta{}", ".a".repeat(30_000));
+    let arg = format!("app:main:{path}=1");
+    let err = load_error(&p, &["run", "-o", &arg, "-x", "app:main"]);
+    assert!(err.contains("field path has more than 64 parts"), "{err}");
+
+    let set = format!("logger{}=1", ".a".repeat(30_000));
+    let err = load_error(&p, &["run", "--set", &set, "-x", "app:main"]);
+    assert!(err.contains("key has more than 64 parts"), "{err}");
+
+    std::fs::write(
+        p.path().join(".wippy.yaml"),
+        // An explicit key: YAML limits implicit keys to 1024 characters.
+        format!("override:\n  ? \"app:main:{path}\"\n  : 1\n"),
+    )
+    .expect("write config");
+    let err = load_error(&p, &["run", "-x", "app:main"]);
+    assert!(err.contains("field path has more than 64 parts"), "{err}");
 }
