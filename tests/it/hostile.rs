@@ -212,3 +212,36 @@ fn long_override_paths_are_load_errors() {
     let err = load_error(&p, &["run", "-x", "app:main"]);
     assert!(err.contains("field path has more than 64 parts"), "{err}");
 }
+
+/// Issue 11: `host: { workers: 1000000 }` started a million worker threads (gigabytes before
+/// any process ran); absurd host sizes are load errors naming the file and line.
+#[test]
+fn absurd_host_sizes_are_load_errors() {
+    for (host, want) in [
+        (
+            "workers: 1000000",
+            "host.workers must be at most 1024, found 1000000",
+        ),
+        (
+            "memory_limit: 100TB",
+            "host.memory_limit must be at most 1TB, found 109951162777600 bytes",
+        ),
+        (
+            "max_mailbox: 1000000000000",
+            "host.max_mailbox must be at most 100000000 (or 0 for no limit), found 1000000000000",
+        ),
+    ] {
+        let p = app();
+        p.file(
+            "big.yaml",
+            &format!(
+                "version: \"1.0\"\nnamespace: big\nentries:\n  - name: host\n    kind: process.host\n    host: {{ {host} }}\n    lifecycle: {{ auto_start: true }}\n"
+            ),
+        );
+        let err = load_error(&p, &["run", "-x", "app:main"]);
+        assert_eq!(
+            err,
+            format!("starling: ./src/big.yaml:4: entry big:host: {want}")
+        );
+    }
+}
