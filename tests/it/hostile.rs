@@ -6,6 +6,7 @@
 //! (`tests/hostile/README.md`). Cases about project files and signals need their own project
 //! or terminal and are plain tests further down.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{Output, Project, repo, run_in, script_project};
@@ -244,4 +245,90 @@ fn absurd_host_sizes_are_load_errors() {
             format!("starling: ./src/big.yaml:4: entry big:host: {want}")
         );
     }
+}
+
+/// How a project file is made hostile.
+#[derive(Debug, Clone, Copy)]
+enum Special {
+    /// A symbolic link to `/dev/zero` (endless input).
+    Zero,
+    /// A FIFO with no writer (opening it for reading blocks for ever).
+    Fifo,
+    /// A regular file just over the 16 MiB cap (sparse, so it takes no disk space).
+    Huge,
+}
+
+impl Special {
+    fn make(self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+        match self {
+            Special::Zero => std::os::unix::fs::symlink("/dev/zero", path).expect("symlink"),
+            Special::Fifo => {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(path)
+                    .status()
+                    .expect("mkfifo");
+                assert!(status.success(), "mkfifo {}", path.display());
+            }
+            Special::Huge => std::fs::File::create(path)
+                .and_then(|f| f.set_len((16 << 20) + 1))
+                .expect("sparse file"),
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Special::Zero => "not a regular file (a character device)",
+            Special::Fifo => "not a regular file (a FIFO)",
+            Special::Huge => "larger than 16 MiB (16777217 bytes)",
+        }
+    }
+}
+
+/// Issue 11: a lock file, configuration, definition file or `file://` source that is (or links
+/// to) `/dev/zero` was read until memory ran out, a FIFO blocked the boot for ever, and a huge
+/// file was read whole. Each is refused with an error naming the path.
+#[test]
+fn special_and_huge_project_files_are_refused() {
+    for special in [Special::Zero, Special::Fifo, Special::Huge] {
+        let what = special.message();
+
+        let p = app();
+        special.make(&p.path().join("wippy.lock"));
+        let err = load_error(&p, &["run", "-x", "app:main"]);
+        assert_eq!(err, format!("starling: cannot access ./wippy.lock: {what}"));
+
+        let p = app();
+        special.make(&p.path().join(".wippy.yaml"));
+        let err = load_error(&p, &["run", "-x", "app:main"]);
+        assert_eq!(
+            err,
+            format!("starling: cannot access ./.wippy.yaml: {what}")
+        );
+
+        let p = app();
+        special.make(&p.path().join("extra.yaml"));
+        let err = load_error(&p, &["run", "--config", "extra.yaml", "-x", "app:main"]);
+        assert_eq!(err, format!("starling: cannot access ./extra.yaml: {what}"));
+
+        let p = app();
+        special.make(&p.path().join("src/main.lua"));
+        let err = load_error(&p, &["run", "-x", "app:main"]);
+        assert!(
+            err.starts_with("starling: ./src/_index.yaml:")
+                && err.ends_with(&format!(
+                    "entry app:main: source: file://main.lua: cannot read ./src/main.lua: {what}"
+                )),
+            "{err}"
+        );
+    }
+    // A definition file over the cap (special ones are not definition files: the scan reads
+    // regular files only).
+    let p = app();
+    Special::Huge.make(&p.path().join("src/huge.yaml"));
+    let err = load_error(&p, &["run", "-x", "app:main"]);
+    assert_eq!(
+        err,
+        "starling: cannot access ./src/huge.yaml: larger than 16 MiB (16777217 bytes)"
+    );
 }

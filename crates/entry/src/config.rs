@@ -65,7 +65,9 @@ impl Config {
     ) -> Result<Config, LoadError> {
         let paths: Vec<PathBuf> = if files.is_empty() {
             let default = dir.join(CONFIG_FILE);
-            if default.is_file() {
+            // Whatever stands at the name is read (and refused if it is no regular file, such
+            // as a link to /dev/zero); only a missing one means no configuration.
+            if default.symlink_metadata().is_ok() {
                 vec![default]
             } else {
                 Vec::new()
