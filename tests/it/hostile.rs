@@ -332,3 +332,33 @@ fn special_and_huge_project_files_are_refused() {
         "starling: cannot access ./src/huge.yaml: larger than 16 MiB (16777217 bytes)"
     );
 }
+
+/// Issue 11: `src: ./srcc` (a directory that does not exist) printed only `no terminal.host
+/// found`. The load warns (SPEC 1.1) before anything else, and the error says why nothing
+/// was found.
+#[test]
+fn a_missing_source_directory_is_named() {
+    let p = app();
+    std::fs::write(
+        p.path().join("wippy.lock"),
+        "directories:\n    modules: .wippy\n    src: ./srcc\n",
+    )
+    .expect("write lock");
+    let out = run_in(p.path(), &["run", "-x", "app:main"], "", Duration::from_secs(60));
+    assert_survived("missing src", &out);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].ends_with("\tWARN\tstarling\tsource directory ./srcc not found; no entries loaded"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        lines[1],
+        "starling: no terminal.host found (source directory ./srcc not found, so no entries were loaded)"
+    );
+    // Silent: the error alone still names it.
+    let err = load_error(&p, &["run", "-s", "-x", "app:main"]);
+    assert!(err.contains("source directory ./srcc not found"), "{err}");
+}

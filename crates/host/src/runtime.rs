@@ -286,15 +286,17 @@ fn boot(
     log_flags: LogFlags,
     exec: Option<ExecRequest>,
 ) -> Result<i32, BootError> {
+    // Warnings first: they may explain an error below (a missing source directory explains
+    // `no terminal.host found`).
+    let log = Arc::new(make_sink(&project, log_flags, exec.is_some()));
+    for w in &project.warnings {
+        log.runtime(Level::Warn, w, Vec::new());
+    }
     let program = Arc::new(Program::build(&project.entries).map_err(BootError::Program)?);
     let target = match &exec {
         Some(x) => Some(resolve_target(&project, &x.spec, x.host.as_deref())?),
         None => None,
     };
-    let log = Arc::new(make_sink(&project, log_flags, target.is_some()));
-    for w in &project.warnings {
-        log.runtime(Level::Warn, w, Vec::new());
-    }
 
     let mut builder = Node::builder();
     for e in &project.entries {
