@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Output, Project, repo, run_in, script_project};
+use crate::support::{DEADLINE, Output, Project, repo, run_in, script_project};
 
 /// What a case expects, read from its `--! key: value` lines.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ impl Expect {
             stderr: Vec::new(),
             not_stderr: Vec::new(),
             flags: Vec::new(),
-            timeout: Duration::from_secs(120),
+            timeout: DEADLINE,
         };
         // A case may start with a byte order mark (one does, on purpose).
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
@@ -168,7 +168,7 @@ fn app() -> Project {
 /// Runs `starling args…` in `p`, which must fail to load: exit 1 and one `starling: ` line on
 /// stderr, which is returned.
 fn load_error(p: &Project, args: &[&str]) -> String {
-    let out = run_in(p.path(), args, "", Duration::from_secs(60));
+    let out = run_in(p.path(), args, "", DEADLINE);
     let what = format!("starling {}", shorten_args(args));
     assert_survived(&what, &out);
     assert_eq!(out.code, Some(1), "{what}: {}{}", out.stdout, out.stderr);
@@ -344,13 +344,14 @@ fn a_missing_source_directory_is_named() {
         "directories:\n    modules: .wippy\n    src: ./srcc\n",
     )
     .expect("write lock");
-    let out = run_in(p.path(), &["run", "-x", "app:main"], "", Duration::from_secs(60));
+    let out = run_in(p.path(), &["run", "-x", "app:main"], "", DEADLINE);
     assert_survived("missing src", &out);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", out.stderr);
     assert!(
-        lines[0].ends_with("\tWARN\tstarling\tsource directory ./srcc not found; no entries loaded"),
+        lines[0]
+            .ends_with("\tWARN\tstarling\tsource directory ./srcc not found; no entries loaded"),
         "{}",
         out.stderr
     );

@@ -99,7 +99,7 @@ fn an_external_receiver_gets_messages_and_results() {
     let mut got_result = false;
     while !(got_message && got_result) {
         match rx
-            .recv_timeout(Duration::from_secs(20))
+            .recv_timeout(Duration::from_secs(120))
             .expect("an envelope")
         {
             Envelope::Message { msg, .. } => {

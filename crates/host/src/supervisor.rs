@@ -881,18 +881,19 @@ mod tests {
         assert_eq!(fail(&mut s, short, &boom), Next::GiveUp);
     }
 
-    /// An engine whose spawns take `delay` and whose processes block forever.
-    struct SlowEngine {
+    /// An engine whose spawns wait until the test opens `gate`, and whose processes block
+    /// forever.
+    struct GatedEngine {
         local: std::rc::Rc<starling_core::Local>,
-        delay: Duration,
+        gate: crossbeam_channel::Receiver<()>,
     }
 
-    impl starling_core::Engine for SlowEngine {
+    impl starling_core::Engine for GatedEngine {
         fn step(&mut self, _slot: u32) -> starling_core::Step {
             starling_core::Step::Blocked
         }
         fn spawn(&mut self, req: SpawnRequest) -> Result<Pid, ErrorValue> {
-            std::thread::sleep(self.delay);
+            let _ = self.gate.recv();
             self.local
                 .spawn_local(req.parent, req.flags, req.num, |_, _| Ok(()))
         }
@@ -905,10 +906,12 @@ mod tests {
         let mut b = Node::builder();
         let host = b.host("app:h", starling_core::HostKind::Process);
         let node = b.build();
-        let factory: starling_core::EngineFactory = Arc::new(|local| {
-            Box::new(SlowEngine {
+        // The spawn answers only once the attempt has timed out, however slow the machine.
+        let (open, gate) = crossbeam_channel::unbounded::<()>();
+        let factory: starling_core::EngineFactory = Arc::new(move |local| {
+            Box::new(GatedEngine {
                 local: local.clone(),
-                delay: Duration::from_millis(300),
+                gate: gate.clone(),
             })
         });
         node.start_host(host, 1, factory).expect("start host");
@@ -939,7 +942,18 @@ mod tests {
         sup.start_ready();
         assert_eq!(sup.services[0].state, State::Starting);
         let child = sup.services[0].child.expect("child pid chosen in advance");
-        let end = Instant::now() + Duration::from_secs(5);
+        // A generous deadline: only a hang reaches it.
+        let end = Instant::now() + Duration::from_secs(120);
+        while sup.services[0].state == State::Starting && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+            sup.tick(Instant::now());
+        }
+        assert_eq!(
+            sup.services[0].state,
+            State::Failed,
+            "the attempt timed out"
+        );
+        open.send(()).expect("open the gate");
         let mut late_reply = false;
         while Instant::now() < end && (!late_reply || node.is_alive(child)) {
             if let Ok(Envelope::Wake {
