@@ -14,7 +14,7 @@
 //!   kill; the whole sequence is bounded by `shutdown.timeout`; exit 0.
 //! - A second signal exits at once with status 1; SIGQUIT exits at once with status 131.
 //! - The terminal is put back as it was found (raw mode, echo) on every way out: a return, an
-//!   immediate exit, and a panic of the control thread ([`RestoreTerminal`]).
+//!   immediate exit, and a panic of the control thread (a guard restores it when dropped).
 
 use std::path::PathBuf;
 use std::sync::Arc;
