@@ -5,6 +5,8 @@ mod args;
 mod init;
 mod run;
 
+use std::io::Write;
+
 use clap::Parser;
 
 /// Exit status for command-line and configuration errors.
@@ -36,7 +38,8 @@ pub(crate) fn main() -> i32 {
                     msg.push_str(&format!(": {cause}"));
                 }
             }
-            eprintln!("starling: {msg}");
+            // Not eprintln!: it panics when stderr is gone (a terminal closed after SIGHUP).
+            let _ = writeln!(std::io::stderr(), "starling: {msg}");
             let internal = matches!(
                 e.downcast_ref::<starling_host::BootError>(),
                 Some(starling_host::BootError::Internal(_))

@@ -3,9 +3,7 @@
 //! updated (`STARLING_BLESS=1 cargo test --test it api_surface` rewrites it); review the diff
 //! like any API change and test the new function from Lua.
 
-use std::time::Duration;
-
-use crate::support::{repo, run_in_env};
+use crate::support::{DEADLINE, repo, run_in_env};
 
 #[test]
 fn api_surface_matches_the_listing() {
@@ -13,7 +11,7 @@ fn api_surface_matches_the_listing() {
         &repo().join("tests/lua"),
         &["run", "-x", "test:api_surface"],
         "",
-        Duration::from_secs(30),
+        DEADLINE,
         &[("STARLING_API_SURFACE", "1")],
     );
     out.expect_code(0);

@@ -3,9 +3,8 @@
 //! timestamps replaced by `<time>`.
 
 use std::path::Path;
-use std::time::Duration;
 
-use crate::support::{repo, run_in};
+use crate::support::{DEADLINE, repo, run_in};
 
 /// Replaces the leading `YYYY-MM-DD HH:MM:SS` of each log line with `<time>`.
 pub(crate) fn mask_times(s: &str) -> String {
@@ -29,13 +28,13 @@ pub(crate) fn mask_times(s: &str) -> String {
         .collect()
 }
 
-fn check_transcript(app: &str, case: &str, args: &[&str]) -> Duration {
+fn check_transcript(app: &str, case: &str, args: &[&str]) {
     let dir = repo().join("examples").join(app);
     let t = dir.join("transcripts");
     let read = |ext: &str| {
         std::fs::read_to_string(t.join(format!("{case}.{ext}"))).expect("transcript file")
     };
-    let out = run_in(&dir, args, &read("stdin"), Duration::from_secs(10));
+    let out = run_in(&dir, args, &read("stdin"), DEADLINE);
     out.expect_code(0);
     assert_eq!(
         out.stdout,
@@ -47,18 +46,11 @@ fn check_transcript(app: &str, case: &str, args: &[&str]) -> Duration {
         read("stderr"),
         "stderr differs for {app}/{case}"
     );
-    out.elapsed
 }
 
 #[test]
 fn echo_service_two_lines() {
-    let elapsed = check_transcript("echo-service", "two-lines", &["run", "-x", "app:cli"]);
-    // 200 ms start-up wait + two 100 ms workers + shutdown grace: about half a second.
-    // SPEC §10.5 sets 3 s as the hard limit; allow for a loaded CI machine.
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "echo session took {elapsed:?}"
-    );
+    check_transcript("echo-service", "two-lines", &["run", "-x", "app:cli"]);
 }
 
 #[test]
@@ -73,12 +65,7 @@ fn echo_service_long_exec_form_and_immediate_eof() {
 #[test]
 fn echo_service_empty_line_ends_the_session() {
     let dir = repo().join("examples/echo-service");
-    let out = run_in(
-        &dir,
-        &["run", "-x", "app:cli"],
-        "\nignored\n",
-        Duration::from_secs(10),
-    );
+    let out = run_in(&dir, &["run", "-x", "app:cli"], "\nignored\n", DEADLINE);
     out.expect_code(0);
     assert!(out.stdout.ends_with("\nGoodbye!\n"), "{}", out.stdout);
     assert!(!out.stdout.contains("IGNORED"));
@@ -102,13 +89,10 @@ fn every_example_has_a_transcript() {
 
 #[test]
 fn supervision_backoff_until_the_service_gives_up() {
-    let elapsed = check_transcript("supervision", "backoff", &["run", "-x", "app:backoff"]);
-    // About 0.3 s of restarts and a 0.5 s quiet period; a loose bound against hangs.
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    check_transcript("supervision", "backoff", &["run", "-x", "app:backoff"]);
 }
 
 #[test]
 fn supervision_links_and_trap_links() {
-    let elapsed = check_transcript("supervision", "links", &["run", "-x", "app:links"]);
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    check_transcript("supervision", "links", &["run", "-x", "app:links"]);
 }

@@ -2,18 +2,11 @@
 //! passes when it exits 0. The list below must name every test script (checked by
 //! `every_script_is_listed`).
 
-use std::time::Duration;
-
-use crate::support::{repo, run_in, run_in_env};
+use crate::support::{DEADLINE, repo, run_in, run_in_env};
 
 fn run_lua_test(name: &str) {
     let dir = repo().join("tests/lua");
-    let out = run_in(
-        &dir,
-        &["run", "-x", &format!("test:{name}")],
-        "",
-        Duration::from_secs(30),
-    );
+    let out = run_in(&dir, &["run", "-x", &format!("test:{name}")], "", DEADLINE);
     out.expect_code(0);
 }
 
@@ -98,15 +91,15 @@ fn scheduler_scripts_under_preemption_stress() {
             &dir,
             &["run", "-x", &format!("test:{name}")],
             "",
-            Duration::from_secs(60),
+            DEADLINE,
             &[("STARLING_STRESS_PREEMPT", "1")],
         );
         assert_eq!(out.code, Some(0), "{name} under stress:\n{}", out.stderr);
     }
 }
 
-/// Issue 4: payloads of a million tables, wide and deep, cross processes (slow in debug
-/// builds, hence its own timeout).
+/// Issue 4: payloads of a million tables, wide and deep, cross processes (about a minute and
+/// a gigabyte in a debug build, more on a busy machine, hence a longer deadline).
 #[test]
 fn payload_million_tables() {
     let dir = repo().join("tests/lua");
@@ -114,7 +107,7 @@ fn payload_million_tables() {
         &dir,
         &["run", "-x", "test.helpers:payload_million"],
         "",
-        Duration::from_secs(240),
+        DEADLINE * 3,
     );
     out.expect_code(0);
 }
@@ -135,7 +128,7 @@ fn channel_buffer_million_values() {
         &dir,
         &["run", "-x", "test:channel_buffers_million"],
         "",
-        Duration::from_secs(120),
+        DEADLINE,
     );
     out.expect_code(0);
 }

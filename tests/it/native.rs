@@ -102,8 +102,9 @@ async fn rust(ctx: Context, _args: Payload) -> Result<i64, ErrorValue> {
             "link_lua_die" => {
                 ctx.spawn_linked("test:lua_child", "test:processes", &(ctx.pid(), "fail"))
                     .await?;
-                // The child's failure kills this process while it waits here.
-                ctx.sleep(Duration::from_secs(30)).await;
+                // The child's failure kills this process while it waits here (an hour: only
+                // the failure can end the wait).
+                ctx.sleep(Duration::from_secs(3600)).await;
             }
             "cancel" => {
                 let target: Pid = msg.payload.decode()?;
@@ -305,7 +306,7 @@ fn run_example(name: &str, args: &[&str], stdin: &str) -> crate::support::Output
         "{} not built: run the tests with `cargo test` (it builds the examples)",
         bin.display()
     );
-    crate::support::run_program(&bin, &repo(), args, stdin, Duration::from_secs(20))
+    crate::support::run_program(&bin, &repo(), args, stdin, crate::support::DEADLINE)
 }
 
 /// The Rust and mixed Echo Services print the Lua version's transcript.

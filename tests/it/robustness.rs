@@ -1,8 +1,6 @@
 //! Robustness under load (issue 4): message floods and a small soak of the Echo Service shape.
 
-use std::time::Duration;
-
-use crate::support::{repo, run_in};
+use crate::support::{DEADLINE, repo, run_in};
 
 /// Each process killed for a full mailbox is logged once, as a warning naming it and the limit
 /// (the behaviour itself is checked from Lua by `test:process_mailbox_limit`).
@@ -12,7 +10,7 @@ fn mailbox_overflow_logs_one_warning_per_killed_process() {
         &repo().join("tests/lua"),
         &["run", "-x", "test:process_mailbox_limit"],
         "",
-        Duration::from_secs(60),
+        DEADLINE,
     );
     out.expect_code(0);
     let warnings: Vec<&str> = out
@@ -40,7 +38,7 @@ fn soak_every_request_answered_exactly_once() {
         &repo().join("bench"),
         &["run", "-x", "bench:main", "soak", "1000", "20"],
         "",
-        Duration::from_secs(300),
+        DEADLINE * 2,
     );
     out.expect_code(0);
     let last = out.stdout.lines().last().unwrap_or("");

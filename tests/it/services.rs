@@ -3,19 +3,12 @@
 //! loose bounds (a later delay is not shorter than an earlier one; a gap is not shorter than
 //! the delay logged for it), never against the clock.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use crate::support::{Project, starling};
+use crate::support::{Project, Running, Stream};
 
 /// What a service-mode run logged, with the `-c` elapsed-seconds timestamps.
 struct Run {
     code: Option<i32>,
     lines: Vec<(f64, String)>,
-    /// Time from the first signal to the exit.
-    shutdown: Duration,
 }
 
 impl Run {
@@ -77,86 +70,35 @@ fn parse_lines(stderr: &str) -> Vec<(f64, String)> {
         .collect()
 }
 
-fn signal(pid: u32, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+/// True when `log` shows `until`: every `|` separated part of it, `N*text` meaning N
+/// occurrences of text.
+fn logged(log: &str, until: &str) -> bool {
+    until.split('|').all(|part| match part.split_once('*') {
+        Some((n, text)) if n.parse::<usize>().is_ok() => {
+            log.matches(text).count() >= n.parse().expect("count")
+        }
+        _ => log.contains(part),
+    })
 }
 
-/// Runs `starling run -c extra…` in the project until stderr contains `until` (every `|`
-/// separated part of it, `N*text` for N occurrences of text; at most 5 s), then sends SIGTERM (and a second one after `second`, if
-/// given) and waits for the exit.
-fn run_until(p: &Project, extra: &[&str], until: &str, second: Option<Duration>) -> Run {
-    let mut child = Command::new(starling())
-        .args(["run", "-c"])
-        .args(extra)
-        .current_dir(p.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start starling");
-    let buf = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let reader = {
-        let buf = buf.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                buf.lock()
-                    .expect("log buffer")
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        })
-    };
-    let limit = Instant::now() + Duration::from_secs(5);
-    let seen = |log: &str| {
-        until.split('|').all(|part| match part.split_once('*') {
-            Some((n, text)) if n.parse::<usize>().is_ok() => {
-                log.matches(text).count() >= n.parse().expect("count")
-            }
-            _ => log.contains(part),
-        })
-    };
-    while !seen(&strip_ansi(&buf.lock().expect("log buffer"))) {
-        if Instant::now() > limit {
-            let _ = child.kill();
-            panic!(
-                "{until:?} not logged within 5 s:\n{}",
-                buf.lock().expect("log buffer")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
+/// Runs `starling run -c extra…` in the project until stderr shows `until` (see [`logged`]),
+/// then sends SIGTERM, and a second one once `second` is logged, if given; waits for the exit.
+fn run_until(p: &Project, extra: &[&str], until: &str, second: Option<&str>) -> Run {
+    let mut args = vec!["run", "-c"];
+    args.extend_from_slice(extra);
+    let mut run = Running::start(p.path(), &args);
+    run.wait_for(Stream::Stderr, until, |log| logged(&strip_ansi(log), until));
+    run.signal("TERM");
+    if let Some(second) = second {
+        run.wait_for(Stream::Stderr, second, |log| {
+            logged(&strip_ansi(log), second)
+        });
+        run.signal("TERM");
     }
-    let start = Instant::now();
-    signal(child.id(), "-TERM");
-    if let Some(after) = second {
-        std::thread::sleep(after);
-        signal(child.id(), "-TERM");
-    }
-    let limit = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > limit {
-            let _ = child.kill();
-            panic!("no exit within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let shutdown = start.elapsed();
-    reader.join().expect("stderr reader");
-    let stderr = buf.lock().expect("log buffer").clone();
+    let out = run.finish();
     Run {
-        code: status.code(),
-        lines: parse_lines(&stderr),
-        shutdown,
+        code: out.code,
+        lines: parse_lines(&out.stderr),
     }
 }
 
@@ -231,7 +173,8 @@ fn restarts_back_off_exponentially_and_give_up_after_max_attempts() {
     for (got, want) in delays.iter().zip([50.0, 100.0, 150.0, 150.0]) {
         assert!((got - want).abs() <= want * 0.011 + 1.0, "{delays:?}");
     }
-    // Each restart waits at least its delay, and the second waits longer than the first.
+    // Each restart waits at least its delay (on a busy machine, longer: so gaps are not
+    // compared with each other; the logged delays above show the growth).
     let gaps: Vec<f64> = running
         .windows(2)
         .map(|w| (w[1].0 - w[0].0) * 1000.0)
@@ -239,7 +182,6 @@ fn restarts_back_off_exponentially_and_give_up_after_max_attempts() {
     for (gap, delay) in gaps.iter().zip(&delays) {
         assert!(gap + 2.0 >= *delay, "gaps {gaps:?} delays {delays:?}");
     }
-    assert!(gaps[1] >= gaps[0], "gaps {gaps:?}");
     // No sixth start, and the given-up service does not hold the shutdown.
     assert!(run.find("gave up after 5 attempts") > run.find("is failed"));
     assert!(!run.has("service app:crasher is stopping"));
@@ -375,11 +317,12 @@ fn stop_timeout_then_terminate_and_shutdown_timeout_bound() {
         at("service app:deaf-service is stopped") < at("service app:polite-service is stopping")
     );
     assert!(at("polite leaving") < at("service app:polite-service is stopped"));
-    // The deaf service waited its stop_timeout (100 ms), not the 10 s default.
+    // The deaf service waited its stop_timeout (100 ms; never less), not the 10 s default (a
+    // busy machine makes 100 ms later, but nowhere near 10 s).
     let stopping = run.lines[at("service app:deaf-service is stopping")].0;
     let stopped = run.lines[at("service app:deaf-service is stopped")].0;
     assert!(stopped - stopping >= 0.09, "{}", run.text());
-    assert!(run.shutdown < Duration::from_secs(3), "{:?}", run.shutdown);
+    assert!(stopped - stopping < 9.0, "{}", run.text());
 
     // shutdown.timeout caps the whole stop, whatever a service's stop_timeout says.
     let p = project(
@@ -391,7 +334,6 @@ fn stop_timeout_then_terminate_and_shutdown_timeout_bound() {
     let run = run_until(&p, &["--set", "shutdown.timeout=200ms"], "deaf up", None);
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert!(run.has("shutdown timeout reached"), "{}", run.text());
-    assert!(run.shutdown < Duration::from_secs(3), "{:?}", run.shutdown);
 }
 
 #[test]
@@ -402,11 +344,15 @@ fn a_second_signal_exits_at_once_with_status_1() {
 "#,
         &[],
     );
-    let run = run_until(&p, &[], "deaf up", Some(Duration::from_millis(200)));
+    let run = run_until(
+        &p,
+        &[],
+        "deaf up",
+        Some("service app:deaf-service is stopping"),
+    );
     assert_eq!(run.code, Some(1), "{}", run.text());
-    assert!(run.has("service app:deaf-service is stopping"));
+    assert!(run.has("second signal, exiting at once"), "{}", run.text());
     assert!(!run.has("service app:deaf-service is stopped"));
-    assert!(run.shutdown < Duration::from_secs(3), "{:?}", run.shutdown);
 }
 
 #[test]

@@ -5,6 +5,15 @@
 //! native processes ([`Node::log`](crate::Node::log)) both write through it, so every log line
 //! of a project has one format whoever wrote it.
 
+/// How deeply tables nest inside one log field: a table deeper than this is written as the
+/// string [`TOO_DEEP`] instead of its contents. Rendering, copying and dropping a field recurse
+/// once per level, so the bound keeps them far from the end of any thread's stack whatever a
+/// process logs (a relay logging an EXIT result that holds a table nested 10,000 deep).
+pub const MAX_FIELD_DEPTH: usize = 64;
+
+/// What a table nested deeper than [`MAX_FIELD_DEPTH`] is written as.
+pub const TOO_DEEP: &str = "<too deep>";
+
 /// Log levels, in increasing severity (the numbers match `logmanager.min_level`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

@@ -41,6 +41,22 @@ pub(crate) fn yaml_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Most parts a dotted path of `--set`, `-o` or an `override:` key may have. Configuration and
+/// entries are walked recursively (merging, `${env:…}`, `file://` references, dropping), and
+/// YAML itself nests at most a few hundred levels, so a path of thousands of parts would build
+/// the one tree deep enough to overflow the stack.
+pub const MAX_PATH_PARTS: usize = 64;
+
+/// `text` for an error message: at most 80 characters, with `…` when cut (a path of thousands of
+/// parts must not make a message of thousands of characters).
+pub(crate) fn shorten(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 /// Sets `value` at `path` inside `map`, creating mappings on the way and replacing any
 /// non-mapping value that stands where a mapping is needed.
 pub(crate) fn set_path(map: &mut Map<String, Value>, path: &[&str], value: Value) {

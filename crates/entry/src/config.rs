@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::coerce::{coerce_scalar, set_path, yaml_bool};
+use crate::coerce::{MAX_PATH_PARTS, coerce_scalar, set_path, shorten, yaml_bool};
 use crate::duration::{nanos_to_duration, parse_go_duration};
 use crate::error::LoadError;
 use crate::lock::type_name;
@@ -65,7 +65,9 @@ impl Config {
     ) -> Result<Config, LoadError> {
         let paths: Vec<PathBuf> = if files.is_empty() {
             let default = dir.join(CONFIG_FILE);
-            if default.is_file() {
+            // Whatever stands at the name is read (and refused if it is no regular file, such
+            // as a link to /dev/zero); only a missing one means no configuration.
+            if default.symlink_metadata().is_ok() {
                 vec![default]
             } else {
                 Vec::new()
@@ -256,7 +258,7 @@ fn merge(base: &mut Map<String, Value>, layer: Map<String, Value>) {
 /// Applies one `--set section.path=value`.
 fn apply_set(tree: &mut Map<String, Value>, arg: &str) -> Result<(), LoadError> {
     let fail = |message: &str| LoadError::Set {
-        arg: arg.to_owned(),
+        arg: shorten(arg),
         message: message.to_owned(),
     };
     let (key, value) = arg
@@ -272,6 +274,9 @@ fn apply_set(tree: &mut Map<String, Value>, arg: &str) -> Result<(), LoadError> 
     };
     if path.iter().any(|p| p.is_empty()) {
         return Err(fail("key has an empty part"));
+    }
+    if path.len() > MAX_PATH_PARTS {
+        return Err(fail(&format!("key has more than {MAX_PATH_PARTS} parts")));
     }
     set_path(tree, &path, coerce_scalar(value));
     Ok(())
@@ -458,6 +463,13 @@ mod tests {
         let err = Config::load_with_env(dir.path(), &[], &["a..b=1".into()], no_env)
             .expect_err("empty part");
         assert!(err.to_string().ends_with("key has an empty part"), "{err}");
+        // Issue 11: a path of 30,000 parts is refused (it used to overflow the stack).
+        let long = format!("a{}=1", ".a".repeat(30_000));
+        let err = Config::load_with_env(dir.path(), &[], &[long], no_env).expect_err("long");
+        assert!(
+            err.to_string().ends_with("…\": key has more than 64 parts"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl FileRefs<'_> {
     /// Reads a reference; returns the resolved path and the content.
     pub(crate) fn read(&self, reference: &str) -> Result<(PathBuf, String), String> {
         let path = self.resolve(reference)?;
-        match std::fs::read_to_string(&path) {
+        match crate::read::read_text(&path) {
             Ok(text) => Ok((path, text)),
             Err(e) => Err(format!(
                 "{FILE_PREFIX}{reference}: cannot read {}: {e}",

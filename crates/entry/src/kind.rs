@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 pub use self::host::{
     DEFAULT_LOCAL_QUEUE_SIZE, DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT, DEFAULT_QUEUE_SIZE,
-    MIN_MEMORY_LIMIT, ProcessHostSpec, TerminalHostSpec, parse_size,
+    MAX_MAILBOX_LIMIT, MAX_MEMORY_LIMIT, MAX_WORKERS, MIN_MEMORY_LIMIT, ProcessHostSpec,
+    TerminalHostSpec, parse_size,
 };
 pub use self::lua::{LuaSpec, SourceOrigin};
 pub use self::service::{CONTROL_HOST, ServiceSpec};

@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod lock;
 mod overrides;
 pub mod project;
+pub mod read;
 pub mod scan;
 mod services;
 mod yaml;

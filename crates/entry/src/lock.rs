@@ -43,7 +43,7 @@ impl LockFile {
 /// (`lock file <path>: src directory is empty`), and a non-empty `modules:` list
 /// (`module dependencies are not supported`, SPEC 11.19).
 pub fn read_lock(path: &Path) -> Result<LockFile, LoadError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::read::read_text(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LoadError::LockNotFound {
@@ -170,7 +170,7 @@ pub fn write_lock(path: &Path, src_dir: &str, modules_dir: &str) -> Result<(), L
         return Err(fail("modules directory is empty"));
     }
 
-    let mut root = match std::fs::read_to_string(path) {
+    let mut root = match crate::read::read_text(path) {
         Ok(text) => match yaml::parse_value(path, &text)? {
             Value::Object(map) => map,
             Value::Null => Map::new(),

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::coerce::{coerce_scalar, set_path};
+use crate::coerce::{MAX_PATH_PARTS, coerce_scalar, set_path, shorten};
 use crate::definition::RawEntry;
 use crate::error::LoadError;
 use crate::id::EntryId;
@@ -33,7 +33,7 @@ impl Override {
     /// Parses a command-line `-o ns:entry:path=value` (value typed like `--set`).
     pub(crate) fn from_arg(arg: &str) -> Result<Override, LoadError> {
         let (key, value) = arg.split_once('=').ok_or_else(|| LoadError::Override {
-            target: arg.to_owned(),
+            target: shorten(arg),
             message: "expected namespace:entry:field=value".to_owned(),
         })?;
         Override::parse(arg, key, coerce_scalar(value))
@@ -46,7 +46,7 @@ impl Override {
 
     fn parse(origin: &str, key: &str, value: Value) -> Result<Override, LoadError> {
         let fail = |message: &str| LoadError::Override {
-            target: origin.to_owned(),
+            target: shorten(origin),
             message: message.to_owned(),
         };
         let mut parts = key.splitn(3, ':');
@@ -56,6 +56,11 @@ impl Override {
         };
         if namespace.is_empty() || name.is_empty() {
             return Err(fail("expected namespace:entry:field"));
+        }
+        if path.split('.').nth(MAX_PATH_PARTS).is_some() {
+            return Err(fail(&format!(
+                "field path has more than {MAX_PATH_PARTS} parts"
+            )));
         }
         let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
         if segments.iter().any(String::is_empty) {
@@ -92,7 +97,7 @@ impl Override {
             .iter_mut()
             .find(|e| e.id == self.target)
             .ok_or_else(|| LoadError::Override {
-                target: self.origin.clone(),
+                target: shorten(&self.origin),
                 message: format!("entry {} not found", self.target),
             })?;
         match &self.field {
@@ -219,6 +224,30 @@ mod tests {
                 "{arg}"
             );
         }
+    }
+
+    /// Issue 11: a path of 30,000 parts used to build a tree deep enough to overflow the
+    /// stack; it is refused, and the message quotes only the start of it.
+    #[test]
+    fn long_paths_are_refused() {
+        let long = format!("app:relay:meta{}", ".a".repeat(30_000));
+        for err in [
+            Override::from_arg(&format!("{long}=1")).expect_err("too long"),
+            Override::from_config(&long, json!(1)).expect_err("too long"),
+        ] {
+            let text = err.to_string();
+            assert!(
+                text.ends_with("…\": field path has more than 64 parts"),
+                "{text}"
+            );
+            assert!(text.len() < 200, "{text}");
+        }
+        let parts = vec!["a"; MAX_PATH_PARTS - 1].join(".");
+        let mut entries = [entry()];
+        Override::from_arg(&format!("app:relay:meta.{parts}=1"))
+            .expect("64 parts")
+            .apply(&mut entries)
+            .expect("apply");
     }
 
     #[test]

@@ -169,7 +169,7 @@ fn load_entries(
 ) -> Result<Vec<Entry>, LoadError> {
     let mut files = Vec::new();
     for path in scan::definition_files(src_root)? {
-        let bytes = std::fs::read(&path).map_err(|e| LoadError::io(&path, e))?;
+        let bytes = crate::read::read_file(&path).map_err(|e| LoadError::io(&path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             LoadError::definition(
                 &Site::file(&path),

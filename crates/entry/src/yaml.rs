@@ -219,7 +219,7 @@ pub(crate) fn parse_value(path: &Path, text: &str) -> Result<Value, LoadError> {
 
 /// Reads and parses a YAML file into plain JSON.
 pub(crate) fn read_value(path: &Path) -> Result<Value, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+    let text = crate::read::read_text(path).map_err(|e| LoadError::io(path, e))?;
     parse_value(path, &text)
 }
 

@@ -25,11 +25,28 @@ fn parse_id(s: &str, spec: &str) -> Result<EntryId, BootError> {
 }
 
 /// Resolves `-x spec` (`app:cli` or `app:terminal/app:cli`) with an optional `--host`.
+///
+/// When the project's source directory does not exist (a warning at load, SPEC 1.1), an error
+/// about a missing host or entry says so, since that is why nothing was found.
 pub fn resolve_target(
     project: &Project,
     spec: &str,
     host: Option<&str>,
 ) -> Result<ExecTarget, BootError> {
+    resolve(project, spec, host).map_err(|e| match e {
+        BootError::Exec(message)
+            if !project.src_root().is_dir() && !message.starts_with("invalid exec spec") =>
+        {
+            BootError::Exec(format!(
+                "{message} (source directory {} not found, so no entries were loaded)",
+                project.src_root().display()
+            ))
+        }
+        other => other,
+    })
+}
+
+fn resolve(project: &Project, spec: &str, host: Option<&str>) -> Result<ExecTarget, BootError> {
     let (host_part, entry_part) = match spec.split_once('/') {
         Some((h, e)) => (Some(h), e),
         None => (None, spec),

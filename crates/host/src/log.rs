@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value as Json;
+use starling_core::log::{MAX_FIELD_DEPTH, TOO_DEEP};
 use starling_lua::{Level, LogRecord};
 
 use crate::terminal::StdTerminal;
@@ -161,64 +162,83 @@ pub fn console_line(ts: &str, rec: &LogRecord, color: bool) -> String {
 
 /// Fields as a JSON object with `": "` and `", "` separators, in the given order.
 pub fn write_fields(s: &mut String, fields: &[(String, Json)]) {
+    write_object(s, fields.iter().map(|(k, v)| (k.as_str(), v)), CONSOLE, 0);
+}
+
+/// Separators between a key and its value, and between items.
+type Separators = (&'static str, &'static str);
+const CONSOLE: Separators = (": ", ", ");
+const COMPACT: Separators = (":", ",");
+
+/// Writes an object found at `depth` (0: the record's own fields); its values are one deeper.
+fn write_object<'a>(
+    s: &mut String,
+    items: impl Iterator<Item = (&'a str, &'a Json)>,
+    sep: Separators,
+    depth: usize,
+) {
     s.push('{');
-    for (i, (k, v)) in fields.iter().enumerate() {
+    for (i, (k, v)) in items.enumerate() {
         if i > 0 {
-            s.push_str(", ");
+            s.push_str(sep.1);
         }
-        s.push_str(&Json::String(k.clone()).to_string());
-        s.push_str(": ");
-        write_json(s, v);
+        write_string(s, k);
+        s.push_str(sep.0);
+        write_json(s, v, sep, depth + 1);
     }
     s.push('}');
 }
 
-fn write_json(s: &mut String, v: &Json) {
+fn write_string(s: &mut String, text: &str) {
+    // A string alone cannot fail to encode, and it does not recurse.
+    s.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// Writes `v` found at `depth`: objects and arrays deeper than [`MAX_FIELD_DEPTH`] become
+/// `"<too deep>"`, so a value built in Rust (a native process's fields) cannot make the
+/// writer recurse without bound either (the Lua logger already cuts its fields there).
+fn write_json(s: &mut String, v: &Json, sep: Separators, depth: usize) {
     match v {
-        Json::Object(m) => {
-            s.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                s.push_str(&Json::String(k.clone()).to_string());
-                s.push_str(": ");
-                write_json(s, v);
-            }
-            s.push('}');
-        }
+        Json::Object(_) | Json::Array(_) if depth > MAX_FIELD_DEPTH => write_string(s, TOO_DEEP),
+        Json::Object(m) => write_object(s, m.iter().map(|(k, v)| (k.as_str(), v)), sep, depth),
         Json::Array(a) => {
             s.push('[');
             for (i, v) in a.iter().enumerate() {
                 if i > 0 {
-                    s.push_str(", ");
+                    s.push_str(sep.1);
                 }
-                write_json(s, v);
+                write_json(s, v, sep, depth + 1);
             }
             s.push(']');
         }
-        other => s.push_str(&other.to_string()),
+        Json::String(text) => write_string(s, text),
+        scalar => s.push_str(&scalar.to_string()),
     }
 }
 
 fn json_line(rec: &LogRecord) -> String {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "ts".into(),
-        Json::String(jiff::Timestamp::now().to_string()),
-    );
-    m.insert(
-        "level".into(),
-        Json::String(rec.level.as_str().to_lowercase()),
-    );
+    let ts = Json::String(jiff::Timestamp::now().to_string());
+    let level = Json::String(rec.level.as_str().to_lowercase());
+    let name = Json::String(rec.name.clone());
+    let msg = Json::String(rec.message.clone());
+    let mut head: Vec<(&str, &Json)> = vec![("ts", &ts), ("level", &level)];
     if !rec.name.is_empty() {
-        m.insert("logger".into(), Json::String(rec.name.clone()));
+        head.push(("logger", &name));
     }
-    m.insert("msg".into(), Json::String(rec.message.clone()));
-    for (k, v) in &rec.fields {
-        m.insert(k.clone(), v.clone());
+    head.push(("msg", &msg));
+    // A field named like a header key replaces it in place, as in a JSON object.
+    let mut items: Vec<(&str, &Json)> = Vec::with_capacity(head.len() + rec.fields.len());
+    for (k, v) in head
+        .into_iter()
+        .chain(rec.fields.iter().map(|(k, v)| (k.as_str(), v)))
+    {
+        match items.iter_mut().find(|(ik, _)| *ik == k) {
+            Some(slot) => slot.1 = v,
+            None => items.push((k, v)),
+        }
     }
-    let mut s = Json::Object(m).to_string();
+    let mut s = String::with_capacity(128);
+    write_object(&mut s, items.into_iter(), COMPACT, 0);
     s.push('\n');
     s
 }
@@ -262,6 +282,51 @@ mod tests {
         assert_eq!(v["level"], "info");
         assert_eq!(v["msg"], "stats");
         assert_eq!(v["messages"], 1);
+    }
+
+    /// Issue 11: values nested deeper than the field limit are cut with a marker by both
+    /// encodings (a native process can hand over any `serde_json::Value`).
+    #[test]
+    fn deep_values_are_cut_with_a_marker() {
+        let mut deep = Json::from(1);
+        for i in 0..200 {
+            deep = if i % 2 == 0 {
+                serde_json::json!({ "a": deep })
+            } else {
+                serde_json::json!([deep])
+            };
+        }
+        let mut r = rec();
+        r.fields = vec![("deep".into(), deep)];
+        let console = console_line("T", &r, false);
+        assert_eq!(
+            console.matches('{').count(),
+            1 + MAX_FIELD_DEPTH / 2,
+            "{console}"
+        );
+        assert!(console.contains(TOO_DEEP), "{console}");
+        let line = json_line(&r);
+        let v: Json = serde_json::from_str(&line).expect("valid json");
+        let mut cur = &v["deep"];
+        let mut levels = 0;
+        while let Some(next) = cur.get("a").or_else(|| cur.get(0)) {
+            cur = next;
+            levels += 1;
+        }
+        assert_eq!(levels, MAX_FIELD_DEPTH);
+        assert_eq!(cur, TOO_DEEP);
+    }
+
+    #[test]
+    fn json_fields_named_like_the_header_replace_it() {
+        let mut r = rec();
+        r.fields = vec![("msg".into(), Json::from(5)), ("z".into(), Json::Null)];
+        let line = json_line(&r);
+        assert!(line.starts_with("{\"ts\":\""), "{line}");
+        assert!(
+            line.ends_with(",\"level\":\"info\",\"msg\":5,\"z\":null}\n"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! # Shutdown
 //! - Exec mode, process finished: services get CANCEL and a short grace period
 //!   ([`EXEC_GRACE`]); whatever is left (the Echo relay ignores CANCEL) ends with the OS process.
-//! - Exec mode, SIGINT/SIGTERM: the exec process gets CANCEL and [`INTERRUPT_GRACE`] to end,
-//!   then the same; exit 130/143.
-//! - Service mode, SIGINT/SIGTERM: services stop in reverse dependency order (a service once
-//!   nothing that requires it is left), each with CANCEL, up to its `stop_timeout`, then a
+//! - Exec mode, SIGINT/SIGTERM/SIGHUP: the exec process gets CANCEL and [`INTERRUPT_GRACE`]
+//!   to end, then the same; exit 130/143/129.
+//! - Service mode, SIGINT/SIGTERM/SIGHUP: services stop in reverse dependency order (a service
+//!   once nothing that requires it is left), each with CANCEL, up to its `stop_timeout`, then a
 //!   kill; the whole sequence is bounded by `shutdown.timeout`; exit 0.
-//! - A second signal exits at once with status 1.
+//! - A second signal exits at once with status 1; SIGQUIT exits at once with status 131.
+//! - The terminal is put back as it was found (raw mode, echo) on every way out: a return, an
+//!   immediate exit, and a panic of the control thread (a guard restores it when dropped).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -292,15 +294,17 @@ fn boot(
     log_flags: LogFlags,
     exec: Option<ExecRequest>,
 ) -> Result<i32, BootError> {
+    // Warnings first: they may explain an error below (a missing source directory explains
+    // `no terminal.host found`).
+    let log = Arc::new(make_sink(&project, log_flags, exec.is_some()));
+    for w in &project.warnings {
+        log.runtime(Level::Warn, w, Vec::new());
+    }
     let program = Arc::new(Program::build(&project.entries).map_err(BootError::Program)?);
     let target = match &exec {
         Some(x) => Some(resolve_target(&project, &x.spec, x.host.as_deref())?),
         None => None,
     };
-    let log = Arc::new(make_sink(&project, log_flags, target.is_some()));
-    for w in &project.warnings {
-        log.runtime(Level::Warn, w, Vec::new());
-    }
 
     let mut builder = Node::builder();
     for e in &project.entries {
@@ -336,6 +340,7 @@ fn boot(
     node.set_log(Arc::new(NodeLog(log.clone())));
     let args = exec.as_ref().map(|x| x.args.clone()).unwrap_or_default();
     let terminal = Arc::new(StdTerminal::new(args.clone()));
+    let _restore = RestoreTerminal(terminal.clone());
     terminal.attach(node.clone());
     log.attach_terminal(terminal.clone());
     let services: Arc<dyn Services> = Arc::new(HostServices {
@@ -390,12 +395,21 @@ fn boot(
         }
         None => control.run_services(project.config.shutdown_timeout()),
     };
-    let node_failure = node.failure().map(str::to_string);
-    terminal.restore();
-    if let Some(failure) = node_failure {
-        return Err(BootError::Internal(failure));
+    // A failed worker ended the run: report it (the guard restores the terminal).
+    if let Some(failure) = node.failure() {
+        return Err(BootError::Internal(failure.to_string()));
     }
     Ok(code)
+}
+
+/// Restores the terminal when dropped: when `boot` returns, and when the control thread
+/// unwinds from a panic, so a program that left raw mode on never leaves the shell without echo.
+struct RestoreTerminal(Arc<StdTerminal>);
+
+impl Drop for RestoreTerminal {
+    fn drop(&mut self) {
+        self.0.restore();
+    }
 }
 
 /// The host's log as the node's sink, for native processes.
@@ -411,10 +425,12 @@ impl starling_core::LogSink for NodeLog {
     }
 }
 
+/// Signals that stop the runtime gracefully (SIGHUP: the terminal went away, or a supervisor
+/// asks, as for SIGTERM), plus SIGQUIT, which exits at once.
 fn install_signals() -> Result<Receiver<i32>, BootError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(BootError::Signals)?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
+        .map_err(BootError::Signals)?;
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new()
         .name("signals".into())
@@ -502,16 +518,26 @@ impl Control {
     }
 
     fn on_signal(&mut self, sig: i32) {
+        if sig == signal_hook::consts::SIGQUIT {
+            self.log
+                .runtime(Level::Warn, "SIGQUIT, exiting at once", Vec::new());
+            self.exit_now(128 + sig);
+        }
         if self.signal.is_some() {
             // Second signal: give up on a graceful stop (SPEC §3.3, §11.3).
             self.log
                 .runtime(Level::Warn, "second signal, exiting at once", Vec::new());
-            if let Some(t) = &self.terminal {
-                t.restore();
-            }
-            std::process::exit(1);
+            self.exit_now(1);
         }
         self.signal = Some(sig);
+    }
+
+    /// Ends the OS process without a graceful stop, with the terminal restored.
+    fn exit_now(&self, code: i32) -> ! {
+        if let Some(t) = &self.terminal {
+            t.restore();
+        }
+        std::process::exit(code);
     }
 
     fn handle(&mut self, env: Envelope) {
@@ -601,7 +627,9 @@ impl Control {
         }
         if let Err(e) = self.node.request_spawn(req) {
             self.log.set_hidden(false);
-            eprintln!("starling: {}", e.full_message());
+            use std::io::Write;
+            // Not eprintln!: it panics when stderr is gone (a closed terminal after SIGHUP).
+            let _ = writeln!(std::io::stderr(), "starling: {}", e.full_message());
             return 1;
         }
         let result = loop {

@@ -881,12 +881,13 @@ mod tests {
         assert_eq!(fail(&mut s, short, &boom), Next::GiveUp);
     }
 
-    /// An engine whose spawns take `delay` and whose processes block forever.
-    struct SlowEngine {
-        delay: Duration,
+    /// An engine whose process starts wait until the test opens `gate`, and whose processes
+    /// block forever.
+    struct GatedEngine {
+        gate: crossbeam_channel::Receiver<()>,
     }
 
-    impl starling_core::Engine for SlowEngine {
+    impl starling_core::Engine for GatedEngine {
         fn step(&mut self, _slot: u32) -> starling_core::Step {
             starling_core::Step::Blocked
         }
@@ -896,7 +897,7 @@ mod tests {
             _pid: Pid,
             _args: starling_core::StartArgs,
         ) -> Result<(), ErrorValue> {
-            std::thread::sleep(self.delay);
+            let _ = self.gate.recv();
             Ok(())
         }
         fn release(&mut self, _slot: u32) {}
@@ -908,10 +909,10 @@ mod tests {
         let mut b = Node::builder();
         let host = b.host("app:h", starling_core::HostKind::Process);
         let node = b.build();
-        let setup = starling_core::WorkerSetup::single(Arc::new(|_| {
-            Box::new(SlowEngine {
-                delay: Duration::from_millis(300),
-            })
+        // The spawn answers only once the attempt has timed out, however slow the machine.
+        let (open, gate) = crossbeam_channel::unbounded::<()>();
+        let setup = starling_core::WorkerSetup::single(Arc::new(move |_| {
+            Box::new(GatedEngine { gate: gate.clone() })
         }));
         starling_core::start_host(&node, host, 1, setup).expect("start host");
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -941,7 +942,18 @@ mod tests {
         sup.start_ready();
         assert_eq!(sup.services[0].state, State::Starting);
         let child = sup.services[0].child.expect("child pid chosen in advance");
-        let end = Instant::now() + Duration::from_secs(5);
+        // A generous deadline: only a hang reaches it.
+        let end = Instant::now() + Duration::from_secs(120);
+        while sup.services[0].state == State::Starting && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+            sup.tick(Instant::now());
+        }
+        assert_eq!(
+            sup.services[0].state,
+            State::Failed,
+            "the attempt timed out"
+        );
+        open.send(()).expect("open the gate");
         let mut late_reply = false;
         while Instant::now() < end && (!late_reply || node.is_alive(child)) {
             if let Ok(Envelope::Wake {

@@ -270,8 +270,11 @@ fn compile(id: &Arc<str>, kind: CodeKind, spec: &LuaSpec) -> Result<Code, Progra
             });
         }
     }
+    // A UTF-8 byte order mark (editors on Windows write one) is not Lua; it sits on line 1,
+    // so dropping it keeps every line number.
+    let text = spec.source.strip_prefix('\u{feff}').unwrap_or(&spec.source);
     // Wippy's typed syntax becomes Luau first; line numbers are unchanged.
-    let source = crate::syntax::rewrite(&spec.source);
+    let source = crate::syntax::rewrite(text);
     let bytecode = mlua::chunk::Compiler::new()
         .set_optimization_level(1)
         .set_debug_level(1)
@@ -351,6 +354,18 @@ mod tests {
         assert_eq!(file, "app:x");
         assert_eq!(*line, Some(2));
         assert!(err.to_string().starts_with("app:x:2: "), "{err}");
+    }
+
+    /// Issue 11: a source saved with a byte order mark compiles, with its line numbers.
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let mut p = Program::default();
+        p.insert_source("app:x", "\u{feff}return 1", None, &[])
+            .expect("compiles");
+        let err = p
+            .insert_source("app:y", "\u{feff}local x = 1\nlocal = 2", None, &[])
+            .unwrap_err();
+        assert!(err.to_string().starts_with("app:y:2: "), "{err}");
     }
 
     #[test]

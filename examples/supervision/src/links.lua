@@ -3,9 +3,9 @@ local io = require("io")
 local time = require("time")
 
 local function expect_message(inbox, topic)
-    local r = channel.select({ inbox:case_receive(), time.after("1s"):case_receive() })
+    local r = channel.select({ inbox:case_receive(), time.after("60s"):case_receive() })
     if r.channel ~= inbox then
-        error("no '" .. topic .. "' message within 1s")
+        error("no '" .. topic .. "' message within 60s")
     end
     local msg = r.value
     if msg:topic() ~= topic then
@@ -15,9 +15,9 @@ local function expect_message(inbox, topic)
 end
 
 local function expect_exit(events, pid)
-    local r = channel.select({ events:case_receive(), time.after("1s"):case_receive() })
+    local r = channel.select({ events:case_receive(), time.after("60s"):case_receive() })
     if r.channel ~= events then
-        error("no EXIT within 1s")
+        error("no EXIT within 60s")
     end
     local ev = r.value
     assert(ev.kind == process.event.EXIT and ev.from == pid, "unexpected event " .. ev.kind)

@@ -8,7 +8,7 @@
 -- strings, then 1e6 tables, in one buffer): tests/it/lua.rs runs it in release builds only.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("60s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

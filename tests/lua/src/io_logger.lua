@@ -1,7 +1,7 @@
 -- SPEC 9.1 / 9.2 / 4.2: io outside a terminal host, io.args, logger methods, print.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("2s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value, r.ok
 end

@@ -29,7 +29,7 @@ local function main(parent)
     end
     local inbox = process.inbox()
     assert(process.spawn("test:io_outside_terminal", "test:processes", process.pid()))
-    local r = channel.select({ inbox:case_receive(), time.after("5s"):case_receive() })
+    local r = channel.select({ inbox:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == inbox, "no report from the child")
     local rep = r.value:payload():data()
     assert(rep.args_type == "table" and rep.nargs == 0, "io.args() is {} outside a terminal")

@@ -4,7 +4,7 @@
 local strings = require("strings")
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("3s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

@@ -5,7 +5,7 @@
 local SMALL = "test:small"
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("20s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end
@@ -43,7 +43,7 @@ local function hog(mode)
     -- Keep the neighbour working while the hog grows.
     local n = 0
     local exit
-    local deadline = time.after("20s")
+    local deadline = time.after("120s")
     while not exit do
         process.send(echo, "ping", n)
         local r = channel.select({ events:case_receive(), inbox:case_receive(), deadline:case_receive() })

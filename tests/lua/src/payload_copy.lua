@@ -2,7 +2,7 @@
 -- other processes (echo, mutator) and must come back with the same shape.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("2s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value, r.ok
 end

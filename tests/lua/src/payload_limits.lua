@@ -2,7 +2,7 @@
 -- the sender; the receiver and the runtime never fall over (SPEC 6).
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("20s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

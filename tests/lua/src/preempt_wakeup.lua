@@ -9,7 +9,7 @@ local function main()
         assert(process.spawn("test.helpers:churner", "test:processes", me, 400))
     end
     local done = 0
-    local deadline = time.after("20s")
+    local deadline = time.after("120s")
     while done < n do
         local r = channel.select({ inbox:case_receive(), deadline:case_receive() })
         assert(r.channel == inbox, "churners stalled: " .. done .. " of " .. n .. " finished")

@@ -1,9 +1,18 @@
 -- SPEC 5.1, 5.4, 5.6: monitor/unmonitor, terminate, cancel, exec, names released at exit.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("3s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
+end
+
+-- Waits until `pid` has ended (sends to it fail), without monitoring it.
+local function ended(pid)
+    local deadline = time.now():add("120s")
+    while process.send(pid, "still there?") do
+        assert(time.now():before(deadline), "process did not end: " .. tostring(pid))
+        time.sleep("5ms")
+    end
 end
 
 local function nothing(ch, what)
@@ -22,6 +31,7 @@ local function main()
     assert(v == nil and err:kind() == errors.ALREADY_EXISTS and err:message() == "already monitoring pid")
     assert(process.unmonitor(a) == true)
     process.send(a, "quit")
+    ended(a)
     nothing(events, "EXIT after unmonitor")
     v, err = process.monitor(a)
     assert(v == nil and err:kind() == errors.NOT_FOUND and err:message() == "pid not registered", tostring(err))

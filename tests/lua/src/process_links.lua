@@ -2,7 +2,7 @@
 -- "linked process failed", with trap_links it gets LINK_DOWN; monitors see the cascade.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("3s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

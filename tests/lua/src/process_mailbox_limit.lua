@@ -7,7 +7,7 @@ local SMALL = "test:small_mailbox"
 local OVERFLOW = "mailbox overflow: more than 100 messages queued"
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("10s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

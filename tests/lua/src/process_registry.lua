@@ -1,7 +1,7 @@
 -- SPEC 5.6: register / lookup / unregister, conflicts, release on exit, cluster scopes.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("2s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value, r.ok
 end

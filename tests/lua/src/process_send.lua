@@ -2,7 +2,7 @@
 
 -- Receives from ch, failing instead of hanging when nothing arrives within 2 s.
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("2s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value, r.ok
 end

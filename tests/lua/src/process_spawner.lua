@@ -2,7 +2,7 @@
 -- spawn signatures; with_name registers the child, with_message queues its first messages.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("3s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

@@ -2,7 +2,7 @@
 -- catchable by pcall; uncaught, it ends only that process.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("10s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

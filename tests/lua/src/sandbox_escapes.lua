@@ -2,7 +2,7 @@
 -- list of globals; this covers attempts to use what is there to reach shared or foreign state.
 
 local function recv(ch, what)
-    local r = channel.select({ ch:case_receive(), time.after("5s"):case_receive() })
+    local r = channel.select({ ch:case_receive(), time.after("120s"):case_receive() })
     assert(r.channel == ch, "timed out waiting for " .. what)
     return r.value
 end

@@ -14,27 +14,32 @@ local function main()
     local t0 = time.now()
     local r = table.pack(time.sleep("20ms"))
     local ms = elapsed_ms(t0)
-    assert(ms >= 19 and ms < 500, "sleep 20ms took " .. ms)
+    assert(ms >= 19, "sleep 20ms took " .. ms)
     assert(r[1] == nil, "sleep returns nothing")
     t0 = time.now()
     time.sleep(15 * time.MILLISECOND)
     ms = elapsed_ms(t0)
-    assert(ms >= 14 and ms < 500, "sleep(number ns) took " .. ms)
+    assert(ms >= 14, "sleep(number ns) took " .. ms)
     t0 = time.now()
     time.sleep(15e6 + 0.9) -- fraction truncated
     assert(elapsed_ms(t0) >= 14)
     t0 = time.now()
     time.sleep(time.parse_duration("15ms"))
     ms = elapsed_ms(t0)
-    assert(ms >= 14 and ms < 500, "sleep(Duration) took " .. ms)
+    assert(ms >= 14, "sleep(Duration) took " .. ms)
 
-    -- d <= 0 returns at once
+    -- d <= 0 returns at once: it does not block, so no other coroutine runs meanwhile
     for _, d in ipairs({ 0, "0", "0s", -5, "-1s", time.parse_duration("-1ms") }) do
-        t0 = time.now()
+        local ran = false
+        coroutine.spawn(function()
+            ran = true
+        end)
         local rr = table.pack(pcall(time.sleep, d))
         assert(rr[1] == true, "sleep(" .. tostring(d) .. ") raised: " .. tostring(rr[2]))
         assert(rr[2] == nil, "sleep(" .. tostring(d) .. ") returned " .. tostring(rr[2]))
-        assert(elapsed_ms(t0) < 20, "sleep(" .. tostring(d) .. ") returns at once")
+        assert(not ran, "sleep(" .. tostring(d) .. ") returns at once")
+        time.sleep("1ms")
+        assert(ran)
     end
 
     -- bad input: nil, err INVALID, returned, not raised
@@ -51,9 +56,9 @@ local function main()
     local v, ok = ch:receive()
     ms = elapsed_ms(t0)
     assert(ok == true and v ~= nil, "after delivers a value")
-    assert(ms >= 19 and ms < 500, "after 20ms took " .. ms)
+    assert(ms >= 19, "after 20ms took " .. ms)
     assert(type(v.unix) == "function" or type(v.sub) == "function", "the value is a Time")
-    assert(math.abs(v:sub(time.now()):milliseconds()) < 100, "the value is about now")
+    assert(v:sub(t0):milliseconds() >= 19 and not time.now():before(v), "the value is when it fired")
     v, ok = ch:receive()
     assert(v == nil and ok == false, "closed after firing once")
     v, ok = ch:receive()
@@ -89,10 +94,13 @@ local function main()
     assert(math.abs(d:seconds() - d:nanoseconds() / 1e9) < 1e-9)
     assert(math.abs(d:minutes() - d:nanoseconds() / 60e9) < 1e-12)
     assert(math.abs(d:hours() - d:nanoseconds() / 3600e9) < 1e-12)
-    assert(d:seconds() > 0 and d:seconds() < 1, "seconds() is a float: " .. d:seconds())
+    assert(d:seconds() > 0, "seconds() of a positive duration")
+    assert(time.parse_duration("1500ms"):seconds() == 1.5, "seconds() is a float")
     assert(n1:sub(n1):nanoseconds() == 0)
     -- now agrees with os.time
-    assert(math.abs(time.now():unix() - os.time()) <= 1)
+    local before = os.time()
+    local now = time.now():unix()
+    assert(before <= now and now <= os.time(), "time.now() agrees with os.time()")
 
     -- time.unix
     local t = time.unix(1700000000, 5)

@@ -26,7 +26,7 @@ local function main()
     timer:reset("20ms")
     timer:channel():receive()
     local waited = ms_since(t0)
-    assert(waited >= 19 and waited < 1000, waited)
+    assert(waited >= 19, waited)
     assert(not pcall(timer.reset, timer, 0), "reset needs a positive duration")
 
     -- a ticker ticks until stopped

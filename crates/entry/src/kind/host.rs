@@ -14,6 +14,15 @@ pub const DEFAULT_MAX_MAILBOX: usize = 1_000_000;
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 /// The smallest `host.memory_limit` accepted: a VM with its modules takes about 1 MB.
 pub const MIN_MEMORY_LIMIT: u64 = 4 << 20;
+/// The largest `host.memory_limit` accepted (1 TiB per worker): anything bigger is a typo.
+pub const MAX_MEMORY_LIMIT: u64 = 1 << 40;
+/// The most `host.workers` a host may have. Each is a thread with its own Lua VM (about
+/// 0.5 MB before any process runs), so a million would take the machine down at boot;
+/// Erlang caps its schedulers at the same number.
+pub const MAX_WORKERS: usize = 1024;
+/// The largest `host.max_mailbox` other than 0 (no limit): a hundred million queued messages
+/// is tens of gigabytes, past which the limit protects nothing.
+pub const MAX_MAILBOX_LIMIT: usize = 100_000_000;
 
 /// A host that runs Lua processes on a worker pool.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,11 +70,25 @@ impl ProcessHostSpec {
                 }),
             }
         };
+        let workers = size("workers", cpus)?;
+        if workers > MAX_WORKERS {
+            return Err(host.error(format!(
+                "{} must be at most {MAX_WORKERS}, found {workers}",
+                host.name("workers")
+            )));
+        }
+        let max_mailbox = limit("max_mailbox", DEFAULT_MAX_MAILBOX)?;
+        if max_mailbox > MAX_MAILBOX_LIMIT {
+            return Err(host.error(format!(
+                "{} must be at most {MAX_MAILBOX_LIMIT} (or 0 for no limit), found {max_mailbox}",
+                host.name("max_mailbox")
+            )));
+        }
         Ok(ProcessHostSpec {
-            workers: size("workers", cpus)?,
+            workers,
             queue_size: size("queue_size", DEFAULT_QUEUE_SIZE)?,
             local_queue_size: size("local_queue_size", DEFAULT_LOCAL_QUEUE_SIZE)?,
-            max_mailbox: limit("max_mailbox", DEFAULT_MAX_MAILBOX)?,
+            max_mailbox,
             memory_limit: memory_limit(&host)?,
             lifecycle: Lifecycle::from_fields(data)?,
         })
@@ -99,6 +122,10 @@ fn memory_limit(host: &Fields<'_>) -> Result<u64, LoadError> {
         None | Some(0) => Ok(DEFAULT_MEMORY_LIMIT),
         Some(n) if n < MIN_MEMORY_LIMIT => Err(host.error(format!(
             "{} must be at least 4MB, found {n} bytes",
+            host.name(key)
+        ))),
+        Some(n) if n > MAX_MEMORY_LIMIT => Err(host.error(format!(
+            "{} must be at most 1TB, found {n} bytes",
             host.name(key)
         ))),
         Some(n) => Ok(n),
@@ -231,6 +258,46 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    /// Issue 11: `workers: 1000000` started a million threads; absurd limits are load errors.
+    #[test]
+    fn absurd_sizes_are_errors() {
+        let host = |v: Value| process_host(json!({ "host": v }));
+        assert_eq!(host(json!({"workers": 1024})).map(|s| s.workers), Ok(1024));
+        assert_eq!(
+            host(json!({"workers": 1_000_000})),
+            Err(
+                "a.yaml:2: entry app:processes: host.workers must be at most 1024, found 1000000"
+                    .into()
+            )
+        );
+        assert_eq!(
+            host(json!({"max_mailbox": 100_000_000})).map(|s| s.max_mailbox),
+            Ok(100_000_000)
+        );
+        assert_eq!(
+            host(json!({"max_mailbox": 100_000_001})),
+            Err(
+                "a.yaml:2: entry app:processes: host.max_mailbox must be at most 100000000 \
+                 (or 0 for no limit), found 100000001"
+                    .into()
+            )
+        );
+        assert_eq!(
+            host(json!({"memory_limit": "1TB"})).map(|s| s.memory_limit),
+            Ok(1 << 40)
+        );
+        assert_eq!(
+            host(json!({"memory_limit": "1025GB"})),
+            Err(
+                "a.yaml:2: entry app:processes: host.memory_limit must be at most 1TB, \
+                 found 1100585369600 bytes"
+                    .into()
+            )
+        );
+        assert!(host(json!({"memory_limit": 1e30})).is_err());
+        assert!(host(json!({"memory_limit": "99999999999TB"})).is_err());
     }
 
     #[test]

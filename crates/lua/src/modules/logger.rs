@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
+use starling_core::log::{MAX_FIELD_DEPTH, TOO_DEEP};
 
 use crate::args::arg_type;
 use crate::engine::{Ctx, misuse};
@@ -19,13 +20,19 @@ struct Logger {
     fields: Vec<(String, Json)>,
 }
 
-/// Converts a Lua value for a log field; `None` for nil (the field is omitted).
+/// Converts a Lua value for a log field; `None` for nil (the field is omitted). A table that
+/// contains itself is written as `"<cycle>"` where it recurs, and tables nested deeper than
+/// [`MAX_FIELD_DEPTH`] as `"<too deep>"`, so the conversion never recurses without bound.
 pub(crate) fn to_json(v: &Value) -> Option<Json> {
     let mut seen = HashSet::new();
-    json_inner(v, &mut seen)
+    json_inner(v, &mut seen, 1)
 }
 
-fn json_inner(v: &Value, seen: &mut HashSet<*const std::ffi::c_void>) -> Option<Json> {
+fn json_inner(
+    v: &Value,
+    seen: &mut HashSet<*const std::ffi::c_void>,
+    depth: usize,
+) -> Option<Json> {
     Some(match v {
         Value::Nil => return None,
         Value::Boolean(b) => Json::Bool(*b),
@@ -40,6 +47,7 @@ fn json_inner(v: &Value, seen: &mut HashSet<*const std::ffi::c_void>) -> Option<
             }
         }
         Value::String(s) => Json::String(s.to_string_lossy()),
+        Value::Table(_) if depth > MAX_FIELD_DEPTH => Json::String(TOO_DEEP.into()),
         Value::Table(t) => {
             let p = t.to_pointer();
             if !seen.insert(p) {
@@ -56,7 +64,7 @@ fn json_inner(v: &Value, seen: &mut HashSet<*const std::ffi::c_void>) -> Option<
                 let mut arr = Vec::with_capacity(len);
                 for i in 1..=len {
                     let item: Value = t.raw_get(i).unwrap_or(Value::Nil);
-                    arr.push(json_inner(&item, seen).unwrap_or(Json::Null));
+                    arr.push(json_inner(&item, seen, depth + 1).unwrap_or(Json::Null));
                 }
                 Json::Array(arr)
             } else {
@@ -69,7 +77,7 @@ fn json_inner(v: &Value, seen: &mut HashSet<*const std::ffi::c_void>) -> Option<
                         Value::Boolean(b) => b.to_string(),
                         _ => continue,
                     };
-                    if let Some(j) = json_inner(&val, seen) {
+                    if let Some(j) = json_inner(&val, seen, depth + 1) {
                         entries.push((key, j));
                     }
                 }
