@@ -62,6 +62,8 @@ lua_tests!(
     libraries,
     functions,
     lua_typed_syntax,
+    lua_53_syntax,
+    string_errors,
     lua_casts,
     time_values,
     time_layouts,

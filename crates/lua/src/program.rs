@@ -270,8 +270,13 @@ fn compile(id: &Arc<str>, kind: CodeKind, spec: &LuaSpec) -> Result<Code, Progra
             });
         }
     }
-    // Wippy's typed syntax becomes Luau first; line numbers are unchanged.
-    let source = crate::syntax::rewrite(&spec.source);
+    // Wippy's dialect becomes Luau first; line numbers are unchanged.
+    let source = crate::syntax::rewrite(&spec.source).map_err(|e| ProgramError::Syntax {
+        entry: id.to_string(),
+        file: origin.clone(),
+        line: Some(e.line + line_offset),
+        message: e.message,
+    })?;
     let bytecode = mlua::chunk::Compiler::new()
         .set_optimization_level(1)
         .set_debug_level(1)
