@@ -12,6 +12,7 @@
 //! - [`envelope`]: what travels between workers.
 //! - [`log`]: application log records and the host's sink.
 
+pub mod bus;
 pub mod codec;
 pub mod directory;
 pub mod envelope;
@@ -24,6 +25,7 @@ pub mod registry;
 pub mod value;
 pub mod worker;
 
+pub use bus::Bus;
 pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
 pub use envelope::{Envelope, RelationOp, ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup};

@@ -105,6 +105,7 @@ impl NodeBuilder {
             warn: OnceLock::new(),
             log: OnceLock::new(),
             stopping: AtomicBool::new(false),
+            bus: crate::bus::Bus::default(),
         })
     }
 }
@@ -124,6 +125,7 @@ pub struct Node {
     warn: OnceLock<WarnHook>,
     log: OnceLock<LogHook>,
     stopping: AtomicBool,
+    bus: crate::bus::Bus,
 }
 
 /// What an external receiver does with an envelope addressed to its pid (see
@@ -451,6 +453,11 @@ impl Node {
 
     pub(crate) fn route(&self, num: u64) -> Option<Addr> {
         self.directory.get(num)
+    }
+
+    /// The node's event bus (`events` module).
+    pub fn bus(&self) -> &crate::bus::Bus {
+        &self.bus
     }
 
     /// Sends an envelope to wherever `to` lives; `false` when it is not alive.

@@ -29,6 +29,7 @@ mod overrides;
 pub mod project;
 pub mod scan;
 mod services;
+pub mod suggest;
 mod yaml;
 
 pub use config::Config;

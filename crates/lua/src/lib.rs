@@ -12,6 +12,7 @@
 mod chan;
 mod convert;
 mod engine;
+pub mod entries;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -24,6 +25,7 @@ pub mod userdata;
 mod vm;
 
 pub use engine::LuaEngine;
+pub use entries::{EntryStore, EntryView};
 pub use error::ProgramError;
 pub use program::{Code, CodeKind, Module, Program};
-pub use services::{Level, LogRecord, Services, Stream, Terminal};
+pub use services::{EnvStore, Level, LogRecord, ServiceState, Services, Stream, Terminal};
