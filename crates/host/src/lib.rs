@@ -6,6 +6,7 @@
 //! crate (and `starling-entry` for `init`).
 
 mod engine;
+pub mod env;
 pub mod error;
 pub mod exec;
 pub mod log;

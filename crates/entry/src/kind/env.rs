@@ -73,7 +73,15 @@ fn mode(data: &Fields<'_>, key: &str, default: u32) -> Result<u32, LoadError> {
     let Some(v) = data.raw(key) else {
         return Ok(default);
     };
-    let text = scalar(v).unwrap_or_default();
+    // YAML reads `0600` as the number 600: its digits are the octal mode.
+    let text = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| format!("{}", f as u64))
+            .unwrap_or_else(|| n.to_string()),
+        other => scalar(other).unwrap_or_default(),
+    };
     let digits = text.trim_start_matches("0o");
     u32::from_str_radix(digits, 8).map_err(|_| {
         data.error(format!(

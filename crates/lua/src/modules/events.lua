@@ -1,17 +1,20 @@
--- The Lua half of `events` (modules/events.rs has the bus calls): a subscription is a table
--- whose channel is a `process.listen` channel on the subscription's private topic.
+-- The Lua half of `events` (modules/events.rs has the bus calls). Events for a subscription
+-- arrive on a private `process.listen` topic; a coroutine forwards them to the
+-- subscription's own channel, which `close()` can close (process channels cannot be).
 
 local raw = ...
-local process, pcall, setmetatable = process, pcall, setmetatable
+local process, channel, coroutine, setmetatable, type = process, channel, coroutine, setmetatable, type
+
+-- Sent to the own topic by close(): the forwarder then closes the channel. Events are tables,
+-- so a string cannot be mistaken for one.
+local CLOSE = "\0starling.events.close"
+local BUFFER = 1024
 
 local Subscription = {}
 Subscription.__index = Subscription
 
 function Subscription:channel()
-	if not self._channel then
-		self._channel = process.listen(self._topic)
-	end
-	return self._channel
+	return self._out
 end
 
 function Subscription:close()
@@ -20,9 +23,7 @@ function Subscription:close()
 	end
 	self._closed = true
 	raw.unsubscribe(self._id)
-	local ch = self:channel()
-	process.unlisten(ch)
-	pcall(ch.close, ch)
+	process.send(process.pid(), self._topic, CLOSE)
 	return true
 end
 
@@ -36,9 +37,21 @@ function events.subscribe(system, kind)
 	if not id then
 		return nil, topic_or_err
 	end
-	local sub = setmetatable({ _id = id, _topic = topic_or_err }, Subscription)
-	sub:channel()
-	return sub
+	local topic = topic_or_err
+	local incoming = process.listen(topic)
+	local out = channel.new(BUFFER)
+	coroutine.spawn(function()
+		while true do
+			local evt = incoming:receive()
+			if type(evt) ~= "table" then
+				process.unlisten(incoming)
+				out:close()
+				return
+			end
+			out:send(evt)
+		end
+	end)
+	return setmetatable({ _id = id, _topic = topic, _out = out }, Subscription)
 end
 
 events.send = raw.send
