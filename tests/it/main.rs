@@ -3,7 +3,9 @@
 
 mod api;
 mod cli;
+mod commands;
 mod examples;
+mod loading;
 mod logging;
 mod lua;
 mod native;
