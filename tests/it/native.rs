@@ -310,7 +310,10 @@ fn run_example(name: &str, args: &[&str], stdin: &str) -> crate::support::Output
 
 /// Non-empty lines, trimmed.
 fn lines(text: &str) -> Vec<&str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// README's Rust example is `examples/readme.rs` and runs against the Echo Service's Lua CLI
@@ -329,7 +332,11 @@ fn readme_rust_example_runs_as_written() {
         marked.push_str(part.split("// README end").next().unwrap_or(""));
         marked.push('\n');
     }
-    assert_eq!(lines(block), lines(&marked), "README.md and examples/readme.rs differ");
+    assert_eq!(
+        lines(block),
+        lines(&marked),
+        "README.md and examples/readme.rs differ"
+    );
     for file in ["cli.lua", "relay.lua"] {
         let a = std::fs::read_to_string(repo().join("examples/echo-service/src").join(file));
         let b = std::fs::read_to_string(repo().join("examples/echo-rust-worker/src").join(file));

@@ -39,6 +39,8 @@ pub const LIBRARY_LUA: &str = "library.lua";
 pub const FUNCTION_LUA: &str = "function.lua";
 /// `process.service`.
 pub const PROCESS_SERVICE: &str = "process.service";
+/// `registry.entry`: a data entry (meta and data only), for the `registry` module.
+pub const REGISTRY_ENTRY: &str = "registry.entry";
 
 /// Every kind with a typed spec, in SPEC order.
 pub const SUPPORTED_KINDS: [&str; 12] = [
@@ -85,6 +87,8 @@ pub(crate) fn build_spec(input: SpecInput<'_>) -> Result<(EntrySpec, Option<Stri
         | ENV_STORAGE_ROUTER | ENV_VARIABLE => {
             EntrySpec::Env(EnvSpec::from_fields(input.kind, &fields)?)
         }
+        // Pure data, read through the `registry` module: nothing to run, nothing to warn about.
+        REGISTRY_ENTRY => return Ok((EntrySpec::Unsupported, None)),
         other => {
             let warning = format!(
                 "{}: kind {other} is not supported by starling; entry ignored",

@@ -37,7 +37,7 @@ impl EntryView {
 /// One version of the registry.
 #[derive(Debug)]
 pub struct Version {
-    /// 1 at boot, +1 per applied change set.
+    /// 0 at boot, +1 per applied change set.
     pub number: u64,
     /// Entries by id.
     pub entries: BTreeMap<String, Arc<EntryView>>,
@@ -67,14 +67,14 @@ impl Default for EntryStore {
 }
 
 impl EntryStore {
-    /// A registry holding `entries` as version 1.
+    /// A registry holding `entries` as version 0.
     pub fn new(entries: Vec<EntryView>) -> EntryStore {
         let entries = entries
             .into_iter()
             .map(|e| (e.id.clone(), Arc::new(e)))
             .collect();
         EntryStore {
-            current: RwLock::new(Arc::new(Version { number: 1, entries })),
+            current: RwLock::new(Arc::new(Version { number: 0, entries })),
         }
     }
 
@@ -250,10 +250,10 @@ mod tests {
                 Change::Delete("a:x".into()),
             ])
             .expect("applies");
-        assert_eq!((v1.number, v2.number), (1, 2));
+        assert_eq!((v1.number, v2.number), (0, 1));
         assert!(v1.entries.contains_key("a:x") && !v2.entries.contains_key("a:x"));
         assert!(store.apply(&[Change::Delete("a:x".into())]).is_err());
         assert!(store.apply(&[]).is_err());
-        assert_eq!(store.snapshot().number, 2);
+        assert_eq!(store.snapshot().number, 1);
     }
 }

@@ -131,7 +131,7 @@ struct VersionUd(u64);
 impl UserData for VersionUd {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("id", |_, v, ()| Ok(v.0 as f64));
-        m.add_method("string", |_, v, ()| Ok(v.0.to_string()));
+        m.add_method("string", |_, v, ()| Ok(format!("v{}", v.0)));
         m.add_method("previous", |_, _, ()| Ok(Value::Nil));
         m.add_method("next", |_, _, ()| Ok(Value::Nil));
     }
