@@ -88,6 +88,14 @@ fn mistyped_commands_flags_and_ids_get_suggestions() {
         "{}",
         out.stderr
     );
+    let out = p.run(&["run", "-x", "app:cl"], "");
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("entry app:cl not found (did you mean 'app:cli'?)"),
+        "{}",
+        out.stderr
+    );
     let out = p.run(&["registry", "show", "app:cl"], "");
     out.expect_code(1);
     assert!(

@@ -90,8 +90,9 @@ pub(crate) fn build_spec(input: SpecInput<'_>) -> Result<(EntrySpec, Option<Stri
         // Pure data, read through the `registry` module: nothing to run, nothing to warn about.
         REGISTRY_ENTRY => return Ok((EntrySpec::Unsupported, None)),
         other => {
+            let hint = crate::suggest::hint(other, SUPPORTED_KINDS.iter().copied());
             let warning = format!(
-                "{}: kind {other} is not supported by starling; entry ignored",
+                "{}: kind {other} is not supported by starling{hint}; entry ignored",
                 input.site
             );
             return Ok((EntrySpec::Unsupported, Some(warning)));
@@ -161,6 +162,15 @@ mod tests {
             ),
             Ok((EntrySpec::Service(_), None))
         ));
+    }
+
+    #[test]
+    fn mistyped_kinds_get_a_suggestion() {
+        let (_, warning) = build("proces.lua", serde_json::json!({})).expect("loads");
+        assert!(
+            warning.is_some_and(|w| w.contains("(did you mean 'process.lua'?)")),
+            "suggestion"
+        );
     }
 
     #[test]
