@@ -8,13 +8,10 @@
 -- more gives 0, a negative shift goes the other way), and the result is converted back to a
 -- number: exact when it lies within ±2^53, rounded to the nearest double beyond.
 --
--- Speed: non-negative operands below 2^32 (the common case: flags, masks, bytes) take one
--- `bit32` builtin; the rest work on two 32-bit halves.
-
-local bit32 = bit32
-local band32, bor32, bxor32 = bit32.band, bit32.bor, bit32.bxor
-local lshift32, rshift32 = bit32.lshift, bit32.rshift
-local floor, type, tonumber, error = math.floor, type, tonumber, error
+-- Speed: non-negative integral operands below 2^32 (the common case: flags, masks, bytes)
+-- take one `bit32` builtin; the rest work on two 32-bit halves. Builtins (`type`,
+-- `math.floor`, `bit32.*`) are called by their global names, never through locals, so Luau
+-- inlines them (FASTCALL) and the common case costs one Lua call in all.
 
 local TWO32 = 4294967296
 local TWO31 = 2147483648
@@ -29,7 +26,7 @@ local function int(x)
 		end
 		x = n
 	end
-	if x ~= floor(x) or x < -TWO63 or x >= TWO63 then
+	if x ~= math.floor(x) or x < -TWO63 or x >= TWO63 then
 		error("number has no integer representation", 3)
 	end
 	return x
@@ -49,27 +46,45 @@ local function join(hi, lo)
 	return hi * TWO32 + lo
 end
 
-local function small(a, b)
-	return type(a) == "number" and type(b) == "number"
-		and a >= 0 and a < TWO32 and b >= 0 and b < TWO32
-		and a == floor(a) and b == floor(b)
+-- The slow path of a binary operator: integral operands in range, on two halves.
+local function halves(op32, a, b)
+	a, b = int(a), int(b)
+	local ah, al = split(a)
+	local bh, bl = split(b)
+	return join(op32(ah, bh), op32(al, bl))
 end
 
-local function binary(op32)
-	return function(a, b)
-		if small(a, b) then
-			return op32(a, b)
-		end
-		a, b = int(a), int(b)
-		local ah, al = split(a)
-		local bh, bl = split(b)
-		return join(op32(ah, bh), op32(al, bl))
+local function band(a, b)
+	if type(a) == "number" and type(b) == "number" and a >= 0 and b >= 0
+		and a < TWO32 and b < TWO32 and a == math.floor(a) and b == math.floor(b) then
+		return bit32.band(a, b)
 	end
+	return halves(bit32.band, a, b)
+end
+
+local function bor(a, b)
+	if type(a) == "number" and type(b) == "number" and a >= 0 and b >= 0
+		and a < TWO32 and b < TWO32 and a == math.floor(a) and b == math.floor(b) then
+		return bit32.bor(a, b)
+	end
+	return halves(bit32.bor, a, b)
+end
+
+local function bxor(a, b)
+	if type(a) == "number" and type(b) == "number" and a >= 0 and b >= 0
+		and a < TWO32 and b < TWO32 and a == math.floor(a) and b == math.floor(b) then
+		return bit32.bxor(a, b)
+	end
+	return halves(bit32.bxor, a, b)
 end
 
 local shl, shr
 
 shl = function(a, n)
+	if type(a) == "number" and type(n) == "number" and a >= 0 and a < TWO32 and n >= 0 and n < 21
+		and a == math.floor(a) and n == math.floor(n) then
+		return a * 2 ^ n
+	end
 	a, n = int(a), int(n)
 	if n < 0 then
 		return shr(a, -n)
@@ -81,14 +96,18 @@ shl = function(a, n)
 	end
 	local hi, lo = split(a)
 	if n >= 32 then
-		return join(lshift32(lo, n - 32), 0)
+		return join(bit32.lshift(lo, n - 32), 0)
 	elseif n == 0 then
 		return a
 	end
-	return join(bor32(lshift32(hi, n), rshift32(lo, 32 - n)), lshift32(lo, n))
+	return join(bit32.bor(bit32.lshift(hi, n), bit32.rshift(lo, 32 - n)), bit32.lshift(lo, n))
 end
 
 shr = function(a, n)
+	if type(a) == "number" and type(n) == "number" and a >= 0 and a < TWO63 and n >= 0 and n < 64
+		and a == math.floor(a) and n == math.floor(n) then
+		return math.floor(a / 2 ^ n)
+	end
 	a, n = int(a), int(n)
 	if n < 0 then
 		return shl(a, -n)
@@ -96,21 +115,21 @@ shr = function(a, n)
 		return 0
 	end
 	if a >= 0 then
-		return floor(a / 2 ^ n)
+		return math.floor(a / 2 ^ n)
 	end
 	local hi, lo = split(a)
 	if n >= 32 then
-		return rshift32(hi, n - 32)
+		return bit32.rshift(hi, n - 32)
 	elseif n == 0 then
 		return a
 	end
-	return join(rshift32(hi, n), bor32(rshift32(lo, n), lshift32(hi, 32 - n)))
+	return join(bit32.rshift(hi, n), bit32.bor(bit32.rshift(lo, n), bit32.lshift(hi, 32 - n)))
 end
 
 return table.freeze({
-	band = binary(band32),
-	bor = binary(bor32),
-	bxor = binary(bxor32),
+	band = band,
+	bor = bor,
+	bxor = bxor,
 	bnot = function(a)
 		return -int(a) - 1
 	end,
