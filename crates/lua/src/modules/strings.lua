@@ -9,7 +9,7 @@
 -- builtins, so they cost nothing extra; Luau's inlined builtins (`string.sub`, `string.len`,
 -- `string.byte` on a string) skip the wrapper too and fall back to it only for other types.
 
-local string, type, tostring, pairs = string, type, tostring, pairs
+local string, tostring, pairs = string, tostring, pairs
 
 local methods = {}
 for name, f in pairs(string) do
@@ -20,11 +20,13 @@ getmetatable("").__index = table.freeze(methods)
 for _, name in { "byte", "find", "gmatch", "gsub", "len", "match", "rep", "reverse", "split", "sub" } do
 	local f = string[name]
 	if f then
-		string[name] = function(s, ...)
+		-- Fixed parameters (no vararg frame): every one of these functions treats a nil
+		-- argument like an absent one, and none takes more than four.
+		string[name] = function(s, a, b, c)
 			if type(s) == "userdata" then
 				s = tostring(s)
 			end
-			return f(s, ...)
+			return f(s, a, b, c)
 		end
 	end
 end
