@@ -3,7 +3,10 @@
 
 mod args;
 mod init;
+mod lint;
+mod registry;
 mod run;
+mod version;
 
 use std::io::Write;
 
@@ -26,6 +29,9 @@ pub(crate) fn main() -> i32 {
     let result = match args.command {
         args::Command::Init(a) => init::init(a),
         args::Command::Run(a) => run::run(&args.global, a),
+        args::Command::Lint(a) => lint::lint(&args.global, a),
+        args::Command::Registry(c) => registry::registry(&args.global, c),
+        args::Command::Version(a) => version::version(a),
     };
     match result {
         Ok(code) => code,

@@ -48,8 +48,93 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Write a wippy.lock for the project in the current directory
     Init(InitArgs),
-    /// Run the project: services until SIGINT/SIGTERM, or one process with -x
+    /// Run the project: services until SIGINT/SIGTERM, one process with -x, or a named command
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Check the project: every load error and everything Starling cannot run; exits 1 if any
+    #[command(visible_alias = "check")]
+    Lint(LintArgs),
+    /// List or show registry entries
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Print version information
+    Version(VersionArgs),
+}
+
+/// The end of `run --help`.
+const RUN_HELP: &str = "\
+Named commands: `starling run list` lists the process entries that set meta.command.name;
+`starling run <name> [args...]` runs one like -x does.
+
+Logs: with -x, stdout carries only what the program writes; application logs (logger, print)
+and warnings go to stderr (Wippy's -x is silent instead). Add -s to keep the screen to the
+program's own output, as Wippy's tutorials show it.";
+
+/// `starling version`.
+#[derive(Debug, Args)]
+pub(crate) struct VersionArgs {
+    /// Only the version number
+    #[arg(long)]
+    pub(crate) short: bool,
+}
+
+/// `starling lint` / `starling check`.
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    /// Path of the lock file
+    #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
+    pub(crate) lock_file: PathBuf,
+    /// Configuration override section.path=value (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+}
+
+/// `starling registry ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// List entries, optionally filtered
+    List(RegistryListArgs),
+    /// Show one entry
+    Show(RegistryShowArgs),
+}
+
+/// `starling registry list`.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryListArgs {
+    /// Filter by kind (glob pattern)
+    #[arg(short = 'k', long)]
+    pub(crate) kind: Option<String>,
+    /// Filter by namespace (glob pattern)
+    #[arg(short = 'n', long)]
+    pub(crate) ns: Option<String>,
+    /// Filter by name (glob pattern)
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Filter by metadata: field=value (repeatable)
+    #[arg(long, value_name = "FIELD=VALUE")]
+    pub(crate) meta: Vec<String>,
+    /// Output as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Path of the lock file
+    #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
+    pub(crate) lock_file: PathBuf,
+}
+
+/// `starling registry show`.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryShowArgs {
+    /// Entry id (namespace:name)
+    pub(crate) id: String,
+    /// Show only this field (`kind`, `meta`, `data`, `meta.x`, `data.x`...)
+    #[arg(short = 'f', long)]
+    pub(crate) field: Option<String>,
+    /// Output as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Path of the lock file
+    #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
+    pub(crate) lock_file: PathBuf,
 }
 
 /// `starling init`.
@@ -69,7 +154,8 @@ pub(crate) struct InitArgs {
 /// `starling run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Run one process on a terminal host and exit when it ends: ns:entry or host/ns:entry
+    /// Run one process on a terminal host and exit when it ends: ns:entry or host/ns:entry.
+    /// Application logs go to stderr; add -s for a clean screen
     #[arg(short = 'x', long = "exec", value_name = "SPEC")]
     pub(crate) exec: Option<String>,
     /// Terminal host to use with -x
@@ -84,7 +170,7 @@ pub(crate) struct RunArgs {
     /// Path of the lock file
     #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
     pub(crate) lock_file: PathBuf,
-    /// Arguments passed to the exec process (after the spec)
+    /// `list`, or a named command and its arguments; with -x, arguments for the process
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) args: Vec<String>,
 }

@@ -1,30 +1,68 @@
-//! `starling run` and `starling run -x` (SPEC §3.3-3.6).
+//! `starling run`, `starling run -x`, `starling run list` and `starling run <command>`
+//! (SPEC §3.3-3.6; named commands: issue 13).
 
 use starling::{ExecRequest, LogFlags, Runtime};
 use starling_entry::LoadOptions;
+use starling_entry::suggest;
+use starling_host::commands;
 
 use crate::cli::args::{Global, RunArgs};
 
-pub(crate) fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
-    if a.exec.is_none() && !a.args.is_empty() {
-        anyhow::bail!(
-            "unexpected arguments {:?} (positional arguments need -x)",
-            a.args
-        );
+/// Every flag `run` takes, for "did you mean" on a mistyped one.
+const RUN_FLAGS: [&str; 13] = [
+    "--exec",
+    "--host",
+    "--set",
+    "--override",
+    "--lock-file",
+    "--config",
+    "--verbose",
+    "--very-verbose",
+    "--console",
+    "--silent",
+    "--event-streams",
+    "--profiler",
+    "--memory-limit",
+];
+
+pub(crate) fn run(g: &Global, mut a: RunArgs) -> anyhow::Result<i32> {
+    let load = LoadOptions {
+        lock_file: a.lock_file.clone(),
+        config_files: g.config.clone(),
+        sets: a.set.clone(),
+        overrides: a.overrides.clone(),
+    };
+    if a.exec.is_none() {
+        if let Some(first) = a.args.first().cloned() {
+            if first.starts_with('-') {
+                let flag = first.split('=').next().unwrap_or(&first);
+                anyhow::bail!(
+                    "unknown flag '{flag}' for run{}",
+                    suggest::hint(flag, RUN_FLAGS)
+                );
+            }
+            let project = starling_entry::load_project(std::path::Path::new("."), &load)?;
+            let all = commands::commands(&project);
+            if first == "list" {
+                print!("{}", commands::list_text(&all));
+                return Ok(0);
+            }
+            let Some(command) = all.iter().find(|c| c.name == first) else {
+                anyhow::bail!(
+                    "unknown command '{first}'{} (starling run list shows the commands)",
+                    suggest::hint(&first, all.iter().map(|c| c.name.as_str()))
+                );
+            };
+            a.exec = Some(command.entry.to_string());
+            a.args.remove(0);
+        }
     }
-    let mut rt = Runtime::project(".")
-        .load_options(LoadOptions {
-            lock_file: a.lock_file,
-            config_files: g.config.clone(),
-            sets: a.set,
-            overrides: a.overrides,
-        })
-        .log(LogFlags {
-            verbose: g.verbose || g.very_verbose,
-            color: g.console,
-            silent: g.silent,
-            stacks: g.very_verbose,
-        });
+    let mut rt = Runtime::project(".").load_options(load).log(LogFlags {
+        verbose: g.verbose || g.very_verbose,
+        color: g.console,
+        silent: g.silent,
+        stacks: g.very_verbose,
+    });
     if let Some(spec) = a.exec {
         rt = rt.exec_request(ExecRequest {
             spec,

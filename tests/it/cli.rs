@@ -99,16 +99,6 @@ fn syntax_errors_keep_their_line_through_the_typed_syntax_rewrite() {
 }
 
 #[test]
-fn unknown_modules_are_load_errors() {
-    let p = Project::new();
-    p.file(
-        "_index.yaml",
-        "namespace: app\nentries:\n  - { name: x, kind: process.lua, source: 'return 1', modules: [json] }\n",
-    );
-    expect_load_error(&p, &["run"], &["unknown module 'json' in app:x"]);
-}
-
-#[test]
 fn import_problems_are_load_errors() {
     let p = Project::new();
     p.file(

@@ -3,8 +3,10 @@
 
 mod api;
 mod cli;
+mod commands;
 mod examples;
 mod hostile;
+mod loading;
 mod logging;
 mod lua;
 mod native;

@@ -309,6 +309,50 @@ fn run_example(name: &str, args: &[&str], stdin: &str) -> crate::support::Output
     crate::support::run_program(&bin, &repo(), args, stdin, crate::support::DEADLINE)
 }
 
+/// Non-empty lines, trimmed.
+fn lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// README's Rust example is `examples/readme.rs` and runs against the Echo Service's Lua CLI
+/// and relay (issue 13: the worker must answer `{data, worker}`).
+#[test]
+fn readme_rust_example_runs_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let block = readme
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a rust block in README.md");
+    let example = std::fs::read_to_string(repo().join("examples/readme.rs")).expect("example");
+    let mut marked = String::new();
+    for part in example.split("// README begin").skip(1) {
+        marked.push_str(part.split("// README end").next().unwrap_or(""));
+        marked.push('\n');
+    }
+    assert_eq!(
+        lines(block),
+        lines(&marked),
+        "README.md and examples/readme.rs differ"
+    );
+    for file in ["cli.lua", "relay.lua"] {
+        let a = std::fs::read_to_string(repo().join("examples/echo-service/src").join(file));
+        let b = std::fs::read_to_string(repo().join("examples/echo-rust-worker/src").join(file));
+        assert_eq!(a.expect(file), b.expect(file), "{file} copies differ");
+    }
+    let out = run_example("readme", &[], "hello world\n");
+    out.expect_code(0);
+    assert!(out.stdout.contains("HELLO WORLD"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("from worker: {app:processes|"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// The Rust and mixed Echo Services print the Lua version's transcript.
 #[test]
 fn echo_examples_match_the_lua_transcript() {

@@ -17,6 +17,7 @@
 //! - [`log`]: application log records and the host's sink.
 
 pub mod clock;
+pub mod bus;
 pub mod codec;
 pub mod directory;
 pub mod engine;
@@ -34,6 +35,7 @@ pub mod value;
 pub mod worker;
 
 pub use clock::{Clock, VirtualClock};
+pub use bus::Bus;
 pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
 pub use engine::{Engine, Router, StartArgs, Step, Wakeup, panic_error};

@@ -121,6 +121,7 @@ impl NodeBuilder {
             log: OnceLock::new(),
             stopping: AtomicBool::new(false),
             failure: OnceLock::new(),
+            bus: crate::bus::Bus::default(),
         })
     }
 }
@@ -141,6 +142,7 @@ pub struct Node {
     log: OnceLock<LogHook>,
     stopping: AtomicBool,
     failure: OnceLock<String>,
+    bus: crate::bus::Bus,
 }
 
 /// What an external receiver does with an envelope addressed to its pid (see
@@ -465,6 +467,11 @@ impl Node {
 
     pub(crate) fn route(&self, num: u64) -> Option<Addr> {
         self.directory.get(num)
+    }
+
+    /// The node's event bus (`events` module).
+    pub fn bus(&self) -> &crate::bus::Bus {
+        &self.bus
     }
 
     /// Sends an envelope to wherever `to` lives; `false` when it is not alive.

@@ -70,9 +70,11 @@ impl ProcCore {
 #[cfg(test)]
 mod tests {
     /// Idle processes are the memory budget (SPEC §4.5): this exists once per process, so
-    /// growing it should be a deliberate choice.
+    /// growing it should be a deliberate choice. 152 since issue 10: events are queued apart
+    /// from messages (two queues, each counted against the mailbox limit).
     #[test]
     fn a_process_core_stays_small() {
-        assert!(std::mem::size_of::<super::ProcCore>() <= 144);
+        let size = std::mem::size_of::<super::ProcCore>();
+        assert!(size <= 152, "ProcCore is {size} bytes");
     }
 }

@@ -72,6 +72,8 @@ pub enum EntrySpec {
     /// `process.native`: a process written in Rust, registered by the program embedding the
     /// runtime ([`crate::Project::add_native`]); never read from a definition file.
     NativeProcess,
+    /// `env.storage.*` and `env.variable`.
+    Env(crate::kind::EnvSpec),
     /// Any other kind: loaded (with one warning) and otherwise ignored.
     Unsupported,
 }

@@ -1,7 +1,9 @@
 //! Entry kinds Starling runs (SPEC 2): their names, typed specs and checks.
 
+mod env;
 pub(crate) mod fields;
 mod host;
+pub mod known;
 mod lua;
 mod service;
 
@@ -9,6 +11,10 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+pub use self::env::{
+    ENV_STORAGE_FILE, ENV_STORAGE_MEMORY, ENV_STORAGE_OS, ENV_STORAGE_ROUTER, ENV_STORAGE_STATIC,
+    ENV_VARIABLE, EnvSpec,
+};
 pub use self::host::{
     DEFAULT_LOCAL_QUEUE_SIZE, DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT, DEFAULT_QUEUE_SIZE,
     MAX_MAILBOX_LIMIT, MAX_MEMORY_LIMIT, MAX_WORKERS, MIN_MEMORY_LIMIT, ProcessHostSpec,
@@ -34,15 +40,23 @@ pub const LIBRARY_LUA: &str = "library.lua";
 pub const FUNCTION_LUA: &str = "function.lua";
 /// `process.service`.
 pub const PROCESS_SERVICE: &str = "process.service";
+/// `registry.entry`: a data entry (meta and data only), for the `registry` module.
+pub const REGISTRY_ENTRY: &str = "registry.entry";
 
 /// Every kind with a typed spec, in SPEC order.
-pub const SUPPORTED_KINDS: [&str; 6] = [
+pub const SUPPORTED_KINDS: [&str; 12] = [
     PROCESS_HOST,
     TERMINAL_HOST,
     PROCESS_LUA,
     LIBRARY_LUA,
     FUNCTION_LUA,
     PROCESS_SERVICE,
+    ENV_STORAGE_OS,
+    ENV_STORAGE_MEMORY,
+    ENV_STORAGE_FILE,
+    ENV_STORAGE_STATIC,
+    ENV_STORAGE_ROUTER,
+    ENV_VARIABLE,
 ];
 
 /// What the spec of one entry is built from.
@@ -70,9 +84,16 @@ pub(crate) fn build_spec(input: SpecInput<'_>) -> Result<(EntrySpec, Option<Stri
         LIBRARY_LUA => EntrySpec::LuaLibrary(LuaSpec::from_fields(&fields, &input, false)?),
         FUNCTION_LUA => EntrySpec::LuaFunction(LuaSpec::from_fields(&fields, &input, true)?),
         PROCESS_SERVICE => EntrySpec::Service(ServiceSpec::from_fields(&fields)?),
+        ENV_STORAGE_OS | ENV_STORAGE_MEMORY | ENV_STORAGE_FILE | ENV_STORAGE_STATIC
+        | ENV_STORAGE_ROUTER | ENV_VARIABLE => {
+            EntrySpec::Env(EnvSpec::from_fields(input.kind, &fields)?)
+        }
+        // Pure data, read through the `registry` module: nothing to run, nothing to warn about.
+        REGISTRY_ENTRY => return Ok((EntrySpec::Unsupported, None)),
         other => {
+            let hint = crate::suggest::hint(other, SUPPORTED_KINDS.iter().copied());
             let warning = format!(
-                "{}: kind {other} is not supported by starling; entry ignored",
+                "{}: kind {other} is not supported by starling{hint}; entry ignored",
                 input.site
             );
             return Ok((EntrySpec::Unsupported, Some(warning)));
@@ -142,6 +163,15 @@ mod tests {
             ),
             Ok((EntrySpec::Service(_), None))
         ));
+    }
+
+    #[test]
+    fn mistyped_kinds_get_a_suggestion() {
+        let (_, warning) = build("proces.lua", serde_json::json!({})).expect("loads");
+        assert!(
+            warning.is_some_and(|w| w.contains("(did you mean 'process.lua'?)")),
+            "suggestion"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod project;
 pub mod read;
 pub mod scan;
 mod services;
+pub mod suggest;
 mod yaml;
 
 pub use config::Config;

@@ -248,6 +248,9 @@ fn entries_from_texts(
             source_line: entry.field_lines.get("source").copied(),
         })?;
         warnings.extend(warning);
+        for unknown in crate::kind::known::unknown_fields(&entry.kind, &entry.data) {
+            warnings.push(format!("{site}: {unknown}"));
+        }
         entries.push(Entry {
             id: entry.id,
             kind: entry.kind,

@@ -96,7 +96,12 @@ fn resolve(project: &Project, spec: &str, host: Option<&str>) -> Result<ExecTarg
         }
     }
     match project.get(&entry).map(|e| &e.spec) {
-        None => return Err(BootError::Exec(format!("entry {entry} not found"))),
+        None => {
+            let ids: Vec<String> = project.entries.iter().map(|e| e.id.to_string()).collect();
+            let hint =
+                starling_entry::suggest::hint(&entry.to_string(), ids.iter().map(String::as_str));
+            return Err(BootError::Exec(format!("entry {entry} not found{hint}")));
+        }
         Some(EntrySpec::LuaProcess(_) | EntrySpec::NativeProcess) => {}
         Some(_) => {
             return Err(BootError::Exec(format!(

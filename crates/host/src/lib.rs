@@ -5,7 +5,9 @@
 //! process on a terminal host, and owns the terminal and log output. The CLI calls only this
 //! crate (and `starling-entry` for `init`).
 
+pub mod commands;
 mod engine;
+pub mod env;
 pub mod error;
 pub mod exec;
 pub mod log;

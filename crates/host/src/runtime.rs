@@ -27,12 +27,13 @@ use starling_core::{
     SpawnFlags, SpawnRequest, Value, message::unix_now,
 };
 use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT};
-use starling_entry::{EntrySpec, LoadOptions, Project, load_definitions, load_project};
-use starling_lua::{Level, LogRecord, Program, Services};
+use starling_entry::{EntryId, EntrySpec, LoadOptions, Project, load_definitions, load_project};
+use starling_lua::{EntryStore, EntryView, Level, LogRecord, Program, Services};
 use starling_native::{KindError, Kinds, Process};
 
 use crate::engine::worker_setup;
 
+use crate::env::HostEnv;
 use crate::error::BootError;
 use crate::exec::{ExecTarget, exit_outcome, resolve_target};
 use crate::log::{Encoding, LogSink};
@@ -305,6 +306,18 @@ fn boot(
         Some(x) => Some(resolve_target(&project, &x.spec, x.host.as_deref())?),
         None => None,
     };
+    let disabled: std::collections::HashMap<String, String> = program
+        .disabled()
+        .into_iter()
+        .map(|(id, why)| (id.to_string(), why.to_string()))
+        .collect();
+    for (_, why) in program.disabled() {
+        log.runtime(
+            Level::Warn,
+            &format!("{why}; the entry is disabled: spawning or calling it fails"),
+            Vec::new(),
+        );
+    }
 
     let mut builder = Node::builder();
     for e in &project.entries {
@@ -343,9 +356,15 @@ fn boot(
     let _restore = RestoreTerminal(terminal.clone());
     terminal.attach(node.clone());
     log.attach_terminal(terminal.clone());
+    let states = Arc::new(parking_lot::RwLock::new(Vec::new()));
+    let (exit_tx, exit_rx) = crossbeam_channel::unbounded();
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
+        entries: Arc::new(entry_store(&project)),
+        env: Arc::new(HostEnv::new(&project.entries, &project.dir)),
+        states: states.clone(),
+        exit: exit_tx,
     });
     // One setup per host: each worker's VM gets the host's memory limit.
     let setup = |memory_limit: u64| {
@@ -385,6 +404,10 @@ fn boot(
     let signals = install_signals()?;
     let mut control = Control::new(node.clone(), log, rx, signals, &project);
     control.terminal = Some(terminal.clone());
+    control.exits = exit_rx;
+    control.sup.set_disabled(disabled);
+    control.sup.share_states(states);
+    control.auto_processes = auto_processes(&project);
     let code = match target {
         Some(t) => {
             let hide = project.entries.iter().any(|e| {
@@ -410,6 +433,43 @@ impl Drop for RestoreTerminal {
     fn drop(&mut self) {
         self.0.restore();
     }
+}
+
+/// The registry the `registry` module reads: every entry as loaded.
+fn entry_store(project: &Project) -> EntryStore {
+    EntryStore::new(
+        project
+            .entries
+            .iter()
+            .map(|e| EntryView {
+                id: e.id.to_string(),
+                kind: e.kind.clone(),
+                meta: e.meta.clone(),
+                data: Json::Object(e.data.clone()),
+            })
+            .collect(),
+    )
+}
+
+/// `process.lua` entries with `lifecycle.auto_start: true` and the host each starts on: its
+/// `host:` field, else the first auto-started `process.host` in id order (issue 13).
+fn auto_processes(project: &Project) -> Vec<(EntryId, Option<EntryId>)> {
+    let default_host = project
+        .entries
+        .iter()
+        .find(|e| matches!(&e.spec, EntrySpec::ProcessHost(h) if h.lifecycle.auto_start))
+        .map(|e| e.id.clone());
+    project
+        .entries
+        .iter()
+        .filter_map(|e| match &e.spec {
+            EntrySpec::LuaProcess(spec) if spec.auto_start => Some((
+                e.id.clone(),
+                spec.host.clone().or_else(|| default_host.clone()),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The host's log as the node's sink, for native processes.
@@ -466,6 +526,12 @@ struct Control {
     terminal: Option<Arc<StdTerminal>>,
     /// `--very-verbose`: print the stack of a failed exec process.
     stacks: bool,
+    /// `system.exit` requests.
+    exits: Receiver<i32>,
+    /// An exit code asked for by `system.exit`.
+    exit_code: Option<i32>,
+    /// `process.lua` entries to start once at boot, with their hosts.
+    auto_processes: Vec<(EntryId, Option<EntryId>)>,
 }
 
 impl Control {
@@ -488,6 +554,9 @@ impl Control {
             next_token: 1,
             terminal: None,
             stacks: false,
+            exits: crossbeam_channel::never(),
+            exit_code: None,
+            auto_processes: Vec::new(),
         }
     }
 
@@ -512,6 +581,7 @@ impl Control {
         select! {
             recv(self.rx) -> env => if let Ok(env) = env { self.handle(env) },
             recv(self.signals) -> sig => if let Ok(sig) = sig { self.on_signal(sig) },
+            recv(self.exits) -> code => if let Ok(code) = code { self.exit_code.get_or_insert(code); },
             default(timeout) => {}
         }
         self.sup.tick(Instant::now());
@@ -581,9 +651,61 @@ impl Control {
     }
 
     /// Exec mode (SPEC §3.4-3.6).
+    /// Starts each auto-start `process.lua` once, unsupervised (issue 13).
+    fn start_auto_processes(&mut self) {
+        for (id, host) in std::mem::take(&mut self.auto_processes) {
+            if let Some(why) = self.sup.disabled_reason(&id.to_string()) {
+                let msg = format!("process {id} (lifecycle.auto_start) cannot start: {why}");
+                self.log.runtime(Level::Error, &msg, Vec::new());
+                continue;
+            }
+            let host_id = host
+                .as_ref()
+                .and_then(|h| self.node.host_id(&h.to_string()));
+            let Some(host_id) = host_id.filter(|h| self.node.host_running(*h)) else {
+                let msg = match host {
+                    Some(h) => format!(
+                        "process {id} (lifecycle.auto_start) cannot start: host {h} is not running"
+                    ),
+                    None => format!(
+                        "process {id} (lifecycle.auto_start) cannot start: no process.host starts at boot"
+                    ),
+                };
+                self.log.runtime(Level::Error, &msg, Vec::new());
+                continue;
+            };
+            let req = SpawnRequest {
+                entry: id.to_string().into(),
+                host: host_id,
+                args: Payload::empty(),
+                parent: None,
+                flags: SpawnFlags::default(),
+                reply: None,
+                num: 0,
+                setup: None,
+            };
+            match self.node.request_spawn(req) {
+                Ok(()) => self.log.runtime(
+                    Level::Debug,
+                    &format!("process {id} started (lifecycle.auto_start)"),
+                    Vec::new(),
+                ),
+                Err(e) => self.log.runtime(
+                    Level::Error,
+                    &format!(
+                        "process {id} (lifecycle.auto_start) cannot start: {}",
+                        e.full_message()
+                    ),
+                    Vec::new(),
+                ),
+            }
+        }
+    }
+
     fn run_exec(&mut self, target: &ExecTarget, args: Vec<String>, hide_logs: bool) -> i32 {
         self.sup.warn_blocked();
         self.sup.start_ready();
+        self.start_auto_processes();
         let boot_deadline = Instant::now() + BOOT_WAIT;
         while !self.sup.settled() && Instant::now() < boot_deadline && self.signal.is_none() {
             self.pump(Some(boot_deadline));
@@ -646,6 +768,12 @@ impl Control {
                 // The caller reports it: the workers are gone.
                 self.log.set_hidden(false);
                 return EXIT_INTERNAL;
+            }
+            if let Some(code) = self.exit_code {
+                self.log.set_hidden(false);
+                self.interrupt_exec();
+                self.stop_all_fast();
+                return code;
             }
             self.pump(None);
         };
@@ -720,7 +848,8 @@ impl Control {
     fn run_services(&mut self, shutdown_timeout: Duration) -> i32 {
         self.sup.warn_blocked();
         self.sup.start_ready();
-        while self.signal.is_none() {
+        self.start_auto_processes();
+        while self.signal.is_none() && self.exit_code.is_none() {
             if self.node.failure().is_some() {
                 return EXIT_INTERNAL;
             }
@@ -746,6 +875,6 @@ impl Control {
         }
         self.node.shutdown();
         self.info("stopped");
-        0
+        self.exit_code.unwrap_or(0)
     }
 }

@@ -1,8 +1,13 @@
-//! The host's side of [`starling_lua::Services`]: log output and the terminal.
+//! The host's side of [`starling_lua::Services`]: log output, the terminal, and what the
+//! `registry`, `env` and `system` modules read.
 
 use std::sync::Arc;
 
-use starling_lua::{Level, LogRecord, Services, Terminal};
+use crossbeam_channel::Sender;
+use parking_lot::RwLock;
+use starling_lua::{EntryStore, EnvStore, Level, LogRecord, ServiceState, Services, Terminal};
+
+use crate::env::HostEnv;
 
 use crate::log::LogSink;
 use crate::terminal::StdTerminal;
@@ -12,6 +17,14 @@ use crate::terminal::StdTerminal;
 pub struct HostServices {
     pub(crate) log: Arc<LogSink>,
     pub(crate) terminal: Arc<StdTerminal>,
+    /// The entry registry (`registry` module).
+    pub(crate) entries: Arc<EntryStore>,
+    /// Environment storages and variables (`env` module).
+    pub(crate) env: Arc<HostEnv>,
+    /// Service states as the supervisor last reported them (`system.supervisor`).
+    pub(crate) states: Arc<RwLock<Vec<ServiceState>>>,
+    /// `system.exit` requests for the control loop.
+    pub(crate) exit: Sender<i32>,
 }
 
 impl Services for HostServices {
@@ -25,5 +38,21 @@ impl Services for HostServices {
 
     fn terminal(&self) -> Option<&dyn Terminal> {
         Some(&*self.terminal)
+    }
+
+    fn entries(&self) -> Option<Arc<EntryStore>> {
+        Some(self.entries.clone())
+    }
+
+    fn env(&self) -> Option<&dyn EnvStore> {
+        Some(&*self.env)
+    }
+
+    fn service_states(&self) -> Vec<ServiceState> {
+        self.states.read().clone()
+    }
+
+    fn request_exit(&self, code: i32) -> bool {
+        self.exit.send(code).is_ok()
     }
 }

@@ -235,9 +235,56 @@ pub struct Supervisor {
     jitter: Jitter,
     next_token: u64,
     stopping: bool,
+    /// Process entries that cannot run, with the reason (issue 13): their services fail at
+    /// once, without retries.
+    disabled: std::collections::HashMap<String, String>,
+    /// Where `system.supervisor` reads service states.
+    states: Option<Arc<parking_lot::RwLock<Vec<starling_lua::ServiceState>>>>,
+    /// The last error of each service, for the states.
+    last_error: Vec<Option<String>>,
 }
 
 impl Supervisor {
+    /// Entries that cannot run (a module Starling lacks...): a service of one fails loudly
+    /// at its first start instead of retrying forever.
+    pub fn set_disabled(&mut self, disabled: std::collections::HashMap<String, String>) {
+        self.disabled = disabled;
+    }
+
+    /// Why entry `id` cannot run, when it is disabled.
+    pub fn disabled_reason(&self, id: &str) -> Option<&str> {
+        self.disabled.get(id).map(String::as_str)
+    }
+
+    /// Publishes every state change to `states` (for the `system` module).
+    pub fn share_states(
+        &mut self,
+        states: Arc<parking_lot::RwLock<Vec<starling_lua::ServiceState>>>,
+    ) {
+        self.states = Some(states);
+        self.publish_states();
+    }
+
+    fn publish_states(&self) {
+        let Some(shared) = &self.states else { return };
+        let now = starling_core::message::unix_now();
+        let list = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| starling_lua::ServiceState {
+                id: s.id.to_string(),
+                status: s.state.as_str().to_string(),
+                desired: if self.stopping { "stopped" } else { "running" }.to_string(),
+                retry_count: u64::from(s.failures),
+                last_update: now,
+                started_at: if s.started.is_some() { now } else { 0 },
+                details: self.last_error.get(i).cloned().flatten(),
+            })
+            .collect();
+        *shared.write() = list;
+    }
+
     /// One service per `process.service` entry. Hosts and `requires` are resolved here; the
     /// loader has already rejected unknown hosts, wrong kinds and cycles.
     pub fn new(node: Arc<Node>, log: Arc<LogSink>, entries: &[Entry]) -> Supervisor {
@@ -288,6 +335,7 @@ impl Supervisor {
                 kill_by: None,
             });
         }
+        let count = services.len();
         Supervisor {
             node,
             log,
@@ -295,13 +343,20 @@ impl Supervisor {
             jitter: Jitter::new(),
             next_token: 0,
             stopping: false,
+            disabled: std::collections::HashMap::new(),
+            states: None,
+            last_error: vec![None; count],
         }
     }
 
-    fn log_state(&self, i: usize, level: Level, fields: Vec<(String, Json)>) {
+    fn log_state(&mut self, i: usize, level: Level, fields: Vec<(String, Json)>) {
         let s = &self.services[i];
         let msg = format!("service {} is {}", s.id, s.state.as_str());
+        if let Some((_, Json::String(e))) = fields.iter().find(|(k, _)| k == "error") {
+            self.last_error[i] = Some(e.clone());
+        }
         self.log.runtime(level, &msg, fields);
+        self.publish_states();
     }
 
     fn set_state(&mut self, i: usize, state: State) {
@@ -423,6 +478,16 @@ impl Supervisor {
             _ => None,
         });
         self.set_state(i, State::Starting);
+        if let Some(why) = self.disabled.get(&self.services[i].process).cloned() {
+            let mut err = ErrorValue::new(
+                ErrorKind::NotFound,
+                format!("entry {} cannot run: {why}", self.services[i].process),
+            );
+            err.retryable = Some(false);
+            let next = self.services[i].on_failure(Some(&err), Instant::now(), 0.0);
+            self.after_failure(i, &err, next);
+            return;
+        }
         if let Some(id) = missing {
             let err = ErrorValue::new(
                 ErrorKind::NotFound,

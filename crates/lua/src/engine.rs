@@ -305,8 +305,7 @@ impl Ctx {
                 return Ok(p.clone());
             }
         }
-        let not_found = || ErrorValue::new(ErrorKind::NotFound, format!("entry not found: {id}"));
-        let code = self.program.get(id).ok_or_else(not_found)?.clone();
+        let code = self.program.lookup(id)?.clone();
         if function && code.kind != CodeKind::Function {
             return Err(ErrorValue::new(
                 ErrorKind::NotFound,

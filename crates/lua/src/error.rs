@@ -18,13 +18,17 @@ pub enum ProgramError {
         /// Luau's message.
         message: String,
     },
-    /// `modules:` names something that does not exist.
-    #[error("unknown module '{module}' in {entry}")]
+    /// `modules:` names something Starling does not have: the entry is disabled.
+    #[error("{site}: entry {entry}: unknown module '{module}'{hint}")]
     UnknownModule {
         /// Entry id.
         entry: String,
         /// The unknown name.
         module: String,
+        /// The definition file and line of the entry.
+        site: String,
+        /// ` (did you mean 'x'?)` or empty.
+        hint: String,
     },
     /// `imports:` names a missing entry, something that is not a library, or forms a cycle.
     #[error("{file}: entry {entry}: {message}")]

@@ -33,3 +33,11 @@ pub fn parse_time(layout: &str, value: &str, loc: &Loc) -> Result<(Timestamp, Lo
         .and_then(|parsed| layout::resolve(&parsed, loc))
         .map_err(|e| e.to_string())
 }
+
+/// Wippy's dialect into Luau (`syntax.rs`): the Luau text, or `line: message`.
+pub fn rewrite_syntax(src: &str) -> Result<String, String> {
+    crate::syntax::rewrite(src).map_err(|e| format!("{}: {}", e.line, e.message))
+}
+
+/// The Lua 5.3 bitwise-operator helpers a lowered source calls (`__starling_bit`).
+pub const BITOPS_LUA: &str = include_str!("modules/bitops.lua");

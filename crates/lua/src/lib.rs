@@ -18,6 +18,7 @@
 mod args;
 mod convert;
 mod engine;
+pub mod entries;
 pub mod error;
 mod ffi;
 #[doc(hidden)]
@@ -31,7 +32,8 @@ pub mod userdata;
 mod vm;
 
 pub use engine::DEFAULT_WATCHDOG;
+pub use entries::{EntryStore, EntryView};
 pub use error::ProgramError;
 pub use program::{Code, CodeKind, Module, Program};
-pub use services::{Level, LogRecord, Services, Stream, Terminal};
+pub use services::{EnvStore, Level, LogRecord, ServiceState, Services, Stream, Terminal};
 pub use vm::LuaEngine;

@@ -16,12 +16,17 @@ use crate::rt::values::{MsgData, PayloadData};
 
 pub(crate) mod base;
 pub(crate) mod channel;
+pub(crate) mod env;
 pub(crate) mod errors;
+pub(crate) mod events;
 pub(crate) mod funcs;
 pub(crate) mod io;
+pub(crate) mod json;
 pub(crate) mod logger;
 pub(crate) mod payload;
 pub(crate) mod process;
+pub(crate) mod registry;
+pub(crate) mod system;
 pub(crate) mod time;
 pub(crate) mod uuid;
 
@@ -109,6 +114,11 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("logger", logger::module(lua, ctx)?);
     modules.insert("funcs", funcs::module(lua, ctx)?);
     modules.insert("uuid", Value::Table(uuid::module(lua)?));
+    modules.insert("json", Value::Table(json::module(lua)?));
+    modules.insert("env", env::module(lua, ctx)?);
+    modules.insert("registry", registry::module(lua, ctx)?);
+    modules.insert("events", events::module(lua, ctx)?);
+    modules.insert("system", system::module(lua, ctx)?);
     drop(modules);
 
     for name in [

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use starling_core::{ErrorKind, ErrorValue};
 use starling_entry::{Entry, EntrySpec, LuaSpec, SourceOrigin};
 
 use crate::error::ProgramError;
@@ -25,16 +26,31 @@ pub enum Module {
     Funcs,
     /// `uuid`.
     Uuid,
+    /// `json`.
+    Json,
+    /// `env`.
+    Env,
+    /// `registry`.
+    Registry,
+    /// `events`.
+    Events,
+    /// `system`.
+    System,
 }
 
 impl Module {
     /// Every gated module with its name.
-    pub const ALL: [(Module, &'static str); 5] = [
+    pub const ALL: [(Module, &'static str); 10] = [
         (Module::Io, "io"),
         (Module::Time, "time"),
         (Module::Logger, "logger"),
         (Module::Funcs, "funcs"),
         (Module::Uuid, "uuid"),
+        (Module::Json, "json"),
+        (Module::Env, "env"),
+        (Module::Registry, "registry"),
+        (Module::Events, "events"),
+        (Module::System, "system"),
     ];
 
     /// The global name the module is installed under.
@@ -58,6 +74,35 @@ pub const GLOBAL_MODULES: [&str; 9] = [
     "math",
     "coroutine",
     "payload",
+];
+
+/// Every module a script can use, with a line about it (`system.modules()`).
+pub const MODULE_DESCRIPTIONS: [(&str, &str); 19] = [
+    (
+        "process",
+        "processes: spawn, send, receive, monitor, link, registry",
+    ),
+    ("channel", "Go-style channels and select"),
+    (
+        "coroutine",
+        "coroutines, and coroutine.spawn for concurrent tasks",
+    ),
+    ("errors", "structured error objects"),
+    ("payload", "payload values"),
+    ("os", "time and date"),
+    ("string", "string functions"),
+    ("table", "table functions"),
+    ("math", "math functions"),
+    ("io", "terminal input and output"),
+    ("time", "time, durations, timers and tickers"),
+    ("logger", "structured logging"),
+    ("funcs", "calling function.lua entries"),
+    ("uuid", "UUID generation and parsing"),
+    ("json", "JSON encoding and decoding"),
+    ("env", "environment variables"),
+    ("registry", "reading the entry registry"),
+    ("events", "the event bus"),
+    ("system", "runtime information"),
 ];
 
 /// What kind of Lua entry a [`Code`] is.
@@ -91,15 +136,23 @@ pub struct Code {
 }
 
 /// Every compiled Lua entry of a project.
+///
+/// An entry that needs something Starling lacks (a module it does not have, or a library that
+/// does) is *disabled*, not fatal: the rest of the project runs, boot warns, and spawning or
+/// calling the entry fails with the reason (issue 13). Syntax errors and broken imports stay
+/// load errors.
 #[derive(Debug, Default)]
 pub struct Program {
     codes: FxHashMap<Arc<str>, Arc<Code>>,
+    /// Disabled entries and why, with file and line.
+    disabled: FxHashMap<Arc<str>, String>,
 }
 
 impl Program {
-    /// Compiles every Lua entry; returns every problem found, not just the first.
+    /// Compiles every Lua entry; returns every load error found, not just the first.
     pub fn build(entries: &[Entry]) -> Result<Program, Vec<ProgramError>> {
         let mut codes = FxHashMap::default();
+        let mut disabled = FxHashMap::default();
         let mut errors = Vec::new();
         for e in entries {
             let (kind, spec) = match &e.spec {
@@ -109,19 +162,52 @@ impl Program {
                 _ => continue,
             };
             let id: Arc<str> = e.id.to_string().into();
-            match compile(&id, kind, spec) {
+            let site = match e.origin.line {
+                Some(line) => format!("{}:{line}", e.origin.file.display()),
+                None => e.origin.file.display().to_string(),
+            };
+            match compile(&id, kind, spec, &site) {
                 Ok(code) => {
                     codes.insert(id, Arc::new(code));
+                }
+                Err(err @ ProgramError::UnknownModule { .. }) => {
+                    disabled.insert(id, err.to_string());
                 }
                 Err(err) => errors.push(err),
             }
         }
-        if errors.is_empty() {
-            resolve_imports(&mut codes)?;
-            Ok(Program { codes })
-        } else {
-            Err(errors)
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        disable_importers(&mut codes, &mut disabled);
+        resolve_imports(&mut codes)?;
+        Ok(Program { codes, disabled })
+    }
+
+    /// The compiled entry `id`, or the error a spawn or call of it gets: NOT_FOUND, with the
+    /// reason when the entry is disabled.
+    pub fn lookup(&self, id: &str) -> Result<&Arc<Code>, ErrorValue> {
+        if let Some(code) = self.codes.get(id) {
+            return Ok(code);
+        }
+        Err(match self.disabled.get(id) {
+            Some(reason) => ErrorValue::new(
+                ErrorKind::NotFound,
+                format!("entry {id} cannot run: {reason}"),
+            ),
+            None => ErrorValue::new(ErrorKind::NotFound, format!("entry not found: {id}")),
+        })
+    }
+
+    /// Disabled entries with their reasons, sorted by id.
+    pub fn disabled(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = self
+            .disabled
+            .iter()
+            .map(|(id, why)| (&**id, why.as_str()))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Compiles a single source (tests and embedding).
@@ -141,9 +227,11 @@ impl Program {
             method: method.map(str::to_string),
             modules: modules.iter().map(|s| s.to_string()).collect(),
             imports: BTreeMap::new(),
+            auto_start: false,
+            host: None,
         };
         let id: Arc<str> = id.into();
-        let code = compile(&id, CodeKind::Process, &spec)?;
+        let code = compile(&id, CodeKind::Process, &spec, &id)?;
         self.codes.insert(id, Arc::new(code));
         Ok(())
     }
@@ -161,6 +249,39 @@ impl Program {
     /// True when no entry is compiled.
     pub fn is_empty(&self) -> bool {
         self.codes.is_empty()
+    }
+}
+
+/// Disables every entry that imports a disabled library (transitively), so the import error
+/// names the real cause.
+fn disable_importers(
+    codes: &mut FxHashMap<Arc<str>, Arc<Code>>,
+    disabled: &mut FxHashMap<Arc<str>, String>,
+) {
+    loop {
+        let newly: Vec<(Arc<str>, String)> = codes
+            .iter()
+            .filter_map(|(id, code)| {
+                code.imports.iter().find_map(|(_, lib)| {
+                    disabled.get(lib).map(|why| {
+                        (
+                            id.clone(),
+                            format!(
+                                "{}: entry {id}: imports {lib}, which cannot run: {why}",
+                                code.origin
+                            ),
+                        )
+                    })
+                })
+            })
+            .collect();
+        if newly.is_empty() {
+            return;
+        }
+        for (id, why) in newly {
+            codes.remove(&id);
+            disabled.insert(id, why);
+        }
     }
 }
 
@@ -255,7 +376,12 @@ fn describe(origin: &SourceOrigin) -> (String, usize) {
     }
 }
 
-fn compile(id: &Arc<str>, kind: CodeKind, spec: &LuaSpec) -> Result<Code, ProgramError> {
+fn compile(
+    id: &Arc<str>,
+    kind: CodeKind,
+    spec: &LuaSpec,
+    site: &str,
+) -> Result<Code, ProgramError> {
     let (origin, line_offset) = describe(&spec.source_origin);
     let mut modules = Vec::new();
     for m in &spec.modules {
@@ -264,17 +390,28 @@ fn compile(id: &Arc<str>, kind: CodeKind, spec: &LuaSpec) -> Result<Code, Progra
                 modules.push(*module);
             }
         } else if !GLOBAL_MODULES.contains(&m.as_str()) {
+            let known = Module::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .chain(GLOBAL_MODULES.iter().copied());
             return Err(ProgramError::UnknownModule {
                 entry: id.to_string(),
                 module: m.clone(),
+                site: site.to_string(),
+                hint: starling_entry::suggest::hint(m, known),
             });
         }
     }
     // A UTF-8 byte order mark (editors on Windows write one) is not Lua; it sits on line 1,
     // so dropping it keeps every line number.
     let text = spec.source.strip_prefix('\u{feff}').unwrap_or(&spec.source);
-    // Wippy's typed syntax becomes Luau first; line numbers are unchanged.
-    let source = crate::syntax::rewrite(text);
+    // Wippy's dialect becomes Luau first; line numbers are unchanged.
+    let source = crate::syntax::rewrite(text).map_err(|e| ProgramError::Syntax {
+        entry: id.to_string(),
+        file: origin.clone(),
+        line: Some(e.line + line_offset),
+        message: e.message,
+    })?;
     let bytecode = mlua::chunk::Compiler::new()
         .set_optimization_level(1)
         .set_debug_level(1)
@@ -372,9 +509,12 @@ mod tests {
     fn unknown_modules_are_rejected() {
         let mut p = Program::default();
         let err = p
-            .insert_source("app:x", "return 1", None, &["json"])
+            .insert_source("app:x", "return 1", None, &["jsno"])
             .unwrap_err();
-        assert_eq!(err.to_string(), "unknown module 'json' in app:x");
+        assert_eq!(
+            err.to_string(),
+            "app:x: entry app:x: unknown module 'jsno' (did you mean 'json'?)"
+        );
         p.insert_source("app:y", "return 1", None, &["time", "channel", "os"])
             .expect("valid");
         assert_eq!(

@@ -28,6 +28,10 @@ pub struct LuaSpec {
     pub modules: Vec<String>,
     /// `imports`: alias → library entry; bare names resolved against the own namespace.
     pub imports: BTreeMap<String, EntryId>,
+    /// `lifecycle.auto_start` of a `process.lua`: run it once at boot (issue 13).
+    pub auto_start: bool,
+    /// `host` of an auto-started `process.lua`: where it runs (default: see the host crate).
+    pub host: Option<EntryId>,
 }
 
 /// Where the Lua text of an entry came from.
@@ -108,12 +112,22 @@ impl LuaSpec {
                 line: input.source_line.or(input.origin.line),
             },
         };
+        let auto_start = data
+            .block("lifecycle")?
+            .boolean("auto_start")?
+            .unwrap_or(false);
+        let host = match data.raw("host") {
+            Some(Value::String(_)) => data.reference("host")?,
+            _ => None,
+        };
         Ok(LuaSpec {
             source,
             source_origin,
             method,
             modules,
             imports,
+            auto_start,
+            host,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Base globals (SPEC §4.2): `print` to the log, `require`, the restricted `os`, Unicode-aware
-//! `string.upper`/`lower`, Lua 5.3 `math` shims, a minimal `package`, and the out-of-scope
-//! event-bus functions.
+//! `string.upper`/`lower`, string functions that accept error objects (`strings.lua`), Lua 5.3
+//! `math` shims and bitwise-operator helpers (`bitops.lua`), a minimal `package`, and the
+//! out-of-scope event-bus functions.
 
 use std::rc::Rc;
 
@@ -11,6 +12,26 @@ use crate::args::tostring;
 use crate::engine::{Ctx, misuse};
 use crate::modules::logger::emit;
 use crate::services::Level;
+
+/// String functions that accept error objects (see the file).
+const STRINGS: &str = include_str!("strings.lua");
+/// Lua 5.3 bitwise operators for lowered sources (see the file and `syntax.rs`).
+const BITOPS: &str = include_str!("bitops.lua");
+
+/// The string a `string.*` function works on: a string or number as Luau takes it, or an
+/// error object (any userdata with `__tostring`) as its message.
+fn subject(lua: &Lua, v: Value, func: &str) -> mlua::Result<mlua::LuaString> {
+    match v {
+        Value::String(s) => Ok(s),
+        Value::Integer(_) | Value::Number(_) | Value::UserData(_) => {
+            lua.create_string(tostring(lua, &v)?)
+        }
+        other => Err(mlua::Error::runtime(format!(
+            "bad argument #1 to '{func}' (string expected, got {})",
+            crate::args::arg_type(&other)
+        ))),
+    }
+}
 
 pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     let c = ctx.clone();
@@ -49,11 +70,13 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     }
     g.raw_set("os", os)?;
 
-    // string.upper/lower: Unicode simple case mapping for valid UTF-8 (SPEC §11.11).
+    // string.upper/lower: Unicode simple case mapping for valid UTF-8 (SPEC §11.11); an error
+    // object stands for its message, as in `strings.lua`.
     let string: Table = g.get("string")?;
     string.raw_set(
         "upper",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lua.create_function(|lua, s: Value| {
+            let s = subject(lua, s, "upper")?;
             let b = s.as_bytes();
             match std::str::from_utf8(&b) {
                 Ok(text) if !text.is_ascii() => lua.create_string(text.to_uppercase()),
@@ -63,7 +86,8 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     )?;
     string.raw_set(
         "lower",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lua.create_function(|lua, s: Value| {
+            let s = subject(lua, s, "lower")?;
             let b = s.as_bytes();
             match std::str::from_utf8(&b) {
                 Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
@@ -71,6 +95,11 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
             }
         })?,
     )?;
+    lua.load(STRINGS)
+        .set_name("=starling.strings")
+        .call::<()>(())?;
+    let bit: Table = lua.load(BITOPS).set_name("=starling.bitops").call(())?;
+    g.raw_set("__starling_bit", bit)?;
 
     // math shims for Lua 5.3 code on Luau's doubles (SPEC §4.1).
     let math: Table = g.get("math")?;

@@ -50,7 +50,7 @@ local function main()
             walk(name, v, 1)
         end
     end
-    for _, name in ipairs({ "io", "time", "funcs", "uuid" }) do
+    for _, name in ipairs({ "io", "time", "funcs", "uuid", "json", "env", "registry", "events", "system" }) do
         local v = require(name)
         add("module " .. name .. " " .. describe(v))
         if type(v) == "table" then
@@ -84,6 +84,14 @@ local function main()
     methods("Spawner", process.with_context({}))
     methods("Executor", require("funcs").new())
     methods("Future", require("funcs").async("test.lib:double", 1))
+    local registry = require("registry")
+    local snap = registry.snapshot()
+    methods("Snapshot", snap)
+    methods("Version", snap:version())
+    methods("Changes", snap:changes())
+    local sub = require("events").subscribe("api.surface")
+    methods("Subscription", sub)
+    sub:close()
 
     io.print(table.concat(lines, "\n"))
 end
