@@ -16,8 +16,8 @@
 //! - [`worker`]: scheduler workers, run queues, timers, delivery; [`spawn`]: where a spawn goes.
 //! - [`log`]: application log records and the host's sink.
 
-pub mod clock;
 pub mod bus;
+pub mod clock;
 pub mod codec;
 pub mod directory;
 pub mod engine;
@@ -34,8 +34,8 @@ pub mod spawn;
 pub mod value;
 pub mod worker;
 
-pub use clock::{Clock, VirtualClock};
 pub use bus::Bus;
+pub use clock::{Clock, VirtualClock};
 pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;
 pub use engine::{Engine, Router, StartArgs, Step, Wakeup, panic_error};

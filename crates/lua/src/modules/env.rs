@@ -10,8 +10,8 @@ use std::rc::Rc;
 use mlua::{Lua, MultiValue, Value};
 use starling_core::ErrorKind;
 
-use crate::engine::Ctx;
 use crate::args::seal;
+use crate::engine::Ctx;
 use crate::userdata::error::{fail, fail_with};
 
 /// The key argument, or the INVALID message.

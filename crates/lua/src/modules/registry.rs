@@ -16,10 +16,10 @@ use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
 use starling_core::ErrorKind;
 
+use crate::args::seal;
 use crate::engine::Ctx;
 use crate::entries::{Change, EntryStore, EntryView, Filter, Version};
 use crate::modules::json::{to_json, to_lua};
-use crate::args::seal;
 use crate::userdata::error::fail;
 
 fn one(v: Value) -> mlua::Result<MultiValue> {

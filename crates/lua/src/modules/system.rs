@@ -19,8 +19,8 @@ use std::rc::Rc;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 
-use crate::engine::Ctx;
 use crate::args::seal;
+use crate::engine::Ctx;
 use crate::userdata::error::fail;
 
 fn one(v: impl mlua::IntoLua, lua: &Lua) -> mlua::Result<MultiValue> {
