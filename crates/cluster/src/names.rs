@@ -202,8 +202,13 @@ impl Cluster {
     }
 
     fn value_of(&self, pid: Pid, scope: u8) -> Vec<u8> {
+        let mut pid = pid_out(&self.node, pid);
+        if pid.node.is_empty() {
+            // In the bucket a pid names its node: no frame says who wrote it.
+            pid.node = self.me.into();
+        }
         wire::encode(&NameValue {
-            pid: pid_out(&self.node, pid),
+            pid,
             inc: self.inc,
             scope,
         })
@@ -571,15 +576,10 @@ impl Cluster {
                     scope: v.scope,
                     revision,
                 };
-                // Names of a previous run of this node, or of a node known to be down.
-                let stale = (owner == self.me && v.inc < self.inc)
-                    || (owner != self.me
-                        && self
-                            .node
-                            .peers
-                            .find(&owner)
-                            .and_then(|i| self.node.peers.info(i))
-                            .is_some_and(|i| i.state == PeerState::Down && i.incarnation >= v.inc));
+                // Names of a previous run of this node are stale. (Names of a node declared
+                // down are swept when it is declared down, not here: a node cut off from a
+                // peer that still reaches the bucket would otherwise fight it for its names.)
+                let stale = owner == self.me && v.inc < self.inc;
                 self.names.replica.write().insert(name.clone(), entry);
                 if stale {
                     self.kv_delete(&name, revision, |_| {});
