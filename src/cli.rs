@@ -2,6 +2,7 @@
 //! `starling: ` line for errors and maps outcomes to exit statuses.
 
 mod args;
+mod cluster;
 mod init;
 mod run;
 
@@ -24,6 +25,7 @@ pub(crate) fn main() -> i32 {
     let result = match args.command {
         args::Command::Init(a) => init::init(a),
         args::Command::Run(a) => run::run(&args.global, a),
+        args::Command::Cluster(a) => cluster::cluster(&args.global, a),
     };
     match result {
         Ok(code) => code,

@@ -50,6 +50,36 @@ pub(crate) enum Command {
     Init(InitArgs),
     /// Run the project: services until SIGINT/SIGTERM, or one process with -x
     Run(RunArgs),
+    /// Look at a running cluster (`cluster status`)
+    Cluster(ClusterArgs),
+}
+
+/// `starling cluster`.
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    #[command(subcommand)]
+    pub(crate) command: ClusterCommand,
+}
+
+/// `starling cluster` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Show the nodes of the cluster, their state and the names they hold
+    Status(StatusArgs),
+}
+
+/// `starling cluster status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// NATS URLs (comma-separated; default: cluster.nats.urls of the configuration)
+    #[arg(long = "cluster", value_name = "URLS")]
+    pub(crate) cluster: Option<String>,
+    /// Configuration override section.path=value (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// How long to listen for heartbeats, in milliseconds
+    #[arg(long = "listen", value_name = "MS", default_value_t = 1200)]
+    pub(crate) listen: u64,
 }
 
 /// `starling init`.
@@ -84,6 +114,12 @@ pub(crate) struct RunArgs {
     /// Path of the lock file
     #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
     pub(crate) lock_file: PathBuf,
+    /// Join a cluster as this node (= --set cluster.enabled=true --set cluster.name=NAME)
+    #[arg(long = "node", value_name = "NAME")]
+    pub(crate) node: Option<String>,
+    /// NATS URLs of the cluster, comma-separated (= --set cluster.nats.urls=URLS)
+    #[arg(long = "cluster", value_name = "URLS")]
+    pub(crate) cluster: Option<String>,
     /// Arguments passed to the exec process (after the spec)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) args: Vec<String>,

@@ -118,6 +118,22 @@ pub fn name_of(key: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A bucket value as the status command prints it: the holder's pid and the scope.
+pub fn describe(value: &[u8]) -> Option<(String, &'static str)> {
+    let v = wire::decode::<NameValue<'_>>(value).ok()?;
+    let pid = format!("{{{}@{}|0x{:05x}}}", v.pid.node, v.pid.host, v.pid.num);
+    Some((pid, scope_name(v.scope)))
+}
+
+fn scope_name(s: u8) -> &'static str {
+    match s {
+        0 => "local (exported)",
+        1 => "eventual",
+        2 => "consistent",
+        _ => "strong",
+    }
+}
+
 fn scope_number(s: Scope) -> u8 {
     s.number() as u8
 }
@@ -630,15 +646,7 @@ impl Cluster {
             .replica
             .read()
             .iter()
-            .map(|(n, e)| {
-                let scope = match e.scope {
-                    0 => "local (exported)",
-                    1 => "eventual",
-                    2 => "consistent",
-                    _ => "strong",
-                };
-                (n.clone(), self.node.format_pid(e.pid), scope)
-            })
+            .map(|(n, e)| (n.clone(), self.node.format_pid(e.pid), scope_name(e.scope)))
             .collect();
         v.sort();
         v

@@ -5,6 +5,7 @@
 //! process on a terminal host, and owns the terminal and log output. The CLI calls only this
 //! crate (and `starling-entry` for `init`).
 
+pub mod cluster;
 mod engine;
 pub mod error;
 pub mod exec;

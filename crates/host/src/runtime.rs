@@ -287,7 +287,7 @@ fn make_sink(project: &Project, flags: LogFlags, exec: bool) -> LogSink {
 }
 
 fn boot(
-    project: Project,
+    mut project: Project,
     kinds: Arc<Kinds>,
     log_flags: LogFlags,
     exec: Option<ExecRequest>,
@@ -300,6 +300,20 @@ fn boot(
     let log = Arc::new(make_sink(&project, log_flags, target.is_some()));
     for w in &project.warnings {
         log.runtime(Level::Warn, w, Vec::new());
+    }
+    let cluster = starling_entry::cluster::cluster_config(&project.config)?;
+    if let Some(c) = &cluster {
+        for w in &c.warnings {
+            log.runtime(Level::Warn, w, Vec::new());
+        }
+        // Services placed on other nodes do not auto-start here.
+        for e in &mut project.entries {
+            if let EntrySpec::Service(s) = &mut e.spec {
+                if !c.runs_service(&e.id.to_string()) {
+                    s.lifecycle.auto_start = false;
+                }
+            }
+        }
     }
 
     let mut builder = Node::builder();
@@ -342,6 +356,12 @@ fn boot(
         log: log.clone(),
         terminal: terminal.clone(),
     });
+    // A cluster names the node (its pids print with the name) and raises its pid counter
+    // before anything runs.
+    let joined = match &cluster {
+        Some(c) => Some(crate::cluster::join(&node, c)?),
+        None => None,
+    };
     // One setup per host: each worker's VM gets the host's memory limit.
     let setup = |memory_limit: u64| {
         worker_setup(
@@ -390,6 +410,9 @@ fn boot(
         }
         None => control.run_services(project.config.shutdown_timeout()),
     };
+    if let Some(j) = joined {
+        j.leave();
+    }
     let node_failure = node.failure().map(str::to_string);
     terminal.restore();
     if let Some(failure) = node_failure {
