@@ -25,6 +25,9 @@ enum Delivery {
     Names(String, Option<Vec<u8>>, u64),
 }
 
+/// A change the watchers of the names bucket see: key, value (none for a delete), revision.
+type WatchEvent = (String, Option<Vec<u8>>, u64);
+
 #[derive(Default)]
 struct Inner {
     clusters: Vec<(String, Arc<Cluster>)>,
@@ -195,7 +198,7 @@ impl MemBus {
         g: &mut Inner,
         from: &str,
         op: KvOp,
-    ) -> (KvReply, Option<(String, Option<Vec<u8>>, u64)>) {
+    ) -> (KvReply, Option<WatchEvent>) {
         if g.isolated.contains(from) {
             return (KvReply::Failed("no connection to the store".into()), None);
         }

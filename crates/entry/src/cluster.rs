@@ -63,7 +63,7 @@ impl ClusterConfig {
         self.service_placement
             .iter()
             .find(|(s, _)| s == id)
-            .is_none_or(|(_, nodes)| nodes.iter().any(|n| *n == self.name))
+            .is_none_or(|(_, nodes)| nodes.contains(&self.name))
     }
 }
 
