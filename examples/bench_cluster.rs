@@ -298,7 +298,11 @@ async fn drive(ctx: Context, args: Payload) -> Result<i64, ErrorValue> {
                 ctx.monitor(v).map_err(|e| invalid(&e.to_string()))?;
                 println!("watching {}", ctx.pid_string());
                 let ev = ctx.event().await;
-                println!("exit_at {} {:?}", now_us(), ev.result.map(|r| r.result().is_err()));
+                println!(
+                    "exit_at {} {:?}",
+                    now_us(),
+                    ev.result.map(|r| r.result().is_err())
+                );
             }
             format!("watch: {k} deaths seen")
         }

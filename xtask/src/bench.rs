@@ -23,6 +23,7 @@ pub(crate) struct Options {
     runs: Option<usize>,
     erlang: bool,
     build: bool,
+    cluster: bool,
 }
 
 impl Options {
@@ -32,6 +33,7 @@ impl Options {
             runs: None,
             erlang: true,
             build: true,
+            cluster: true,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -39,6 +41,7 @@ impl Options {
                 "--quick" => o.quick = true,
                 "--no-erlang" => o.erlang = false,
                 "--no-build" => o.build = false,
+                "--no-cluster" => o.cluster = false,
                 "--runs" => {
                     let n = it.next().context("--runs needs a number")?;
                     let n: usize = n.parse().with_context(|| format!("--runs {n}"))?;
@@ -320,6 +323,12 @@ pub(crate) fn run(opts: Options) -> Result<()> {
 
     println!("{}", header(&env, &sizes));
     println!("{}", render(&table, env.ebin.is_some()));
+    if opts.cluster {
+        let bin = crate::cluster_bench::binary(&env.root, opts.build)?;
+        let section = crate::cluster_bench::run(&bin, opts.quick)?;
+        println!("Cluster (two to three nodes and one nats-server on this machine):\n");
+        println!("{section}");
+    }
     if !failures.is_empty() {
         println!("Failed attempts (retried up to {ATTEMPTS} times; details above):\n");
         for f in &failures {

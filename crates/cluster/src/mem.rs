@@ -194,11 +194,7 @@ impl MemBus {
         }
     }
 
-    fn apply_kv(
-        g: &mut Inner,
-        from: &str,
-        op: KvOp,
-    ) -> (KvReply, Option<WatchEvent>) {
+    fn apply_kv(g: &mut Inner, from: &str, op: KvOp) -> (KvReply, Option<WatchEvent>) {
         if g.isolated.contains(from) {
             return (KvReply::Failed("no connection to the store".into()), None);
         }
