@@ -20,6 +20,10 @@ use crate::support::{Project, repo, starling};
 /// Where a test waits for something that should happen well within a second or two.
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// The tests' `cluster.node_timeout`: longer than the default, so a node starved of CPU on a
+/// busy machine is not declared down where a test does not expect it.
+const NODE_TIMEOUT: &str = "3s";
+
 fn nats_server_bin() -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
         "/usr/sbin",
@@ -312,10 +316,17 @@ fn echo_dir() -> PathBuf {
 fn echo_service_on_three_nodes_survives_killing_b_and_a() {
     let nats = NatsServer::start();
     let dir = echo_dir();
-    let mut a = NodeProc::start(&dir, "a", &nats.url, &[]);
+    let slack = format!("cluster.node_timeout={NODE_TIMEOUT}");
+    let set = ["--set", slack.as_str()];
+    let mut a = NodeProc::start(&dir, "a", &nats.url, &set);
     a.wait_for("relay started");
-    let mut b = NodeProc::start(&dir, "b", &nats.url, &[]);
-    let mut c = NodeProc::start(&dir, "c", &nats.url, &["-x", "app:terminal/app:cli"]);
+    let mut b = NodeProc::start(&dir, "b", &nats.url, &set);
+    let mut c = NodeProc::start(
+        &dir,
+        "c",
+        &nats.url,
+        &["--set", slack.as_str(), "-x", "app:terminal/app:cli"],
+    );
     c.wait_for("> ");
     // b is known to a once its heartbeats arrive; the first line may race it: wait for the
     // answer, retrying on a timeout.
@@ -354,7 +365,7 @@ fn echo_service_on_three_nodes_survives_killing_b_and_a() {
         .expect("line");
     assert!(line.contains("worker exited"), "{line}");
     // b back: new lines are answered again, by workers whose pids were never used before.
-    let b2 = NodeProc::start(&dir, "b", &nats.url, &[]);
+    let b2 = NodeProc::start(&dir, "b", &nats.url, &set);
     let before = c.output().matches("HELLO").count();
     let until = Instant::now() + DEADLINE;
     while c.output().matches("HELLO").count() == before {
@@ -390,7 +401,7 @@ fn echo_service_on_three_nodes_survives_killing_b_and_a() {
         c.type_line("nobody");
         std::thread::sleep(Duration::from_millis(2500));
     }
-    let a2 = NodeProc::start(&dir, "a", &nats.url, &[]);
+    let a2 = NodeProc::start(&dir, "a", &nats.url, &set);
     a2.wait_for("relay started");
     let before = c.output().matches("HELLO").count();
     let until = Instant::now() + DEADLINE;
@@ -406,6 +417,62 @@ fn echo_service_on_three_nodes_survives_killing_b_and_a() {
     c.type_line("");
     assert_eq!(c.wait_exit(), Some(0), "{}", c.output());
     drop(b2);
+}
+
+/// Polls `starling cluster status` until every node of `names` is heard.
+fn wait_for_nodes(url: &str, names: &[&str]) {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let out = Command::new(starling())
+            .args(["cluster", "status", "--cluster", url, "--listen", "600"])
+            .output()
+            .expect("status");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if names.iter().all(|n| text.contains(&format!("\n  {n} "))) {
+            return;
+        }
+        assert!(Instant::now() < until, "nodes never all up:\n{text}");
+    }
+}
+
+/// The transcript of examples/echo-cluster: c's session with fresh nodes a and b matches
+/// byte for byte (the first workers on b are b's first pids).
+#[test]
+fn echo_cluster_transcript() {
+    let nats = NatsServer::start();
+    let dir = echo_dir();
+    let slack = format!("cluster.node_timeout={NODE_TIMEOUT}");
+    let a = NodeProc::start(&dir, "a", &nats.url, &["--set", slack.as_str()]);
+    a.wait_for("relay started");
+    let _b = NodeProc::start(&dir, "b", &nats.url, &["--set", slack.as_str()]);
+    wait_for_nodes(&nats.url, &["a", "b"]);
+    let t = dir.join("transcripts");
+    let stdin = std::fs::read_to_string(t.join("three-nodes.stdin")).expect("stdin");
+    let expected = std::fs::read_to_string(t.join("three-nodes.stdout")).expect("stdout");
+    let out = crate::support::run_in(
+        &dir,
+        &[
+            "run",
+            "--node",
+            "c",
+            "--cluster",
+            &nats.url,
+            "--set",
+            &slack,
+            "-x",
+            "app:terminal/app:cli",
+        ],
+        &stdin,
+        DEADLINE,
+    );
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout,
+        expected,
+        "stderr:\n{}\na:\n{}",
+        out.stderr,
+        a.output()
+    );
 }
 
 const TWO_NODE_INDEX: &str = r#"version: "1.0"
@@ -587,7 +654,7 @@ fn two_node_project(extra_config: &str) -> Project {
     std::fs::write(
         p.path().join(".wippy.yaml"),
         format!(
-            "cluster:\n  enabled: true\n  placement:\n    services: {{\"app:peer-service\": [a]}}\n{extra_config}"
+            "cluster:\n  enabled: true\n  node_timeout: {NODE_TIMEOUT}\n  placement:\n    services: {{\"app:peer-service\": [a]}}\n{extra_config}"
         ),
     )
     .expect("config");
@@ -708,7 +775,7 @@ fn a_stopped_node_is_declared_down_and_fires_its_own_relations_on_resume() {
     b.wait_for("EVENT pid.exit");
     std::thread::sleep(Duration::from_secs(3));
     a.signal("CONT");
-    a.wait_for("declared down");
+    a.wait_for("cluster: node b is down");
     let _ = b.wait_exit();
     assert!(
         b.output().contains("DOWN ONCE") || b.output().contains("peer still registered"),
@@ -729,7 +796,7 @@ fn a_cut_link_to_the_server_is_a_partition_and_heals() {
     b.wait_for("WATCHING");
     proxy.cut();
     b.wait_for("EVENT pid.link.down");
-    a.wait_for("declared down");
+    a.wait_for("cluster: node b is down");
     proxy.heal();
     let _ = b.wait_exit();
     assert!(b.output().contains("EVENT pid.exit"), "{}", b.output());

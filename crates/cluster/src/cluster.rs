@@ -367,6 +367,10 @@ impl Cluster {
     /// Node-down for a peer that was up: spawns in flight fail first, then every worker hears
     /// of it, then its names are released.
     fn fire_down(&self, l: &mut Link) {
+        self.node.warn(&format!(
+            "cluster: node {} is down: monitors and links towards it fire",
+            l.name
+        ));
         for reply in l.spawns.drain(..) {
             let err = node_disconnected();
             self.node.post(reply.pid, |slot| Envelope::Wake {
