@@ -24,6 +24,7 @@ pub(crate) struct Options {
     erlang: bool,
     build: bool,
     cluster: bool,
+    cluster_only: bool,
 }
 
 impl Options {
@@ -34,6 +35,7 @@ impl Options {
             erlang: true,
             build: true,
             cluster: true,
+            cluster_only: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -42,6 +44,7 @@ impl Options {
                 "--no-erlang" => o.erlang = false,
                 "--no-build" => o.build = false,
                 "--no-cluster" => o.cluster = false,
+                "--cluster-only" => o.cluster_only = true,
                 "--runs" => {
                     let n = it.next().context("--runs needs a number")?;
                     let n: usize = n.parse().with_context(|| format!("--runs {n}"))?;
@@ -297,6 +300,11 @@ pub(crate) fn expect_numbers(line: &str, n: usize) -> Result<Vec<f64>> {
 
 pub(crate) fn run(opts: Options) -> Result<()> {
     let root = workspace_root();
+    if opts.cluster_only {
+        let bin = crate::cluster_bench::binary(&root, opts.build)?;
+        println!("{}", crate::cluster_bench::run(&bin, opts.quick)?);
+        return Ok(());
+    }
     let mut sizes = if opts.quick { QUICK } else { FULL };
     if let Some(r) = opts.runs {
         sizes.runs = r;
