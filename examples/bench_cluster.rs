@@ -111,6 +111,26 @@ async fn find(ctx: &Context, name: &str) -> Pid {
     }
 }
 
+/// Finds `name` and monitors it: a node-down during the run ends the shape with an error
+/// instead of a wait for a message that will never come.
+async fn find_watched(ctx: &Context, name: &str) -> Result<Pid, ErrorValue> {
+    let p = find(ctx, name).await;
+    ctx.monitor(p).map_err(|e| invalid(&e.to_string()))?;
+    Ok(p)
+}
+
+/// The next message, or the error of the EXIT that came instead.
+async fn recv_or_down(ctx: &Context) -> Result<starling::Message, ErrorValue> {
+    tokio::select! {
+        biased;
+        m = ctx.recv() => Ok(m),
+        ev = ctx.event() => Err(match ev.result.map(|r| r.result().clone()) {
+            Some(Err(e)) => e,
+            _ => invalid("the peer ended"),
+        }),
+    }
+}
+
 fn percentile(sorted: &[u64], p: usize) -> f64 {
     let k = (sorted.len() * p / 100).clamp(1, sorted.len());
     sorted[k - 1] as f64 / 1000.0
@@ -216,16 +236,16 @@ async fn drive(ctx: Context, args: Payload) -> Result<i64, ErrorValue> {
     let line = match args.first().map(String::as_str) {
         Some("pingpong-rust") => {
             let n = num(1)?;
-            let pong = find(&ctx, "cpong").await;
+            let pong = find_watched(&ctx, "cpong").await?;
             for _ in 0..200 {
                 ctx.send_payload(pong, "ping", Payload::empty())?;
-                ctx.recv().await;
+                recv_or_down(&ctx).await?;
             }
             let mut lat = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let t0 = Instant::now();
                 ctx.send_payload(pong, "ping", Payload::empty())?;
-                ctx.recv().await;
+                recv_or_down(&ctx).await?;
                 lat.push(t0.elapsed().as_nanos() as u64);
             }
             lat.sort_unstable();
@@ -237,7 +257,7 @@ async fn drive(ctx: Context, args: Payload) -> Result<i64, ErrorValue> {
         }
         Some("stream") => {
             let n = num(1)?;
-            let sink = find(&ctx, "csink").await;
+            let sink = find_watched(&ctx, "csink").await?;
             let pad = "x".repeat(40);
             let t0 = Instant::now();
             for i in 0..n {
@@ -248,7 +268,7 @@ async fn drive(ctx: Context, args: Payload) -> Result<i64, ErrorValue> {
                 }
             }
             ctx.send_payload(sink, "done", Payload::empty())?;
-            let m = ctx.recv().await;
+            let m = recv_or_down(&ctx).await?;
             let (count, disorder): (u64, u64) = m.payload.decode()?;
             let secs = t0.elapsed().as_secs_f64();
             format!(

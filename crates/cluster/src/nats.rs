@@ -329,11 +329,14 @@ async fn bridge(
     cluster.heartbeat(true, false);
     let mut ready = Some(ready);
     let ready_at = Instant::now() + cluster.settings().heartbeat.min(Duration::from_millis(150));
-    let mut tick = tokio::time::interval(cluster.tick_period());
+    let period = cluster.tick_period();
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_tick = Instant::now() + period;
     loop {
+        // Not biased: under a flood of frames, heartbeats and ticks still get their turn (a
+        // node busy receiving must not look dead to its peers).
         tokio::select! {
-            biased;
             _ = stop.notified() => {
                 cluster.leave();
                 publish_all(&client, &transport).await;
@@ -362,6 +365,11 @@ async fn bridge(
             },
             _ = transport.notify.notified() => {}
             _ = tick.tick() => cluster.tick(Instant::now()),
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            next_tick = now + period;
+            cluster.tick(now);
         }
         if transport.flush.swap(false, Ordering::AcqRel) {
             cluster.flush();
