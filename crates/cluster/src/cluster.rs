@@ -420,6 +420,21 @@ impl Cluster {
                 self.node.peers.set_state(idx, l.inc, PeerState::Up);
             }
             match frame.body {
+                Body::Mark { session, seq } => {
+                    if session < l.in_session {
+                        return;
+                    }
+                    self.follow(&mut l, session, now);
+                    if !l.in_dead && session == l.in_session && seq > l.in_seq {
+                        self.node.warn(&format!(
+                            "cluster: frames lost from node {} ({} sent, {} received): session ended",
+                            l.name, seq, l.in_seq
+                        ));
+                        self.end(&mut l, Some(now));
+                        l.state = PeerState::Up;
+                        self.node.peers.set_state(idx, l.inc, PeerState::Up);
+                    }
+                }
                 Body::Reset { session } => {
                     if session == l.out_session {
                         self.end(&mut l, Some(now));
@@ -627,20 +642,11 @@ impl Cluster {
                 self.send_reset(&mut l, s, Some(now));
             }
         }
+        // The heartbeat says which session the peer runs (a newer one means it ended the
+        // old); how far it went comes in order with the frames, as marks.
         if let Some(p) = hb.peers.iter().find(|p| p.name == self.me) {
-            if p.inc == self.inc {
-                let lost_tail = p.session == l.in_session && !l.in_dead && p.seq > l.in_seq;
-                if lost_tail {
-                    self.node.warn(&format!(
-                        "cluster: frames lost from node {} ({} sent, {} received): session ended",
-                        l.name, p.seq, l.in_seq
-                    ));
-                    self.end(&mut l, Some(now));
-                    l.state = PeerState::Up;
-                    self.node.peers.set_state(idx, l.inc, PeerState::Up);
-                } else if p.session > l.in_session {
-                    self.follow(&mut l, p.session, now);
-                }
+            if p.inc == self.inc && p.session > l.in_session {
+                self.follow(&mut l, p.session, now);
             }
         }
         if hb.hello {
@@ -701,9 +707,32 @@ impl Cluster {
         }
         if beat {
             self.flush();
+            self.marks();
             self.heartbeat(false, false);
         }
         self.names_tick(now);
+    }
+
+    /// Tells each peer, in order with the frames, how many frames its session carried.
+    fn marks(&self) {
+        let links: Vec<_> = self.links.read().values().cloned().collect();
+        for link in links {
+            let l = link.lock();
+            if l.state != PeerState::Up || l.inc == 0 || l.out_seq == 0 {
+                continue;
+            }
+            let frame = Frame {
+                src: self.me.into(),
+                src_inc: self.inc,
+                dst_inc: l.inc,
+                body: Body::Mark {
+                    session: l.out_session,
+                    seq: l.out_seq,
+                },
+            };
+            self.transport
+                .publish(Subject::Node(l.name), wire::encode(&frame));
+        }
     }
 
     /// Publishes a heartbeat (`hello` when starting, `bye` when stopping).

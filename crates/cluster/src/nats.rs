@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use parking_lot::Mutex;
 use starling_core::Node;
 use tokio::sync::{Notify, mpsc};
@@ -344,14 +344,7 @@ async fn bridge(
                 break;
             }
             Some(m) = data.next() => cluster.on_frame(&m.payload, Instant::now()),
-            Some(m) = beats.next() => {
-                // Frames published before this heartbeat are in the data queue already:
-                // take them first, so its claims are checked against them.
-                while let Some(Some(d)) = data.next().now_or_never() {
-                    cluster.on_frame(&d.payload, Instant::now());
-                }
-                cluster.on_heartbeat(&m.payload, Instant::now());
-            }
+            Some(m) = beats.next() => cluster.on_heartbeat(&m.payload, Instant::now()),
             Some(Ok(e)) = watch.next() => on_entry(&cluster, &e),
             Some(ev) = events.recv() => match ev {
                 async_nats::Event::SlowConsumer(_) => {

@@ -315,6 +315,14 @@ pub enum Body<'a> {
         #[serde(borrow, with = "serde_bytes")]
         chunk: Cow<'a, [u8]>,
     },
+    /// "Session `session` has `seq` frames so far", sent on the same subject as the frames
+    /// (so in order with them) every heartbeat: a receiver that has fewer lost the last ones.
+    Mark {
+        /// Session number.
+        session: u64,
+        /// Frames sent in it.
+        seq: u64,
+    },
     /// "I dropped your session `session` and fired node-down for you": the receiver fires too,
     /// if that is still its current session, and starts a new one.
     Reset {
@@ -337,7 +345,8 @@ pub struct HbPeer<'a> {
     pub seq: u64,
 }
 
-/// Published on the heartbeat subject: "I am alive", and how far each session went.
+/// Published on the heartbeat subject: "I am alive", and which session it runs with each
+/// peer (how far each went is told by [`Body::Mark`], in order with the frames).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Heartbeat<'a> {
     /// Sending node.
