@@ -214,12 +214,17 @@ pub(crate) fn run(bin: &Path, quick: bool) -> Result<String> {
     let rust = drive(bin, &url, &["pingpong-rust", &n], limit)?;
     let lua = drive(bin, &url, &["pingpong-lua", &n], limit)?;
     let stream = drive(bin, &url, &["stream", &s.stream.to_string()], limit)?;
+    // Reported, not fatal: the other figures still come (BENCHMARKS.md says why it may fail).
     let echo = drive(
         bin,
         &url,
         &["echo", &s.echo.0.to_string(), &s.echo.1.to_string()],
         limit,
-    )?;
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("  echo failed: {e:#}");
+        "echo failed".to_string()
+    });
     let reg = drive(bin, &url, &["register", &s.register.to_string()], limit)?;
     let mut d = deaths(bin, &url, s.deaths)?;
     d.sort_by(f64::total_cmp);
