@@ -2,6 +2,7 @@
 //! `starling: ` line for errors and maps outcomes to exit statuses.
 
 mod args;
+mod cluster;
 mod init;
 mod lint;
 mod registry;
@@ -32,6 +33,7 @@ pub(crate) fn main() -> i32 {
         args::Command::Lint(a) => lint::lint(&args.global, a),
         args::Command::Registry(c) => registry::registry(&args.global, c),
         args::Command::Version(a) => version::version(a),
+        args::Command::Cluster(a) => cluster::cluster(&args.global, a),
     };
     match result {
         Ok(code) => code,

@@ -51,6 +51,8 @@ pub(crate) enum Command {
     /// Run the project: services until SIGINT/SIGTERM, one process with -x, or a named command
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Look at a running cluster (`cluster status`)
+    Cluster(ClusterArgs),
     /// Check the project: every load error and everything Starling cannot run; exits 1 if any
     #[command(visible_alias = "check")]
     Lint(LintArgs),
@@ -137,6 +139,34 @@ pub(crate) struct RegistryShowArgs {
     pub(crate) lock_file: PathBuf,
 }
 
+/// `starling cluster`.
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    #[command(subcommand)]
+    pub(crate) command: ClusterCommand,
+}
+
+/// `starling cluster` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Show the nodes of the cluster, their state and the names they hold
+    Status(StatusArgs),
+}
+
+/// `starling cluster status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// NATS URLs (comma-separated; default: cluster.nats.urls of the configuration)
+    #[arg(long = "cluster", value_name = "URLS")]
+    pub(crate) cluster: Option<String>,
+    /// Configuration override section.path=value (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// How long to listen for heartbeats, in milliseconds
+    #[arg(long = "listen", value_name = "MS", default_value_t = 1200)]
+    pub(crate) listen: u64,
+}
+
 /// `starling init`.
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
@@ -170,6 +200,12 @@ pub(crate) struct RunArgs {
     /// Path of the lock file
     #[arg(short = 'l', long = "lock-file", default_value = "wippy.lock")]
     pub(crate) lock_file: PathBuf,
+    /// Join a cluster as this node (= --set cluster.enabled=true --set cluster.name=NAME)
+    #[arg(long = "node", value_name = "NAME")]
+    pub(crate) node: Option<String>,
+    /// NATS URLs of the cluster, comma-separated (= --set cluster.nats.urls=URLS)
+    #[arg(long = "cluster", value_name = "URLS")]
+    pub(crate) cluster: Option<String>,
     /// `list`, or a named command and its arguments; with -x, arguments for the process
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) args: Vec<String>,

@@ -9,7 +9,7 @@ use starling_host::commands;
 use crate::cli::args::{Global, RunArgs};
 
 /// Every flag `run` takes, for "did you mean" on a mistyped one.
-const RUN_FLAGS: [&str; 13] = [
+const RUN_FLAGS: [&str; 15] = [
     "--exec",
     "--host",
     "--set",
@@ -23,13 +23,18 @@ const RUN_FLAGS: [&str; 13] = [
     "--event-streams",
     "--profiler",
     "--memory-limit",
+    "--node",
+    "--cluster",
 ];
 
 pub(crate) fn run(g: &Global, mut a: RunArgs) -> anyhow::Result<i32> {
+    // The cluster shorthand comes first, so an explicit --set still wins.
+    let mut sets = cluster_sets(a.node.as_deref(), a.cluster.as_deref());
+    sets.extend(a.set.iter().cloned());
     let load = LoadOptions {
         lock_file: a.lock_file.clone(),
         config_files: g.config.clone(),
-        sets: a.set.clone(),
+        sets,
         overrides: a.overrides.clone(),
     };
     if a.exec.is_none() {
@@ -71,4 +76,19 @@ pub(crate) fn run(g: &Global, mut a: RunArgs) -> anyhow::Result<i32> {
         });
     }
     Ok(rt.run()?)
+}
+
+/// `--node a --cluster URLS` as the `--set` items they stand for.
+pub(crate) fn cluster_sets(node: Option<&str>, urls: Option<&str>) -> Vec<String> {
+    let mut sets = Vec::new();
+    if node.is_some() || urls.is_some() {
+        sets.push("cluster.enabled=true".to_string());
+    }
+    if let Some(n) = node {
+        sets.push(format!("cluster.name={n}"));
+    }
+    if let Some(u) = urls {
+        sets.push(format!("cluster.nats.urls={u}"));
+    }
+    sets
 }

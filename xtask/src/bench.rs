@@ -23,6 +23,8 @@ pub(crate) struct Options {
     runs: Option<usize>,
     erlang: bool,
     build: bool,
+    cluster: bool,
+    cluster_only: bool,
 }
 
 impl Options {
@@ -32,6 +34,8 @@ impl Options {
             runs: None,
             erlang: true,
             build: true,
+            cluster: true,
+            cluster_only: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -39,6 +43,8 @@ impl Options {
                 "--quick" => o.quick = true,
                 "--no-erlang" => o.erlang = false,
                 "--no-build" => o.build = false,
+                "--no-cluster" => o.cluster = false,
+                "--cluster-only" => o.cluster_only = true,
                 "--runs" => {
                     let n = it.next().context("--runs needs a number")?;
                     let n: usize = n.parse().with_context(|| format!("--runs {n}"))?;
@@ -294,6 +300,11 @@ pub(crate) fn expect_numbers(line: &str, n: usize) -> Result<Vec<f64>> {
 
 pub(crate) fn run(opts: Options) -> Result<()> {
     let root = workspace_root();
+    if opts.cluster_only {
+        let bin = crate::cluster_bench::binary(&root, opts.build)?;
+        println!("{}", crate::cluster_bench::run(&bin, opts.quick)?);
+        return Ok(());
+    }
     let mut sizes = if opts.quick { QUICK } else { FULL };
     if let Some(r) = opts.runs {
         sizes.runs = r;
@@ -320,6 +331,12 @@ pub(crate) fn run(opts: Options) -> Result<()> {
 
     println!("{}", header(&env, &sizes));
     println!("{}", render(&table, env.ebin.is_some()));
+    if opts.cluster {
+        let bin = crate::cluster_bench::binary(&env.root, opts.build)?;
+        let section = crate::cluster_bench::run(&bin, opts.quick)?;
+        println!("Cluster (two to three nodes and one nats-server on this machine):\n");
+        println!("{section}");
+    }
     if !failures.is_empty() {
         println!("Failed attempts (retried up to {ATTEMPTS} times; details above):\n");
         for f in &failures {

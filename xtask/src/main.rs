@@ -1,14 +1,17 @@
 //! Chores for the Starling workspace, run as `cargo xtask <command>` (alias in
 //! `.cargo/config.toml`).
 //!
-//! - `bench [--quick] [--runs N] [--no-erlang] [--no-build]`: builds the release binary, runs
+//! - `bench [--quick] [--runs N] [--no-erlang] [--no-build] [--no-cluster] [--cluster-only]`: builds the release binary, runs
 //!   every shape of the benchmark app in `bench/` and, when `erl`/`erlc` are on `PATH`, the
-//!   Erlang/OTP peer (`echo_erl.erl`) with the same parameters, then prints a side-by-side table.
+//!   Erlang/OTP peer (`echo_erl.erl`) with the same parameters, then prints a side-by-side table;
+//!   then the cluster section (`cluster_bench`: nodes on one `nats-server`) unless
+//!   `--no-cluster`.
 //! - `soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]`: a long Echo Service
 //!   run that fails on a lost or duplicated reply or on memory growth after warm-up.
 
 mod bench;
 mod child;
+mod cluster_bench;
 mod soak;
 
 use std::process::ExitCode;
@@ -17,7 +20,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  bench [--quick] [--runs N] [--no-erlang] [--no-build]
+  bench [--quick] [--runs N] [--no-erlang] [--no-build] [--no-cluster] [--cluster-only]
         run the benchmark app in bench/ and the Erlang/OTP peer side by side
         --quick      small sizes, one run each (CI smoke test, well under a minute)
         --runs N     runs per shape; the table shows medians (default 3, quick 1)

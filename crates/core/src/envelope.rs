@@ -138,6 +138,12 @@ pub enum Envelope {
         /// Its slot.
         slot: u32,
     },
+    /// Node `node` of the cluster was declared down: fire, once, the monitors and links this
+    /// worker's processes hold towards its pids (see [`crate::remote`]).
+    NodeDown {
+        /// The node's index in the node table.
+        node: u32,
+    },
     /// Stop the worker loop; processes are dropped without notifications.
     Shutdown,
 }

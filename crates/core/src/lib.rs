@@ -15,6 +15,7 @@
 //!   virtual time.
 //! - [`worker`]: scheduler workers, run queues, timers, delivery; [`spawn`]: where a spawn goes.
 //! - [`log`]: application log records and the host's sink.
+//! - [`peers`] (the node table) and [`remote`] (the seam a cluster installs): other nodes.
 
 pub mod bus;
 pub mod clock;
@@ -26,10 +27,13 @@ pub mod log;
 pub mod mailbox;
 pub mod message;
 pub mod node;
+mod node_down;
+pub mod peers;
 pub mod pid;
 mod process;
 pub mod registry;
 pub mod relations;
+pub mod remote;
 pub mod spawn;
 pub mod value;
 pub mod worker;
@@ -44,8 +48,10 @@ pub use log::{Level, LogRecord, LogSink};
 pub use mailbox::{Limits, Overflow};
 pub use message::{Event, EventKind, ExitReason, ExitResult, Message};
 pub use node::{EnterGuard, ExternalFn, HostKind, KILL_ALL, Node, PidError, WarnFn, with_current};
+pub use peers::{PeerInfo, PeerState, Peers};
 pub use pid::{HostId, Pid};
 pub use registry::{RegisterError, Registry};
+pub use remote::{ClusterNames, Remote, Scope};
 pub use spawn::{Build, Spawned};
 pub use value::{ErrorKind, ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
 pub use worker::{

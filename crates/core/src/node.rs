@@ -19,8 +19,10 @@ use crate::directory::{Addr, Directory};
 use crate::envelope::{Envelope, SpawnRequest};
 use crate::log::{Level, LogRecord, LogSink};
 use crate::mailbox::Limits;
-use crate::pid::{HostId, Pid, parse_pid_text, write_pid};
+use crate::peers::Peers;
+use crate::pid::{HostId, Pid, parse_pid_text, write_pid, write_remote_pid};
 use crate::registry::Registry;
+use crate::remote::Remote;
 use crate::value::{ErrorKind, ErrorValue};
 
 /// What kind of host an entry is.
@@ -122,6 +124,8 @@ impl NodeBuilder {
             stopping: AtomicBool::new(false),
             failure: OnceLock::new(),
             bus: crate::bus::Bus::default(),
+            peers: Peers::default(),
+            remote: OnceLock::new(),
         })
     }
 }
@@ -143,6 +147,17 @@ pub struct Node {
     stopping: AtomicBool,
     failure: OnceLock<String>,
     bus: crate::bus::Bus,
+    /// The other nodes of a cluster (empty on a single node), see [`crate::peers`].
+    pub peers: Peers,
+    remote: OnceLock<RemoteHook>,
+}
+
+struct RemoteHook(Arc<dyn Remote>);
+
+impl std::fmt::Debug for RemoteHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteHook")
+    }
 }
 
 /// What an external receiver does with an envelope addressed to its pid (see
@@ -227,9 +242,18 @@ impl Node {
         EnterGuard { previous }
     }
 
-    /// Looks up a host by entry id.
+    /// Looks up a host by entry id. In a cluster, `node@host` names a spawn target on another
+    /// node (or this one, for its own name): see [`crate::peers`].
     pub fn host_id(&self, name: &str) -> Option<HostId> {
-        self.host_ids.get(name).copied()
+        if let Some(id) = self.host_ids.get(name) {
+            return Some(*id);
+        }
+        let (node, host) = name.split_once('@')?;
+        let host = *self.host_ids.get(host)?;
+        match self.peers.own_name()? {
+            own if own == node => Some(host),
+            _ => self.peers.target(self.peers.intern(node)?, host),
+        }
     }
 
     /// A host's entry id (`?` for a host that is not one of this node's).
@@ -238,9 +262,16 @@ impl Node {
     }
 
     /// A host's entry id, or `None` when `id` is not a host of this node (a pid that was not
-    /// made here).
+    /// made here). Hosts of other nodes' pids have their interned name.
     pub fn try_host_name(&self, id: HostId) -> Option<&str> {
-        self.hosts.get(id.0 as usize).map(|h| &*h.name)
+        if let Some(h) = self.hosts.get(id.0 as usize) {
+            return Some(&h.name);
+        }
+        if let Some(name) = self.peers.foreign_host_name(id) {
+            return Some(name);
+        }
+        let (_, host) = self.peers.target_of(id)?;
+        self.hosts.get(host.0 as usize).map(|h| &*h.name)
     }
 
     /// A host's kind (`Process` for an unknown host).
@@ -257,38 +288,81 @@ impl Node {
             .map_or(Limits::default(), |h| h.limits)
     }
 
-    /// True once the host's workers are running (false for an unknown host).
+    /// True once the host's workers are running (false for an unknown host). A spawn target
+    /// on another node counts as running: that node answers for it.
     pub fn host_running(&self, id: HostId) -> bool {
-        self.hosts
-            .get(id.0 as usize)
-            .is_some_and(|h| h.workers.get().is_some())
+        match self.hosts.get(id.0 as usize) {
+            Some(h) => h.workers.get().is_some(),
+            None => self.peers.target_of(id).is_some(),
+        }
     }
 
     /// The printed form of a pid.
     pub fn format_pid(&self, pid: Pid) -> String {
         let mut s = String::with_capacity(32);
-        write_pid(&mut s, self.host_name(pid.host), pid.num).expect("writing to a String");
+        self.write_pid(&mut s, pid);
         s
     }
 
-    /// Appends the printed form of a pid to `out`.
+    /// Appends the printed form of a pid to `out`: `{host|0x…}` on a single node, with the
+    /// node's name (`{a@host|0x…}`) in a cluster.
     pub fn write_pid(&self, out: &mut String, pid: Pid) {
-        write_pid(out, self.host_name(pid.host), pid.num).expect("writing to a String");
+        let node = if pid.node == 0 {
+            self.peers.own_name()
+        } else {
+            Some(self.peers.name(pid.node).unwrap_or("?"))
+        };
+        let host = self.host_name(pid.host);
+        match node {
+            None => write_pid(out, host, pid.num),
+            Some(node) => write_remote_pid(out, node, host, pid.num),
+        }
+        .expect("writing to a String");
     }
 
-    /// Parses a printed pid.
+    /// Parses a printed pid. `{node@host|0x…}` parses only in a cluster: this node's own name
+    /// gives a local pid, any other name a pid of that node (interned in [`Node::peers`]).
     pub fn parse_pid(&self, s: &str) -> Result<Pid, PidError> {
         let t = parse_pid_text(s).ok_or(PidError::Malformed)?;
-        if t.node.is_some() {
-            return Err(PidError::UnknownHost);
-        }
-        let host = self.host_id(t.host).ok_or(PidError::UnknownHost)?;
-        Ok(Pid::local(host, t.num))
+        let node = match t.node {
+            None => 0,
+            Some(name) => self.peers.intern(name).ok_or(PidError::UnknownHost)?,
+        };
+        let host = match self.host_ids.get(t.host) {
+            Some(h) => *h,
+            None if node != 0 => self
+                .peers
+                .foreign_host(t.host)
+                .ok_or(PidError::UnknownHost)?,
+            None => return Err(PidError::UnknownHost),
+        };
+        Ok(Pid {
+            node,
+            host,
+            num: t.num,
+        })
     }
 
     /// Allocates the next pid number (node-wide, starting at 1).
     pub fn next_num(&self) -> u64 {
         self.next_num.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The next pid numbers [`Node::next_num`] and [`Node::next_hidden_num`] would give.
+    pub fn peek_nums(&self) -> (u64, u64) {
+        (
+            self.next_num.load(Ordering::Relaxed),
+            self.next_hidden.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Moves both pid counters up to at least `num` and `hidden` (never down): a restarted
+    /// cluster node starts above what its previous run may have handed out, so a pid string
+    /// held from before never names a new process.
+    pub fn raise_nums(&self, num: u64, hidden: u64) {
+        self.next_num.fetch_max(num, Ordering::Relaxed);
+        self.next_hidden
+            .fetch_max(hidden.max(HIDDEN_BASE), Ordering::Relaxed);
     }
 
     /// Allocates a pid number for an internal process (a `function.lua` call) from a range of
@@ -304,9 +378,10 @@ impl Node {
             .find(|h| self.host_kind(*h) == HostKind::Process && self.host_running(*h))
     }
 
-    /// True while `pid` names a live process (or control receiver) of this node.
+    /// True while `pid` names a live process (or control receiver) of this node (false for
+    /// another node's pid).
     pub fn is_alive(&self, pid: Pid) -> bool {
-        self.directory.get(pid.num).is_some()
+        pid.node == 0 && self.directory.get(pid.num).is_some()
     }
 
     /// Number of live processes and control receivers.
@@ -474,12 +549,52 @@ impl Node {
         &self.bus
     }
 
-    /// Sends an envelope to wherever `to` lives; `false` when it is not alive.
+    /// Sends an envelope to wherever `to` lives; `false` when it is not alive (or, for a pid
+    /// of another node, when that node cannot be reached).
     pub fn post(&self, to: Pid, make: impl FnOnce(u32) -> Envelope) -> bool {
+        if to.node != 0 {
+            return self.post_remote(make(0)).is_ok();
+        }
         let Some(addr) = self.route(to.num) else {
             return false;
         };
         self.post_addr(addr, make(addr.slot))
+    }
+
+    /// Hands an envelope for another node's pid to the cluster; back when there is none or the
+    /// node cannot be reached.
+    pub(crate) fn post_remote(&self, env: Envelope) -> Result<(), Envelope> {
+        match self.remote.get() {
+            Some(r) => r.0.deliver(env),
+            None => Err(env),
+        }
+    }
+
+    /// Installs the cluster's side of remote deliveries (once; later calls are ignored). See
+    /// [`crate::remote`].
+    pub fn set_remote(&self, remote: Arc<dyn Remote>) {
+        let _ = self.remote.set(RemoteHook(remote));
+    }
+
+    /// The cluster's side, if any.
+    pub fn remote(&self) -> Option<&Arc<dyn Remote>> {
+        self.remote.get().map(|r| &r.0)
+    }
+
+    /// Node `node` was declared down: every worker of every running host gets one
+    /// [`Envelope::NodeDown`], queued behind whatever was already delivered to it, and fires
+    /// the monitors and links its processes hold towards that node's pids.
+    pub fn node_down(&self, node: u32) {
+        if node == 0 {
+            return;
+        }
+        for h in self.hosts.iter() {
+            if let Some(ws) = h.workers.get() {
+                for w in ws.iter() {
+                    let _ = w.tx.send(Envelope::NodeDown { node });
+                }
+            }
+        }
     }
 
     pub(crate) fn post_addr(&self, addr: Addr, env: Envelope) -> bool {

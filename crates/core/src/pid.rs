@@ -2,8 +2,9 @@
 //!
 //! A [`Pid`] is a host index plus a node-wide counter. Its printed form is part of the user
 //! contract (SPEC §5): `{app:processes|0x00004}`: the host entry id, a bar, and `0x` followed by
-//! the counter in lowercase hex padded to at least five digits. Clustered nodes will print
-//! `{node@host|0x…}`; the `node` field is reserved for that and is always `0` (this node) today.
+//! the counter in lowercase hex padded to at least five digits. Clustered nodes print
+//! `{node@host|0x…}` (their own pids too); `node` indexes the node table
+//! ([`crate::peers`]), `0` being this node.
 
 use std::fmt;
 
@@ -14,7 +15,8 @@ pub struct HostId(pub u32);
 /// A process identifier, unique within a node for the node's lifetime.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Pid {
-    /// Node the process lives on; `0` is the local node (clustering is future work).
+    /// Node the process lives on: `0` is this node, others index its node table
+    /// ([`crate::peers`]).
     pub node: u32,
     /// Host the process was spawned on.
     pub host: HostId,
@@ -33,6 +35,23 @@ impl Pid {
 pub fn write_pid(out: &mut impl fmt::Write, host_name: &str, num: u64) -> fmt::Result {
     let mut hex = [0u8; 16];
     out.write_char('{')?;
+    out.write_str(host_name)?;
+    out.write_str("|0x")?;
+    out.write_str(hex_digits(num, &mut hex))
+        .and_then(|()| out.write_char('}'))
+}
+
+/// Writes the form of a pid with its node's name: `{node@host|0x…}`.
+pub fn write_remote_pid(
+    out: &mut impl fmt::Write,
+    node: &str,
+    host_name: &str,
+    num: u64,
+) -> fmt::Result {
+    let mut hex = [0u8; 16];
+    out.write_char('{')?;
+    out.write_str(node)?;
+    out.write_char('@')?;
     out.write_str(host_name)?;
     out.write_str("|0x")?;
     out.write_str(hex_digits(num, &mut hex))
@@ -76,7 +95,7 @@ pub fn parse_pid_text(s: &str) -> Option<PidText<'_>> {
         Some((node, host)) => (Some(node), host),
         None => (None, left),
     };
-    if host.is_empty() {
+    if host.is_empty() || node.is_some_and(str::is_empty) {
         return None;
     }
     Some(PidText { node, host, num })

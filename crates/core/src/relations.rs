@@ -13,13 +13,18 @@
 //!   ([`Relations::link_exit`]); a normal end just removes it.
 //! - The parent's half of a monitor or link made by a spawn on another worker is recorded when
 //!   the spawn is requested, and undone if the spawn fails ([`Relations::spawn_answered`]), so
-//!   a failed spawn leaves nothing behind.
+//!   a failed spawn leaves nothing behind. A spawn on another node learns its child's pid
+//!   only from the answer, so its half is recorded then, before anything the child sends
+//!   (which travels behind the answer).
+//! - When a node is declared down, every relation towards its pids is forgotten at once and
+//!   reported once ([`Relations::node_down`]).
 
 use rustc_hash::FxHashSet;
 
 use crate::envelope::ReplyTo;
-use crate::message::ExitReason;
+use crate::message::{ExitReason, ExitResult};
 use crate::pid::Pid;
+use crate::value::Value;
 
 /// A spawn in flight whose parent's half is already recorded.
 #[derive(Debug, Clone, Copy)]
@@ -142,16 +147,19 @@ impl Relations {
     }
 
     /// Records the parent's half of a spawn in flight (answered under `token`): monitor
-    /// and/or link with `child` from now on.
+    /// and/or link with `child` from now on. A child on another node whose number is not known
+    /// yet (`child.num == 0`) is recorded when the answer names it.
     pub fn spawn_started(&mut self, token: u64, child: Pid, monitor: bool, link: bool) {
         if !(monitor || link) {
             return;
         }
-        if monitor {
-            self.watching.insert(child);
-        }
-        if link {
-            self.links.insert(child);
+        if child.num != 0 {
+            if monitor {
+                self.watching.insert(child);
+            }
+            if link {
+                self.links.insert(child);
+            }
         }
         self.spawns.push(PendingSpawn {
             token,
@@ -161,21 +169,63 @@ impl Relations {
         });
     }
 
-    /// The spawn answered under `token` succeeded (`ok`) or failed: a failed spawn's
-    /// relations are undone. Tokens of other requests are ignored.
-    pub fn spawn_answered(&mut self, token: u64, ok: bool) {
+    /// The spawn answered under `token` succeeded or failed: a failed spawn's relations are
+    /// undone; a successful remote spawn's are recorded for the pid its answer names (`parse`
+    /// reads the printed pid). Tokens of other requests are ignored.
+    pub fn spawn_answered(
+        &mut self,
+        token: u64,
+        result: &ExitResult,
+        parse: impl FnOnce(&str) -> Option<Pid>,
+    ) {
         let Some(i) = self.spawns.iter().position(|s| s.token == token) else {
             return;
         };
         let s = self.spawns.swap_remove(i);
-        if !ok {
-            self.undo_spawn(s.child, s.monitor, s.link);
+        match result {
+            Err(_) => self.undo_spawn(s.child, s.monitor, s.link),
+            Ok(_) if s.child.num != 0 => {}
+            Ok(p) => {
+                let child = match p.values.first() {
+                    Some(Value::Str(b)) => std::str::from_utf8(b).ok().and_then(parse),
+                    _ => None,
+                };
+                if let Some(child) = child {
+                    if s.monitor {
+                        self.watching.insert(child);
+                    }
+                    if s.link {
+                        self.links.insert(child);
+                    }
+                }
+            }
         }
     }
 
     /// Undoes the parent's half of a spawn that failed before it was sent.
     pub fn spawn_failed(&mut self, token: u64) {
-        self.spawn_answered(token, false);
+        let Some(i) = self.spawns.iter().position(|s| s.token == token) else {
+            return;
+        };
+        let s = self.spawns.swap_remove(i);
+        self.undo_spawn(s.child, s.monitor, s.link);
+    }
+
+    /// Node `node` is down: forgets every relation towards its pids and returns the monitors
+    /// and links that were live, to be reported (each once: they are gone afterwards).
+    pub fn node_down(&mut self, node: u32) -> (Vec<Pid>, Vec<Pid>) {
+        let on = |p: &Pid| p.node == node;
+        self.watchers.retain(|p| !on(p));
+        let watching: Vec<Pid> = self.watching.iter().filter(|p| on(p)).copied().collect();
+        for p in &watching {
+            self.watching.remove(p);
+        }
+        let links: Vec<Pid> = self.links.iter().filter(|p| on(p)).copied().collect();
+        for p in &links {
+            self.links.remove(p);
+        }
+        self.exit_to.retain(|r| !on(&r.pid));
+        (watching, links)
     }
 
     fn undo_spawn(&mut self, child: Pid, monitor: bool, link: bool) {
@@ -270,13 +320,15 @@ mod tests {
         let mut r = Relations::default();
         r.spawn_started(7, pid(10), true, true);
         assert!(r.is_watching(pid(10)) && r.is_linked(pid(10)));
-        r.spawn_answered(99, false);
+        let failed: ExitResult = Err(ErrorValue::new(ErrorKind::Internal, "no"));
+        let ok: ExitResult = Ok(Payload::empty());
+        r.spawn_answered(99, &failed, |_| None);
         assert!(r.is_watching(pid(10)), "other tokens are ignored");
-        r.spawn_answered(7, false);
+        r.spawn_answered(7, &failed, |_| None);
         assert!(r.is_empty(), "{r:?}");
 
         r.spawn_started(8, pid(11), true, false);
-        r.spawn_answered(8, true);
+        r.spawn_answered(8, &ok, |_| None);
         assert!(
             r.is_watching(pid(11)),
             "a successful spawn keeps its monitor"
@@ -285,6 +337,45 @@ mod tests {
 
         r.spawn_started(9, pid(12), false, false);
         assert_eq!(r.len(), 1, "a plain spawn records nothing");
+    }
+
+    #[test]
+    fn a_remote_spawn_is_recorded_when_its_answer_names_the_child() {
+        let mut r = Relations::default();
+        let placeholder = Pid {
+            node: 2,
+            host: HostId(0),
+            num: 0,
+        };
+        r.spawn_started(5, placeholder, true, true);
+        assert!(!r.is_watching(placeholder), "nothing to watch yet");
+        let child = Pid {
+            node: 2,
+            host: HostId(0),
+            num: 9,
+        };
+        let answer: ExitResult = Ok(Payload::one(Value::str("{b@h|0x00009}")));
+        r.spawn_answered(5, &answer, |s| (s == "{b@h|0x00009}").then_some(child));
+        assert!(r.is_watching(child) && r.is_linked(child));
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn a_node_down_forgets_and_reports_its_relations_once() {
+        let remote = |n| Pid {
+            node: 3,
+            host: HostId(0),
+            num: n,
+        };
+        let mut r = Relations::default();
+        r.watch(remote(1));
+        r.watch(pid(1));
+        r.link(remote(2));
+        r.add_watcher(remote(3));
+        let (exits, links) = r.node_down(3);
+        assert_eq!((exits, links), (vec![remote(1)], vec![remote(2)]));
+        assert_eq!(r.len(), 1, "only the local monitor is left");
+        assert_eq!(r.node_down(3), (vec![], vec![]), "once");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! - the same host, a process host, and the engine of the calling process: created at once,
 //!   inside the caller's step (the caller's engine builds it through the callback it passes);
 //! - the same host, another engine: queued on this worker, created by its loop next turn;
-//! - another host: queued on that host's least-loaded worker.
+//! - another host: queued on that host's least-loaded worker;
+//! - another node (a host the cluster places there, or a `node@host` target, see
+//!   [`crate::remote`]): sent to that node, which creates it on that host.
 //!
-//! The last two answer the caller with an [`Envelope::Wake`] under the token the caller chose.
+//! The last three answer the caller with an [`Envelope::Wake`] under the token the caller chose.
 //!
 //! # Guarantees
 //! - The parent's half of a monitor or link is recorded before the child can run, and undone
@@ -56,6 +58,10 @@ impl Local {
         };
         req.parent = Some(parent);
         let node = self.node.clone();
+        if let Some((target, host)) = self.remote_target(req.host) {
+            req.host = host;
+            return self.spawn_remote(caller, target, req);
+        }
         let Some(host_name) = node.try_host_name(req.host) else {
             return Err(ErrorValue::new(ErrorKind::NotFound, "host not found"));
         };
@@ -85,6 +91,50 @@ impl Local {
             // Another engine of this worker: its loop creates it next turn.
             let _ = node.post_addr(self.my_addr(0), Envelope::Spawn(Box::new(req)));
         } else if let Err(e) = node.request_spawn(req) {
+            if let Some(token) = token {
+                self.with_core(caller, |p| p.relations().spawn_failed(token));
+            }
+            return Err(e);
+        }
+        Ok(Spawned::Pending(child))
+    }
+
+    /// The node and local host a spawn on `host` goes to, when not this node.
+    fn remote_target(&self, host: crate::pid::HostId) -> Option<(u32, crate::pid::HostId)> {
+        if let Some(t) = self.node.peers.target_of(host) {
+            return Some(t);
+        }
+        let node = self.node.remote()?.place(host)?;
+        Some((node, host))
+    }
+
+    /// Sends a spawn to node `target`. The child's number is that node's to give, so the
+    /// parent's half of a monitor or link is recorded when the answer names the child.
+    fn spawn_remote(
+        &self,
+        caller: u32,
+        target: u32,
+        req: SpawnRequest,
+    ) -> Result<Spawned, ErrorValue> {
+        let Some(remote) = self.node.remote().cloned() else {
+            return Err(ErrorValue::new(
+                ErrorKind::Unavailable,
+                "cluster not available",
+            ));
+        };
+        let child = Pid {
+            node: target,
+            host: req.host,
+            num: 0,
+        };
+        let token = req.reply.or(req.flags.exit_to).map(|r| r.token);
+        let (monitor, link) = (req.flags.monitor, req.flags.link);
+        if let Some(token) = token {
+            self.with_core(caller, |p| {
+                p.relations().spawn_started(token, child, monitor, link)
+            });
+        }
+        if let Err(e) = remote.spawn(target, req) {
             if let Some(token) = token {
                 self.with_core(caller, |p| p.relations().spawn_failed(token));
             }

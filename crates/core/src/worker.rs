@@ -433,6 +433,9 @@ impl Local {
 
     /// Delivers an envelope to wherever `to` lives; `false` when it is not alive.
     pub fn post(&self, to: Pid, make: impl FnOnce(u32) -> Envelope) -> bool {
+        if to.node != 0 {
+            return self.node.post_remote(make(0)).is_ok();
+        }
         let Some(addr) = self.node.route(to.num) else {
             return false;
         };
@@ -448,6 +451,12 @@ impl Local {
     /// Sends a user message (SPEC §5.2): `Err` with the message when the receiver is not
     /// alive.
     pub fn send(&self, to: Pid, msg: Message) -> Result<(), Message> {
+        if to.node != 0 {
+            return self
+                .node
+                .post_remote(Envelope::Message { to, slot: 0, msg })
+                .map_err(crate::node_down::message_of);
+        }
         let Some(addr) = self.node.route(to.num) else {
             return Err(msg);
         };
@@ -639,7 +648,7 @@ impl Local {
     // ----- applying envelopes -----
 
     /// Kills `to` over its mailbox limits, if it is: frees its queues and tells the node.
-    fn enforce_limits(&self, slot: u32, to: Pid) {
+    pub(crate) fn enforce_limits(&self, slot: u32, to: Pid) {
         let limits = self.limits;
         let over = self
             .with_live(slot, to, |p| {
@@ -776,10 +785,12 @@ impl Local {
                 token,
                 result,
             } => {
+                let node = &self.node;
                 let hit = self.with_live(slot, to, |p| {
                     if let Some(r) = &mut p.relations {
-                        // A spawn's failure undoes the monitor/link recorded when it started.
-                        r.spawn_answered(token, result.is_ok());
+                        // A spawn's failure undoes the monitor/link recorded when it started; a
+                        // remote spawn's success records it for the pid the answer names.
+                        r.spawn_answered(token, &result, |s| node.parse_pid(s).ok());
                     }
                     p.wakeups.push(Wakeup::Done(token, result));
                 });
@@ -797,6 +808,7 @@ impl Local {
                 // goes back through the queue.
                 let _ = self.node.post_addr(self.my_addr(0), Envelope::Spawn(req));
             }
+            Envelope::NodeDown { node } => self.node_down(node),
             Envelope::Shutdown => self.stop.set(true),
         }
     }

@@ -14,6 +14,7 @@
 //! Every error is a [`LoadError`] whose message names the file, the YAML line where known,
 //! and the entry id or index.
 
+pub mod cluster;
 pub mod coerce;
 pub mod config;
 mod definition;

@@ -29,6 +29,9 @@ pub enum BootError {
     /// The runtime itself failed while running (a worker loop died): every process is gone.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The node could not join its cluster.
+    #[error("{0}")]
+    Cluster(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),

@@ -5,6 +5,7 @@
 //! process on a terminal host, and owns the terminal and log output. The CLI calls only this
 //! crate (and `starling-entry` for `init`).
 
+pub mod cluster;
 pub mod commands;
 mod engine;
 pub mod env;

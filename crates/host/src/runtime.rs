@@ -290,7 +290,7 @@ fn make_sink(project: &Project, flags: LogFlags, exec: bool) -> LogSink {
 }
 
 fn boot(
-    project: Project,
+    mut project: Project,
     kinds: Arc<Kinds>,
     log_flags: LogFlags,
     exec: Option<ExecRequest>,
@@ -317,6 +317,20 @@ fn boot(
             &format!("{why}; the entry is disabled: spawning or calling it fails"),
             Vec::new(),
         );
+    }
+    let cluster = starling_entry::cluster::cluster_config(&project.config)?;
+    if let Some(c) = &cluster {
+        for w in &c.warnings {
+            log.runtime(Level::Warn, w, Vec::new());
+        }
+        // Services placed on other nodes do not auto-start here.
+        for e in &mut project.entries {
+            if let EntrySpec::Service(s) = &mut e.spec {
+                if !c.runs_service(&e.id.to_string()) {
+                    s.lifecycle.auto_start = false;
+                }
+            }
+        }
     }
 
     let mut builder = Node::builder();
@@ -366,6 +380,12 @@ fn boot(
         states: states.clone(),
         exit: exit_tx,
     });
+    // A cluster names the node (its pids print with the name) and raises its pid counter
+    // before anything runs.
+    let joined = match &cluster {
+        Some(c) => Some(crate::cluster::join(&node, c)?),
+        None => None,
+    };
     // One setup per host: each worker's VM gets the host's memory limit.
     let setup = |memory_limit: u64| {
         worker_setup(
@@ -418,6 +438,9 @@ fn boot(
         }
         None => control.run_services(project.config.shutdown_timeout()),
     };
+    if let Some(j) = joined {
+        j.leave();
+    }
     // A failed worker ended the run: report it (the guard restores the terminal).
     if let Some(failure) = node.failure() {
         return Err(BootError::Internal(failure.to_string()));

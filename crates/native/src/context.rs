@@ -689,8 +689,16 @@ impl Future for SpawnFuture<'_> {
                 let reply = self.ctx.inner.state.borrow_mut().take(token);
                 match reply {
                     None => Poll::Pending,
-                    Some(Ok(_)) => {
+                    Some(Ok(answer)) => {
                         self.state = SpawnState::Done(None);
+                        // A child on another node is numbered there: its pid is in the answer.
+                        let child = match (child.num, answer.values.first()) {
+                            (0, Some(starling_core::Value::Str(s))) => std::str::from_utf8(s)
+                                .ok()
+                                .and_then(|s| self.ctx.parse_pid(s))
+                                .unwrap_or(child),
+                            _ => child,
+                        };
                         Poll::Ready(Ok(child))
                     }
                     Some(Err(e)) => {

@@ -213,9 +213,10 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
     if name.is_empty() {
         return fail(lua, ErrorKind::Invalid, "name cannot be empty");
     }
-    if let Some(r) = scope_check(lua, args.get(2))? {
-        return Ok(r);
-    }
+    let scope = match scope_check(lua, args.get(2))? {
+        Ok(scope) => scope,
+        Err(r) => return Ok(r),
+    };
     let pid = match args.get(1) {
         None | Some(Value::Nil) => ctx.current()?.pid,
         Some(Value::String(s)) => match ctx.local.node().parse_pid(&s.to_str()?) {
@@ -242,6 +243,22 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
     if !ctx.local.node().is_alive(pid) {
         return fail(lua, ErrorKind::NotFound, "process not found");
     }
+    if let Some(scope) = scope {
+        // A cluster scope: answered by the cluster, a blocking point (SPEC §5.6).
+        let Some(names) = ctx.local.node().registry.cluster().cloned() else {
+            return fail(
+                lua,
+                ErrorKind::Unavailable,
+                "cluster registry not available",
+            );
+        };
+        let reply = ctx.begin_request()?;
+        if let Err(e) = names.register(&name, pid, scope, reply) {
+            ctx.cancel_request(reply);
+            return fail_with(lua, e);
+        }
+        return Ok(ctx.pending());
+    }
     match ctx.local.register(&name, pid) {
         Ok(()) => Ok(ok_true()),
         Err(RegisterError::Taken(_)) => {
@@ -250,30 +267,30 @@ fn register(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> 
     }
 }
 
-/// `None` for the LOCAL scope; `Some(nil, err)` for cluster or invalid scopes.
-fn scope_check(lua: &Lua, scope: Option<&Value>) -> mlua::Result<Option<MultiValue>> {
-    match scope {
-        None | Some(Value::Nil) => Ok(None),
-        Some(Value::Integer(0)) => Ok(None),
-        Some(Value::Number(n)) if *n == 0.0 => Ok(None),
-        Some(Value::Integer(1..=3)) => Ok(Some(fail(
-            lua,
-            ErrorKind::Unavailable,
-            "cluster registry not available",
-        )?)),
-        Some(Value::Number(n)) if [1.0, 2.0, 3.0].contains(n) => Ok(Some(fail(
-            lua,
-            ErrorKind::Unavailable,
-            "cluster registry not available",
-        )?)),
-        Some(other) => Ok(Some(fail(
+/// `Ok(None)` for the LOCAL scope, `Ok(Some(scope))` for a cluster scope; `Err(nil, err)`
+/// for an invalid scope.
+fn scope_check(
+    lua: &Lua,
+    scope: Option<&Value>,
+) -> mlua::Result<Result<Option<starling_core::Scope>, MultiValue>> {
+    use starling_core::Scope;
+    let n = match scope {
+        None | Some(Value::Nil) => Some(0),
+        Some(Value::Integer(i)) => Some(*i),
+        Some(Value::Number(n)) if n.fract() == 0.0 && n.abs() < 16.0 => Some(*n as i64),
+        Some(_) => None,
+    };
+    match n.map(|n| (n, Scope::from_number(n))) {
+        Some((_, Some(Scope::Local))) => Ok(Ok(None)),
+        Some((_, Some(scope))) => Ok(Ok(Some(scope))),
+        _ => Ok(Err(fail(
             lua,
             ErrorKind::Invalid,
             format!(
                 "invalid scope: {}",
-                other
-                    .to_string()
-                    .unwrap_or_else(|_| other.type_name().into())
+                scope
+                    .map(|v| v.to_string().unwrap_or_else(|_| v.type_name().into()))
+                    .unwrap_or_default()
             ),
         )?)),
     }
@@ -720,10 +737,9 @@ pub(crate) fn install(
         reg.raw_set(k, v)?;
     }
     let c = ctx.clone();
-    reg.raw_set(
-        "register",
-        lua.create_function(move |lua, args: MultiValue| register(lua, &c, args))?,
-    )?;
+    let register_fn = lua.create_function(move |lua, args: MultiValue| register(lua, &c, args))?;
+    // Cluster scopes answer asynchronously (a blocking point); LOCAL returns at once.
+    reg.raw_set("register", blocking.call::<Function>(register_fn)?)?;
     let c = ctx.clone();
     reg.raw_set(
         "lookup",
@@ -736,16 +752,32 @@ pub(crate) fn install(
         })?,
     )?;
     let c = ctx.clone();
-    reg.raw_set(
-        "unregister",
+    let unregister_fn =
         lua.create_function(move |lua, (name, scope): (Value, Option<Value>)| {
             let name = str_arg(Some(&name), "unregister", 1)?;
-            if let Some(r) = scope_check(lua, scope.as_ref())? {
-                return Ok(r);
+            let scope = match scope_check(lua, scope.as_ref())? {
+                Ok(scope) => scope,
+                Err(r) => return Ok(r),
+            };
+            if let Some(scope) = scope {
+                let Some(names) = c.local.node().registry.cluster().cloned() else {
+                    return fail(
+                        lua,
+                        ErrorKind::Unavailable,
+                        "cluster registry not available",
+                    );
+                };
+                let caller = c.current()?.pid;
+                let reply = c.begin_request()?;
+                if let Err(e) = names.unregister(&name, scope, caller, reply) {
+                    c.cancel_request(reply);
+                    return fail_with(lua, e);
+                }
+                return Ok(c.pending());
             }
             one(lua, c.local.node().registry.remove(&name))
-        })?,
-    )?;
+        })?;
+    reg.raw_set("unregister", blocking.call::<Function>(unregister_fn)?)?;
     t.raw_set("registry", seal(&reg))?;
     g.raw_set("process", t)
 }
