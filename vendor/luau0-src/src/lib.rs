@@ -164,9 +164,15 @@ impl Build {
             config.define("LUA_USE_LONGJMP", "1");
         }
 
-        if cfg!(debug_assertions) {
+        // STARLING: assertions follow the debug-assertions setting of the crate being built
+        // (mlua-sys), and builds without them define NDEBUG. Upstream never defines NDEBUG, and
+        // Luau/Common.h enables LUAU_ASSERT whenever NDEBUG is undefined, so release builds
+        // ran every assertion (16-20% of all instructions). See STARLING-PATCHES.md, patch 1.
+        let debug = env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
+        if debug {
             config.define("LUAU_ENABLE_ASSERT", None);
         } else {
+            config.define("NDEBUG", None);
             // this flag allows compiler to lower sqrt() into a single CPU instruction
             config.flag_if_supported("-fno-math-errno");
         }
