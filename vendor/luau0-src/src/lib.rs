@@ -110,6 +110,9 @@ impl Build {
 
         let source_base_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let luau_source_dir = source_base_dir.join("luau");
+        // STARLING: rebuild when a vendored source changes (a registry crate never does, so
+        // upstream does not ask). See STARLING-PATCHES.md, patch 0.
+        println!("cargo:rerun-if-changed={}", luau_source_dir.display());
         let common_include_dir = luau_source_dir.join("Common").join("include");
         let vm_source_dir = luau_source_dir.join("VM").join("src");
         let vm_include_dir = luau_source_dir.join("VM").join("include");
@@ -159,6 +162,12 @@ impl Build {
         config.define("LUAI_MAXCSTACK", &*self.max_cstack_size.to_string());
         config.define("LUA_VECTOR_SIZE", &*self.vector_size.to_string());
         config.define("LUA_API", "extern \"C\"");
+        // STARLING: initial thread sizes (upstream: 8 CallInfos, 2 * LUA_MINSTACK = 40 slots).
+        // A parked Starling process today is 7 frames deep and fits in 36 slots; 4 and 28
+        // would make every parked thread grow (measured +470 bytes each). See
+        // STARLING-PATCHES.md, patch 2, before changing them.
+        config.define("BASIC_CI_SIZE", "8");
+        config.define("BASIC_STACK_SIZE", "36");
 
         if self.use_longjmp {
             config.define("LUA_USE_LONGJMP", "1");

@@ -12,9 +12,20 @@
 // extra stack space to handle TM calls and some other extras
 #define EXTRA_STACK 5
 
+// STARLING: both sizes can be set from the build (luau0-src's src/lib.rs sets Starling's); see
+// STARLING-PATCHES.md, patch 2. BASIC_STACK_SIZE must stay above LUA_MINSTACK (the base frame's
+// reserve) and BASIC_CI_SIZE at 1 or more.
+#ifndef BASIC_CI_SIZE
 #define BASIC_CI_SIZE 8
+#endif
 
+#ifndef BASIC_STACK_SIZE
 #define BASIC_STACK_SIZE (2 * LUA_MINSTACK)
+#endif
+
+// STARLING: stack_init places the base frame's top at stack + 1 + LUA_MINSTACK, which must not
+// pass stack_last (stack + BASIC_STACK_SIZE).
+static_assert(BASIC_CI_SIZE >= 1 && BASIC_STACK_SIZE >= LUA_MINSTACK + 1, "BASIC_CI_SIZE or BASIC_STACK_SIZE too small");
 
 // clang-format off
 typedef struct stringtable
