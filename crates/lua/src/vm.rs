@@ -432,3 +432,6 @@ fn format_size(bytes: usize) -> String {
     }
     format!("{bytes} B")
 }
+
+#[cfg(test)]
+mod luau_tests;

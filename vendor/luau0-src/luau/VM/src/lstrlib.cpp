@@ -183,6 +183,7 @@ typedef struct MatchState
     const char* src_end;  // end ('\0') of source string
     const char* p_end;    // end ('\0') of pattern
     lua_State* L;
+    int steps; // STARLING: matcher steps left before the next interrupt call (see matchstep)
     int level; // total number of captures (finished or unfinished)
     struct
     {
@@ -193,6 +194,37 @@ typedef struct MatchState
 
 // recursive function
 static const char* match(MatchState* ms, const char* s, const char* p);
+
+// STARLING: the matcher calls the VM's interrupt callback once per STARLING_MATCH_STEPS steps,
+// with -2 as its second argument: "a check inside a C function; you may raise an error, you
+// may not yield". A step is one call of match() or one character scanned by max_expand,
+// matchbalance or lmemfind (lmemfind counts 1 + l2/64 per candidate position). Upstream calls
+// the interrupt with -1 on every call of match(). See STARLING-PATCHES.md, patch 3.
+#ifndef STARLING_MATCH_STEPS
+#define STARLING_MATCH_STEPS 1024
+#endif
+
+static LUAU_NOINLINE void matchinterrupt(lua_State* L)
+{
+    if (void (*interrupt)(lua_State*, int) = L->global->cb.interrupt)
+    {
+        // a C function is running: make the thread non-yieldable for the callback (an error
+        // unwinds to a pcall or resume, which restores nCcalls)
+        L->nCcalls++;
+        interrupt(L, -2);
+        L->nCcalls--;
+    }
+}
+
+#define matchstep(ms, n) \
+    do \
+    { \
+        if (LUAU_UNLIKELY(((ms)->steps -= (n)) < 0)) \
+        { \
+            (ms)->steps = STARLING_MATCH_STEPS; \
+            matchinterrupt((ms)->L); \
+        } \
+    } while (0)
 
 #define L_ESC '%'
 #define SPECIALS "^$*+?.([%-"
@@ -350,6 +382,7 @@ static const char* matchbalance(MatchState* ms, const char* s, const char* p)
         int cont = 1;
         while (++s < ms->src_end)
         {
+            matchstep(ms, 1); // STARLING
             if (*s == e)
             {
                 if (--cont == 0)
@@ -366,7 +399,10 @@ static const char* max_expand(MatchState* ms, const char* s, const char* p, cons
 {
     ptrdiff_t i = 0; // counts maximum expand for item
     while (singlematch(ms, s + i, p, ep))
+    {
         i++;
+        matchstep(ms, 1); // STARLING
+    }
     // keeps trying to match with the maximum repetitions
     while (i >= 0)
     {
@@ -432,16 +468,8 @@ static const char* match(MatchState* ms, const char* s, const char* p)
     if (ms->matchdepth-- == 0)
         luaL_error(ms->L, "pattern too complex");
 
-    lua_State* L = ms->L;
-    void (*interrupt)(lua_State*, int) = L->global->cb.interrupt;
-
-    if (LUAU_UNLIKELY(!!interrupt))
-    {
-        // this interrupt is not yieldable
-        L->nCcalls++;
-        interrupt(L, -1);
-        L->nCcalls--;
-    }
+    // STARLING: replaces upstream's interrupt(L, -1) on every call
+    matchstep(ms, 1);
 
 init: // using goto's to optimize tail recursion
     if (p != ms->p_end)
@@ -577,7 +605,7 @@ init: // using goto's to optimize tail recursion
     return s;
 }
 
-static const char* lmemfind(const char* s1, size_t l1, const char* s2, size_t l2)
+static const char* lmemfind(lua_State* L, const char* s1, size_t l1, const char* s2, size_t l2) // STARLING: L
 {
     if (l2 == 0)
         return s1; // empty strings are everywhere
@@ -588,8 +616,16 @@ static const char* lmemfind(const char* s1, size_t l1, const char* s2, size_t l2
         const char* init; // to search for a `*s2' inside `s1'
         l2--;             // 1st char will be checked by `memchr'
         l1 = l1 - l2;     // `s2' cannot be found after that
+        // STARLING: the steps of a match state without one (see matchstep)
+        MatchState budget;
+        budget.L = L;
+        budget.steps = STARLING_MATCH_STEPS;
+        MatchState* ms = &budget;
+        size_t words = l2 >> 6; // memcmp compares 64 bytes in about one matcher step
+        int charge = 1 + (words < STARLING_MATCH_STEPS ? int(words) : STARLING_MATCH_STEPS);
         while (l1 > 0 && (init = (const char*)memchr(s1, *s2, l1)) != NULL)
         {
+            matchstep(ms, charge); // STARLING
             init++; // 1st char is already checked
             if (memcmp(init, s2 + 1, l2) == 0)
                 return init - 1;
@@ -650,6 +686,7 @@ static int nospecials(const char* p, size_t l)
 static void prepstate(MatchState* ms, lua_State* L, const char* s, size_t ls, const char* p, size_t lp)
 {
     ms->L = L;
+    ms->steps = STARLING_MATCH_STEPS; // STARLING
     ms->matchdepth = LUAI_MAXCCALLS;
     ms->src_init = s;
     ms->src_end = s + ls;
@@ -679,7 +716,7 @@ static int str_find_aux(lua_State* L, int find)
     if (find && (lua_toboolean(L, 4) || nospecials(p, lp)))
     {
         // do a plain search
-        const char* s2 = lmemfind(s + init - 1, ls - init + 1, p, lp);
+        const char* s2 = lmemfind(L, s + init - 1, ls - init + 1, p, lp); // STARLING: L
         if (s2)
         {
             lua_pushinteger(L, (int)(s2 - s + 1));
