@@ -1,16 +1,19 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
-//! raw VM: the pattern matcher's interrupt calls (patch 3) and the initial thread sizes
-//! (patch 2).
+//! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2)
+//! and the trimming of parked threads (patch 4).
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
 //! no Rust value with a destructor when they do, and only touch thread-local counters or the
 //! stack slots Luau gives them. Debug builds (these tests) compile Luau with its assertions.
+//! Luau's push functions grow the stack themselves when a frame's `top` is reached, so the
+//! reserve tests below check that values come through intact, not the reserve's size (see
+//! patch 4 in STARLING-PATCHES.md).
 
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::time::Instant;
 
-use mlua::{Lua, ffi};
+use mlua::{Function, Lua, Thread, ffi};
 
 use super::{begin_slice, end_slice, new_lua, request_kill};
 
@@ -217,4 +220,222 @@ fn small_thread_stacks_hold_deep_frames_and_c_yields() {
     // values it was resumed with).
     let expected: i64 = (1..=2000i64).map(|i| 3 * (i % 50) + 6).sum();
     assert_eq!(n, expected);
+}
+
+/// Parked threads this many: enough for the heap per thread to show through the VM's own data.
+const PARKED: usize = 2000;
+
+/// Heap bytes per parked coroutine after a full collection, for coroutines parked by `park`
+/// (Lua code returning a table of them).
+fn heap_per_parked(lua: &Lua, park: &str) -> (usize, mlua::Table) {
+    lua.gc_collect().unwrap();
+    let before = lua.used_memory();
+    let cos: mlua::Table = lua.load(park).call(PARKED).unwrap();
+    lua.gc_collect().unwrap();
+    lua.gc_collect().unwrap();
+    (lua.used_memory().saturating_sub(before) / PARKED, cos)
+}
+
+#[test]
+fn threads_parked_in_a_c_yield_are_trimmed_and_resume_intact() {
+    let lua = Lua::new();
+    // Each coroutine parks three frames deep (base, its function, coroutine.yield) with a
+    // local on its stack; upstream keeps about 1,200 bytes for it (thread, 8 CallInfos, the
+    // stack with LUA_MINSTACK spare slots above the base and the yield), trimmed it is ~500.
+    let (per, cos) = heap_per_parked(
+        &lua,
+        r#"
+        local n = ...
+        local cos = table.create(n)
+        for i = 1, n do
+            local co = coroutine.create(function(x)
+                local local_value = x * 2
+                local a, b = coroutine.yield()
+                local c = coroutine.yield(a + b)
+                return local_value + a + b + c
+            end)
+            assert(coroutine.resume(co, i))
+            cos[i] = co
+        end
+        return cos
+        "#,
+    );
+    assert!(
+        per < 800,
+        "{per} heap bytes per parked coroutine: parked threads were not trimmed"
+    );
+    // Resumed with arguments after the trim, through a second park and trim, to the end.
+    lua.load(
+        r#"
+        for i, co in ... do
+            local ok, v = coroutine.resume(co, i, 1)
+            assert(ok and v == i + 1, v)
+        end
+        "#,
+    )
+    .call::<()>(&cos)
+    .unwrap();
+    lua.gc_collect().unwrap();
+    let total: i64 = lua
+        .load(
+            r#"
+            local total = 0
+            for _, co in ... do
+                local ok, v = coroutine.resume(co, 10)
+                assert(ok and coroutine.status(co) == "dead", v)
+                total = total + v
+            end
+            return total
+            "#,
+        )
+        .call(&cos)
+        .unwrap();
+    // Each returns 2i + i + 1 + 10.
+    let n = PARKED as i64;
+    assert_eq!(total, (1..=n).map(|i| 3 * i + 11).sum::<i64>());
+}
+
+#[test]
+fn trimmed_threads_resume_through_pcall_and_xpcall() {
+    let lua = Lua::new();
+    let (_, cos) = heap_per_parked(
+        &lua,
+        r#"
+        local n = ...
+        local cos = table.create(n)
+        for i = 1, n do
+            local co = coroutine.create(function()
+                local ok, v = pcall(function()
+                    local ok2, w = xpcall(coroutine.yield, function(e) return e end, i)
+                    assert(ok2)
+                    return w + 1
+                end)
+                assert(ok)
+                return v
+            end)
+            local ok, v = coroutine.resume(co)
+            assert(ok and v == i)
+            cos[i] = co
+        end
+        return cos
+        "#,
+    );
+    let total: i64 = lua
+        .load(
+            r#"
+            local total = 0
+            for i, co in ... do
+                local ok, v = coroutine.resume(co, i)
+                assert(ok and v == i + 1, v)
+                total = total + v
+            end
+            return total
+            "#,
+        )
+        .call(cos)
+        .unwrap();
+    let n = PARKED as i64;
+    assert_eq!(total, (1..=n).map(|i| i + 1).sum::<i64>());
+}
+
+#[test]
+fn resume_error_reaches_a_pcall_under_a_trimmed_yield() {
+    let lua = Lua::new();
+    let co: Thread = lua
+        .load(
+            r#"
+            local co = coroutine.create(function()
+                local ok, e = pcall(coroutine.yield)
+                return ok, e
+            end)
+            assert(coroutine.resume(co))
+            return co
+            "#,
+        )
+        .eval()
+        .unwrap();
+    lua.gc_collect().unwrap();
+    let (ok, e): (bool, String) = co.resume_error("boom").unwrap();
+    assert!(!ok);
+    assert!(e.contains("boom"), "{e}");
+}
+
+/// Pushes LUA_MINSTACK values without `lua_checkstack`, as a C function may.
+unsafe fn push_reserve(state: *mut ffi::lua_State) -> c_int {
+    for i in 0..ffi::LUA_MINSTACK {
+        // SAFETY: the caller's frame has LUA_MINSTACK free slots (Luau would grow it anyway).
+        unsafe { ffi::lua_pushinteger(state, i as ffi::lua_Integer) };
+    }
+    ffi::LUA_MINSTACK
+}
+
+unsafe extern "C-unwind" fn yield_with_continuation(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: a C function of this VM, yielding nothing.
+    unsafe { ffi::lua_yield(state, 0) }
+}
+
+unsafe extern "C-unwind" fn continuation(state: *mut ffi::lua_State, _status: c_int) -> c_int {
+    // SAFETY: the continuation runs in the yielded function's frame, whose reserve untrim gave
+    // back.
+    unsafe { push_reserve(state) }
+}
+
+#[test]
+fn a_continuation_after_a_trim_has_its_c_reserve() {
+    let lua = Lua::new();
+    // SAFETY: pushes one C closure with a continuation onto the stack mlua hands us.
+    let yieldk: Function = unsafe {
+        lua.exec_raw((), |state| {
+            ffi::lua_pushcclosurek(
+                state,
+                yield_with_continuation,
+                c"yieldk".as_ptr(),
+                0,
+                Some(continuation),
+            );
+        })
+    }
+    .unwrap();
+    let co: Thread = lua
+        .load(
+            r##"
+            local yieldk = ...
+            local co = coroutine.create(function()
+                return select("#", yieldk())
+            end)
+            assert(coroutine.resume(co))
+            return co
+            "##,
+        )
+        .call(yieldk)
+        .unwrap();
+    lua.gc_collect().unwrap();
+    let n: i64 = co.resume(()).unwrap();
+    assert_eq!(n, ffi::LUA_MINSTACK as i64);
+}
+
+#[test]
+fn a_trimmed_thread_that_finishes_has_its_base_reserve() {
+    let lua = Lua::new();
+    let co: Thread = lua
+        .load(
+            r#"
+            local co = coroutine.create(function() return coroutine.yield() end)
+            assert(coroutine.resume(co))
+            return co
+            "#,
+        )
+        .eval()
+        .unwrap();
+    lua.gc_collect().unwrap();
+    co.resume::<()>(()).unwrap();
+    assert_eq!(co.status(), mlua::thread::ThreadStatus::Finished);
+    let state = co.to_pointer() as *mut ffi::lua_State;
+    // SAFETY: the thread is alive (held by `co`) and finished, its stack empty: the API lets a
+    // caller push LUA_MINSTACK values on it; they are popped at once.
+    unsafe {
+        assert_eq!(ffi::lua_gettop(state), 0);
+        push_reserve(state);
+        ffi::lua_settop(state, 0);
+    }
 }

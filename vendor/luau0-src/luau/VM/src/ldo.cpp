@@ -544,9 +544,34 @@ static void resume_continue(lua_State* L, ptrdiff_t basecioffset)
     }
 }
 
+// STARLING: patch 4. Gives a thread that trimparked (lgc.cpp) trimmed its reserves back: the
+// base frame's LUA_MINSTACK slots (for the API once the thread has finished) and LUA_MINSTACK
+// slots above the top for the yielded C function (its continuation, if it has one, runs in
+// that frame). Runs inside the resume's protected call: a failed allocation fails the resume.
+static StkId untrim(lua_State* L, StkId p)
+{
+    ptrdiff_t offset = savestack(L, p);
+    L->trimmed = false;
+
+    int need = cast_int(L->base_ci->base - L->stack) + LUA_MINSTACK;
+    if (L->stack_last - L->stack < need)
+        luaD_reallocstack(L, need, 0);
+    CallInfo* base = L->base_ci;
+    if (base->top < base->base + LUA_MINSTACK)
+        base->top = base->base + LUA_MINSTACK;
+
+    luaD_checkstack(L, LUA_MINSTACK);
+    expandstacklimit(L, L->top + LUA_MINSTACK);
+    return restorestack(L, offset);
+}
+
 static void resume(lua_State* L, void* ud)
 {
     StkId firstArg = cast_to(StkId, ud);
+
+    // STARLING: patch 4
+    if (LUAU_UNLIKELY(L->trimmed))
+        firstArg = untrim(L, firstArg);
 
     if (L->status == LUA_OK)
     {
@@ -653,6 +678,10 @@ static void resume_handle(lua_State* L, void* ud)
 {
     CallInfo* ci = (CallInfo*)ud;
     Closure* cl = ci_func(ci);
+
+    // STARLING: patch 4 (lua_resumeerror on a trimmed thread; the CallInfo array stays put)
+    if (LUAU_UNLIKELY(L->trimmed))
+        untrim(L, L->top);
 
     LUAU_ASSERT(ci->flags & LUA_CALLINFO_HANDLE);
     LUAU_ASSERT(cl->isC && cl->c.cont);

@@ -495,8 +495,50 @@ static void clearstack(lua_State* l)
         setnilvalue(o);
 }
 
+// STARLING: patch 4 (STARLING-PATCHES.md). A thread parked in a yield from a C function keeps
+// only the stack and CallInfos it holds. Upstream keeps LUA_MINSTACK spare slots above the base
+// frame and above the yielded C function (their `top`), never shrinks below twice the BASIC_*
+// sizes, and shrinks by halves. Here the base frame's top is clamped to the first call's slot,
+// the yielded C function's top to L->top, and both arrays are cut to what remains in use.
+// Frames between them are left alone: Lua frames need their registers, and a C frame under a
+// yield already has its top at its callee's results (luaD_callint). `resume` in ldo.cpp gives
+// both reserves back (untrim) before the thread runs. Whoever pushes values onto a parked
+// thread must lua_checkstack first (lua_resume's arguments: mlua and coroutine.resume do).
+static void trimparked(lua_State* L)
+{
+    CallInfo* base = L->base_ci;
+    CallInfo* top = L->ci;
+    if (base->top > (base + 1)->func)
+        base->top = (base + 1)->func;
+    if (top->top > L->top)
+        top->top = L->top;
+    L->trimmed = true;
+
+    StkId lim = L->top;
+    for (CallInfo* ci = base; ci <= top; ci++)
+    {
+        LUAU_ASSERT(ci->top <= L->stack_last);
+        if (lim < ci->top)
+            lim = ci->top;
+    }
+
+    int ci_used = cast_int(top - base) + 1;
+    int s_used = cast_int(lim - L->stack);
+    if (L->size_ci > ci_used)
+        luaD_reallocCI(L, ci_used);
+    if (L->stacksize - EXTRA_STACK > s_used)
+        luaD_reallocstack(L, s_used, 0);
+}
+
 static void shrinkstack(lua_State* L)
 {
+    // STARLING: patch 4
+    if (L->status == LUA_YIELD && !L->isactive && L->ci != L->base_ci && ci_func(L->ci)->isC && L->size_ci <= LUAI_MAXCALLS)
+    {
+        trimparked(L);
+        return;
+    }
+
     // compute used stack - note that we can't use th->top if we're in the middle of vararg call
     StkId lim = L->top;
     for (CallInfo* ci = L->base_ci; ci <= L->ci; ci++)

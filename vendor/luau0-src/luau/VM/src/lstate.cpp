@@ -41,6 +41,7 @@ static void stack_init(lua_State* L1, lua_State* L)
         setnilvalue(stack + i); // erase new stack
     L1->top = stack;
     L1->stack_last = stack + (L1->stacksize - EXTRA_STACK);
+    L1->trimmed = false; // STARLING: patch 4
     // initialize first ci
     L1->ci->func = L1->top;
     L1->ci->p = nullptr;
@@ -196,7 +197,9 @@ void lua_resetthread(lua_State* L)
     for (int i = 0; i < L->stacksize; i++)
         setnilvalue(L->stack + i);
     L->finalizers = nullptr;
+    L->trimmed = false; // STARLING: patch 4
 }
+
 
 int lua_isthreadreset(lua_State* L)
 {

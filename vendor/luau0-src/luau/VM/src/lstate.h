@@ -301,6 +301,7 @@ struct lua_State
 
     bool isactive;   // thread is currently executing, stack may be mutated without barriers
     bool singlestep; // call debugstep hook after each instruction
+    bool trimmed;    // STARLING: the GC trimmed the stack of this parked thread (patch 4, see lgc.cpp trimparked)
 
     StkId top;                                        // first free slot in the stack
     StkId base;                                       // base of current function
