@@ -52,7 +52,12 @@ unsafe extern "C-unwind" fn counting(state: *mut ffi::lua_State, gc: c_int) {
     }
     if c.vm >= GIVE_UP {
         // SAFETY: as above.
-        unsafe { ffi::luaL_error(state, c"only -1 interrupts: the matcher never sent -2".as_ptr()) };
+        unsafe {
+            ffi::luaL_error(
+                state,
+                c"only -1 interrupts: the matcher never sent -2".as_ptr(),
+            )
+        };
     }
 }
 
@@ -126,7 +131,10 @@ fn an_error_from_the_matchers_interrupt_leaves_the_vm_usable_and_leaks_nothing()
                 })
             });
             let err = lua.load(chunk).exec().unwrap_err().to_string();
-            assert!(err.contains("stopped by the matcher's interrupt"), "{chunk}: {err}");
+            assert!(
+                err.contains("stopped by the matcher's interrupt"),
+                "{chunk}: {err}"
+            );
         }
     };
     run_all();
@@ -180,7 +188,10 @@ fn starlings_interrupt_ends_a_killed_process_inside_the_matcher() {
         .unwrap_err()
         .to_string();
     end_slice();
-    assert!(err.contains("process terminated"), "unexpected error: {err}");
+    assert!(
+        err.contains("process terminated"),
+        "unexpected error: {err}"
+    );
 }
 
 #[test]
