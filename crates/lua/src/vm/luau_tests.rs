@@ -450,3 +450,44 @@ fn a_trimmed_thread_that_finishes_has_its_base_reserve() {
         ffi::lua_settop(state, 0);
     }
 }
+
+#[test]
+fn a_trimmed_thread_can_be_closed_and_its_upvalues_survive() {
+    // coroutine.close resets the thread (lua_resetthread), which must cope with a stack the
+    // GC cut below the base frame's reserve; a closure that captured a local of the parked
+    // function keeps the value after the close.
+    let lua = Lua::new();
+    let (_, cos) = heap_per_parked(
+        &lua,
+        r#"
+        local n = ...
+        local cos = table.create(n)
+        for i = 1, n do
+            local co = coroutine.create(function()
+                local captured = i * 3
+                coroutine.yield(function() return captured end)
+            end)
+            local ok, getter = coroutine.resume(co)
+            assert(ok)
+            cos[i] = { co = co, getter = getter }
+        end
+        return cos
+        "#,
+    );
+    let total: i64 = lua
+        .load(
+            r#"
+            local total = 0
+            for _, e in ... do
+                assert(coroutine.close(e.co))
+                assert(coroutine.status(e.co) == "dead")
+                total = total + e.getter()
+            end
+            return total
+            "#,
+        )
+        .call(cos)
+        .unwrap();
+    let n = PARKED as i64;
+    assert_eq!(total, (1..=n).map(|i| 3 * i).sum::<i64>());
+}
