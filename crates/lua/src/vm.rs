@@ -110,3 +110,6 @@ impl starling_core::Engine for LuaEngine {
         }
     }
 }
+
+#[cfg(test)]
+mod luau_tests;
