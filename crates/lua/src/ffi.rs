@@ -1909,3 +1909,6 @@ unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
         }
     }
 }
+
+#[cfg(test)]
+mod luau_tests;

@@ -110,6 +110,3 @@ impl starling_core::Engine for LuaEngine {
         }
     }
 }
-
-#[cfg(test)]
-mod luau_tests;

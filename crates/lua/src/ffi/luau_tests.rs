@@ -181,7 +181,7 @@ fn starlings_interrupt_ends_a_killed_process_inside_the_matcher() {
         })
         .unwrap();
     lua.globals().set("kill", kill).unwrap();
-    begin_slice(std::ptr::null(), Instant::now());
+    begin_slice(None, 1, Instant::now(), std::time::Duration::from_secs(60));
     let err = lua
         .load(r#"kill() return string.find(("a"):rep(3000), ".-.-.-.-.-.-.-b")"#)
         .exec()
