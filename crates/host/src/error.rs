@@ -26,6 +26,9 @@ pub enum BootError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An `http.service` could not start (its address, routes or files).
+    #[error("{0}")]
+    Http(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),

@@ -8,6 +8,7 @@
 mod engine;
 pub mod error;
 pub mod exec;
+mod http;
 pub mod log;
 pub mod runtime;
 pub mod services;

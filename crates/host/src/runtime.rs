@@ -310,6 +310,7 @@ fn boot(
             _ => {}
         }
     }
+    crate::http::declare(&mut builder, &project);
     let node = builder.build();
     {
         let log = log.clone();
@@ -320,10 +321,13 @@ fn boot(
     let terminal = Arc::new(StdTerminal::new(args.clone()));
     terminal.attach(node.clone());
     log.attach_terminal(terminal.clone());
+    let http = crate::http::runtime(&log);
+    crate::http::attach(http.as_ref(), &node);
     let services: Arc<dyn Services> = Arc::new(HostServices {
         log: log.clone(),
         terminal: terminal.clone(),
         kinds: kinds.clone(),
+        http: http.clone(),
     });
     // One factory per host: each worker's VM gets the host's memory limit.
     let factory = |memory_limit: u64| -> starling_core::EngineFactory {
@@ -358,11 +362,14 @@ fn boot(
         );
     }
 
+    let servers = crate::http::start(http.as_ref(), &project, &node, &log, &factory)?;
+
     let (tx, rx) = crossbeam_channel::unbounded();
     node.set_control(tx);
     let signals = install_signals()?;
     let mut control = Control::new(node, log, rx, signals, &project);
     control.terminal = Some(terminal.clone());
+    control.servers = servers;
     let code = match target {
         Some(t) => {
             let hide = project.entries.iter().any(|e| {
@@ -429,6 +436,8 @@ struct Control {
     terminal: Option<Arc<StdTerminal>>,
     /// `--very-verbose`: print the stack of a failed exec process.
     stacks: bool,
+    /// Running `http.service` listeners, stopped before the services.
+    servers: Vec<crate::http::Server>,
 }
 
 impl Control {
@@ -451,6 +460,7 @@ impl Control {
             next_token: 1,
             terminal: None,
             stacks: false,
+            servers: Vec::new(),
         }
     }
 
@@ -653,6 +663,7 @@ impl Control {
 
     /// Exec-mode shutdown: CANCEL every service at once and wait at most [`EXEC_GRACE`].
     fn stop_all_fast(&mut self) {
+        crate::http::stop(&self.servers, Instant::now() + EXEC_GRACE);
         self.sup.cancel_all();
         let deadline = Instant::now() + EXEC_GRACE;
         while Instant::now() < deadline && !self.sup.all_stopped() {
@@ -671,6 +682,7 @@ impl Control {
         }
         self.info("shutting down");
         let deadline = Instant::now() + shutdown_timeout;
+        crate::http::stop(&self.servers, deadline);
         self.sup.begin_stop();
         while !self.sup.all_stopped() && Instant::now() < deadline {
             self.pump(Some(deadline));

@@ -14,6 +14,8 @@ pub struct HostServices {
     pub(crate) terminal: Arc<StdTerminal>,
     /// The native process kinds, so Lua spawns of them are routed to the native engine.
     pub(crate) kinds: Arc<starling_native::Kinds>,
+    /// The HTTP server and client, when built with the `http` feature.
+    pub(crate) http: Option<crate::http::HttpRuntime>,
 }
 
 impl Services for HostServices {
@@ -31,5 +33,12 @@ impl Services for HostServices {
 
     fn is_native(&self, entry: &str) -> bool {
         !self.kinds.is_empty() && self.kinds.contains(entry)
+    }
+
+    #[cfg(feature = "http")]
+    fn http(&self) -> Option<&dyn starling_lua::services::http::Http> {
+        self.http
+            .as_ref()
+            .map(|h| h as &dyn starling_lua::services::http::Http)
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod base;
 pub(crate) mod channel;
 pub(crate) mod errors;
 pub(crate) mod funcs;
+pub(crate) mod http;
 pub(crate) mod io;
 pub(crate) mod logger;
 pub(crate) mod payload;
@@ -71,6 +72,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("logger", logger::module(lua, ctx)?);
     modules.insert("funcs", funcs::module(lua, ctx)?);
     modules.insert("uuid", Value::Table(uuid::module(lua)?));
+    modules.insert("http", http::module(lua, ctx, &blocking)?);
     drop(modules);
 
     for name in [

@@ -25,16 +25,19 @@ pub enum Module {
     Funcs,
     /// `uuid`.
     Uuid,
+    /// `http`: the request and response of an HTTP handler.
+    Http,
 }
 
 impl Module {
     /// Every gated module with its name.
-    pub const ALL: [(Module, &'static str); 5] = [
+    pub const ALL: [(Module, &'static str); 6] = [
         (Module::Io, "io"),
         (Module::Time, "time"),
         (Module::Logger, "logger"),
         (Module::Funcs, "funcs"),
         (Module::Uuid, "uuid"),
+        (Module::Http, "http"),
     ];
 
     /// The global name the module is installed under.

@@ -4,6 +4,8 @@
 
 use std::io;
 
+pub mod http;
+
 use starling_core::ReplyTo;
 
 pub use starling_core::log::{Level, LogRecord};
@@ -45,5 +47,10 @@ pub trait Services: Send + Sync {
     fn is_native(&self, entry: &str) -> bool {
         let _ = entry;
         false
+    }
+    /// The HTTP server and client (`http`, `http_client`, `websocket` modules), when the host
+    /// was built with them.
+    fn http(&self) -> Option<&dyn http::Http> {
+        None
     }
 }
