@@ -241,8 +241,7 @@ impl Flow {
         if left <= LOW_WATER {
             let woken: Vec<ReplyTo> = std::mem::take(&mut *self.waiters.lock());
             for reply in woken {
-                self.shared
-                    .wake(reply, Ok(Payload::one(Value::Bool(true))));
+                self.shared.wake(reply, Ok(Payload::one(Value::Bool(true))));
             }
         }
     }

@@ -124,7 +124,10 @@ pub(crate) async fn collect(
         let mut out = Vec::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
-                ErrorValue::new(ErrorKind::Internal, format!("reading the request body failed: {e}"))
+                ErrorValue::new(
+                    ErrorKind::Internal,
+                    format!("reading the request body failed: {e}"),
+                )
             })?;
             if let Ok(data) = frame.into_data() {
                 if (out.len() + data.len()) as u64 > max {
@@ -137,7 +140,10 @@ pub(crate) async fn collect(
     };
     match timeout {
         Some(t) => tokio::time::timeout(t, read).await.unwrap_or_else(|_| {
-            Err(ErrorValue::new(ErrorKind::Internal, "request body read timeout"))
+            Err(ErrorValue::new(
+                ErrorKind::Internal,
+                "request body read timeout",
+            ))
         }),
         None => read.await,
     }
@@ -195,6 +201,54 @@ impl ExchangeImpl {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The whole body, read now if needed (for multipart forms).
+    pub(crate) async fn whole_body(&self, timeout: Duration) -> Result<Arc<[u8]>, ErrorValue> {
+        let incoming = {
+            let mut state = self.body.lock();
+            match std::mem::replace(&mut *state, BodyState::Reading(Vec::new())) {
+                BodyState::Unread(b) => b,
+                BodyState::Ready(b) => {
+                    *state = BodyState::Ready(b.clone());
+                    return Ok(b);
+                }
+                BodyState::Failed(e) => {
+                    *state = BodyState::Failed(e.clone());
+                    return Err(e);
+                }
+                other => {
+                    *state = other;
+                    return Err(invalid("the body is being read already"));
+                }
+            }
+        };
+        let got = collect(incoming, self.max_body, Some(timeout)).await;
+        let mut state = self.body.lock();
+        let waiters = match std::mem::replace(
+            &mut *state,
+            match &got {
+                Ok(b) => BodyState::Ready(b.clone().into()),
+                Err(e) => BodyState::Failed(e.clone()),
+            },
+        ) {
+            BodyState::Reading(w) => w,
+            _ => Vec::new(),
+        };
+        drop(state);
+        for w in waiters {
+            let result = match &got {
+                Ok(b) => Ok(Payload::one(Value::Str(b.clone().into_boxed_slice()))),
+                Err(e) => Err(e.clone()),
+            };
+            self.shared.wake(w, result);
+        }
+        got.map(Into::into)
+    }
+
+    /// The first value of a request header, as text.
+    pub(crate) fn header_text(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The response head from what the handler set; `first` (the first bytes of the body,
@@ -444,7 +498,8 @@ impl Exchange for ExchangeImpl {
             }
             BodyState::Streaming(r) => r.clone(),
             BodyState::Unread(_) => {
-                let BodyState::Unread(b) = std::mem::replace(&mut *state, BodyState::Reading(Vec::new()))
+                let BodyState::Unread(b) =
+                    std::mem::replace(&mut *state, BodyState::Reading(Vec::new()))
                 else {
                     unreachable!("matched above");
                 };
@@ -463,7 +518,10 @@ impl Exchange for ExchangeImpl {
         let handle = match shared.handle() {
             Ok(h) => h,
             Err(e) => {
-                shared.wake(reply, Err(ErrorValue::new(ErrorKind::Internal, e.to_string())));
+                shared.wake(
+                    reply,
+                    Err(ErrorValue::new(ErrorKind::Internal, e.to_string())),
+                );
                 return;
             }
         };
@@ -515,7 +573,8 @@ impl Exchange for ExchangeImpl {
         if !matches!(r.head, Head::Pending(_)) {
             return Err(headers_sent());
         }
-        r.status = StatusCode::from_u16(code).map_err(|_| invalid(format!("invalid status code {code}")))?;
+        r.status = StatusCode::from_u16(code)
+            .map_err(|_| invalid(format!("invalid status code {code}")))?;
         Ok(())
     }
 

@@ -91,14 +91,23 @@ impl Opts<'_> {
         }
     }
 
-    pub(crate) fn duration(&self, key: &str, default: std::time::Duration) -> Result<std::time::Duration, HttpError> {
+    pub(crate) fn duration(
+        &self,
+        key: &str,
+        default: std::time::Duration,
+    ) -> Result<std::time::Duration, HttpError> {
         match self.get(key) {
             None | Some("") => Ok(default),
             Some(v) => starling_entry::parse_go_duration(v)
                 .ok()
                 .filter(|n| *n > 0)
                 .map(|n| std::time::Duration::from_nanos(n as u64))
-                .ok_or_else(|| self.error(key, format!("expected a duration such as \"1m\", found {v:?}"))),
+                .ok_or_else(|| {
+                    self.error(
+                        key,
+                        format!("expected a duration such as \"1m\", found {v:?}"),
+                    )
+                }),
         }
     }
 
@@ -186,7 +195,11 @@ impl Chain {
 
     /// Runs the pre-match middleware; a response ends the request there (the `after` hooks
     /// of the middleware that ran still apply).
-    pub(crate) fn before(&self, shared: &Shared, ctx: &mut ReqCtx) -> Option<(Response<Body>, usize)> {
+    pub(crate) fn before(
+        &self,
+        shared: &Shared,
+        ctx: &mut ReqCtx,
+    ) -> Option<(Response<Body>, usize)> {
         for (i, mw) in self.pre.iter().enumerate() {
             let answer = match mw {
                 Mw::Cors(c) => c.before(ctx),
@@ -211,13 +224,23 @@ impl Chain {
 
     /// Adjusts the response on its way out, in reverse order, for the first `ran` middleware
     /// (all of them when the request went through).
-    pub(crate) fn after(&self, shared: &Shared, ctx: &ReqCtx, ran: usize, resp: &mut Response<Body>) {
+    pub(crate) fn after(
+        &self,
+        shared: &Shared,
+        ctx: &ReqCtx,
+        ran: usize,
+        resp: &mut Response<Body>,
+    ) {
         for mw in self.pre[..ran.min(self.pre.len())].iter().rev() {
             match mw {
                 Mw::Cors(c) => c.after(ctx, resp.headers_mut()),
                 Mw::Compress(c) => c.after(ctx, resp),
                 Mw::RequestId => {
-                    if let Some(id) = ctx.request_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                    if let Some(id) = ctx
+                        .request_id
+                        .as_deref()
+                        .and_then(|v| HeaderValue::from_str(v).ok())
+                    {
                         resp.headers_mut().insert("x-request-id", id);
                     }
                 }

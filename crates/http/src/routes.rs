@@ -161,14 +161,21 @@ impl Routes {
                 router_index.push((&e.id, routes.routers.len()));
                 routes.routers.push(Router {
                     prefix: prefix_segments(&r.prefix),
-                    chain: Chain::build(e, &r.middleware, &r.options, &r.post_middleware, &r.post_options)?,
+                    chain: Chain::build(
+                        e,
+                        &r.middleware,
+                        &r.options,
+                        &r.post_middleware,
+                        &r.post_options,
+                    )?,
                 });
             }
         }
         for e in &project.entries {
             match &e.spec {
                 EntrySpec::HttpEndpoint(ep) => {
-                    let Some((_, ri)) = router_index.iter().find(|(rid, _)| **rid == ep.router) else {
+                    let Some((_, ri)) = router_index.iter().find(|(rid, _)| **rid == ep.router)
+                    else {
                         continue;
                     };
                     let mut segments: Vec<RouteSegment> = routes.routers[*ri]
@@ -180,7 +187,10 @@ impl Routes {
                     segments.extend(ep.path.segments.iter().cloned());
                     let method = match &ep.method {
                         None => None,
-                        Some(m) => Some(Method::from_bytes(m.as_bytes()).map_err(|_| config(e, format!("invalid method {m}")))?),
+                        Some(m) => Some(
+                            Method::from_bytes(m.as_bytes())
+                                .map_err(|_| config(e, format!("invalid method {m}")))?,
+                        ),
                     };
                     routes.endpoints.push(Endpoint {
                         method,
@@ -200,7 +210,13 @@ impl Routes {
                     routes.mounts.push(Mount {
                         prefix: prefix_segments(&s.path),
                         files: StaticFiles::new(e, s, fs, &project.dir)?,
-                        chain: Chain::build(e, &s.middleware, &s.options, &[], &Default::default())?,
+                        chain: Chain::build(
+                            e,
+                            &s.middleware,
+                            &s.options,
+                            &[],
+                            &Default::default(),
+                        )?,
                     });
                 }
                 _ => {}
@@ -278,7 +294,10 @@ pub(crate) fn config(e: &Entry, message: impl Into<String>) -> HttpError {
 }
 
 /// The `http.service` spec of `id`.
-pub(crate) fn service<'a>(project: &'a Project, id: &EntryId) -> Option<(&'a Entry, &'a HttpServiceSpec)> {
+pub(crate) fn service<'a>(
+    project: &'a Project,
+    id: &EntryId,
+) -> Option<(&'a Entry, &'a HttpServiceSpec)> {
     let e = project.get(id)?;
     match &e.spec {
         EntrySpec::HttpService(s) => Some((e, s)),
@@ -305,7 +324,10 @@ mod tests {
         assert_eq!(matches(&pattern("/hello"), &path("/hello/x")), None);
         assert_eq!(
             matches(&pattern("/u/{id}/p/{post}"), &path("/u/7/p/a%20b")),
-            Some(vec![("id".into(), "7".into()), ("post".into(), "a b".into())])
+            Some(vec![
+                ("id".into(), "7".into()),
+                ("post".into(), "a b".into())
+            ])
         );
         assert_eq!(
             matches(&pattern("/files/{rest...}"), &path("/files/docs/a.md")),

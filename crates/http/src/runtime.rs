@@ -53,7 +53,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// The node (set by [`HttpRuntime::attach`] before anything runs).
     pub(crate) fn node(&self) -> &Arc<Node> {
-        self.node.get().expect("the HTTP runtime is attached to its node at boot")
+        self.node
+            .get()
+            .expect("the HTTP runtime is attached to its node at boot")
     }
 
     /// The tokio runtime, started on first use.

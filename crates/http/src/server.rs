@@ -168,7 +168,10 @@ impl HttpRuntime {
         if routes.is_empty() {
             shared.log(
                 Level::Warn,
-                &format!("{}: http.service {id} has no routes or static mounts", entry.site()),
+                &format!(
+                    "{}: http.service {id} has no routes or static mounts",
+                    entry.site()
+                ),
                 Vec::new(),
             );
         }
@@ -186,10 +189,8 @@ impl HttpRuntime {
         };
         let node = shared.node().clone();
         let s = shared.clone();
-        let external = node.register_external(
-            host,
-            Arc::new(move |env| dispatch::on_envelope(&s, env)),
-        );
+        let external =
+            node.register_external(host, Arc::new(move |env| dispatch::on_envelope(&s, env)));
         let header_timeout = match (spec.read_timeout, spec.idle_timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -211,7 +212,13 @@ impl HttpRuntime {
         let (stop_tx, stop_rx) = watch::channel(None);
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let max_connections = usize::try_from(spec.max_connections).unwrap_or(usize::MAX);
-        handle.spawn(accept_loop(listener, state, stop_rx, done_tx, max_connections));
+        handle.spawn(accept_loop(
+            listener,
+            state,
+            stop_rx,
+            done_tx,
+            max_connections,
+        ));
         shared.log(
             Level::Info,
             &format!("service {id} is running"),
@@ -260,7 +267,13 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
-        conns.spawn(connection(state.clone(), stream, peer, stop.clone(), permit));
+        conns.spawn(connection(
+            state.clone(),
+            stream,
+            peer,
+            stop.clone(),
+            permit,
+        ));
     }
     // New connections are refused from here; open ones finish their current request.
     drop(listener);
@@ -332,7 +345,10 @@ fn connection_error(state: &ServerState, peer: SocketAddr, e: &hyper::Error) {
     } else if e.is_parse() || e.is_parse_status() {
         (Level::Warn, "malformed request (400)")
     } else if e.is_timeout() {
-        (Level::Warn, "request head not received in time, connection closed")
+        (
+            Level::Warn,
+            "request head not received in time, connection closed",
+        )
     } else {
         (Level::Debug, "connection error")
     };
@@ -364,7 +380,11 @@ fn bad_request(state: &ServerState, ctx: &ReqCtx, status: StatusCode, why: &str)
     plain(status, text)
 }
 
-async fn handle(state: &Arc<ServerState>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let mut ctx = ReqCtx {
         parts,
@@ -394,7 +414,11 @@ async fn handle(state: &Arc<ServerState>, req: Request<Incoming>, peer: SocketAd
             endpoint(state, &mut ctx, ep.func.clone(), params, body, keep_head).await
         }
         Found::Static(m, rest) => {
-            match m.files.serve(&ctx.parts.method, rest, &ctx.parts.headers).await {
+            match m
+                .files
+                .serve(&ctx.parts.method, rest, &ctx.parts.headers)
+                .await
+            {
                 Ok(r) => r,
                 Err(why) => bad_request(state, &ctx, StatusCode::BAD_REQUEST, why),
             }
@@ -436,7 +460,12 @@ async fn endpoint(
     let body = if hyper::body::Body::is_end_stream(&body) {
         BodyState::Ready(Arc::from(&[][..]))
     } else if announced.is_some_and(|n| n > max) {
-        return bad_request(state, ctx, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        return bad_request(
+            state,
+            ctx,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        );
     } else if announced.is_some_and(|n| n <= PREFETCH) {
         match collect(body, max, state.read_timeout).await {
             Ok(bytes) => BodyState::Ready(bytes.into()),

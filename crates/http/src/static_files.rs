@@ -47,7 +47,10 @@ pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
         .split('&')
         .filter_map(|p| p.split_once('=').or(Some((p, ""))))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| String::from_utf8_lossy(&crate::routes::percent_decode(&v.replace('+', " "))).into_owned())
+        .map(|(_, v)| {
+            String::from_utf8_lossy(&crate::routes::percent_decode(&v.replace('+', " ")))
+                .into_owned()
+        })
 }
 
 /// The content type of a file name's extension.
@@ -106,8 +109,12 @@ impl StaticFiles {
             project_dir.join(&fs.directory)
         };
         if !dir.is_dir() && fs.auto_init {
-            std::fs::create_dir_all(&dir)
-                .map_err(|err| config(e, format!("cannot create directory {}: {err}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|err| {
+                config(
+                    e,
+                    format!("cannot create directory {}: {err}", dir.display()),
+                )
+            })?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -117,7 +124,11 @@ impl StaticFiles {
         let root = dir.canonicalize().map_err(|err| {
             config(
                 e,
-                format!("directory {} of {} is not usable: {err}", dir.display(), s.fs),
+                format!(
+                    "directory {} of {} is not usable: {err}",
+                    dir.display(),
+                    s.fs
+                ),
             )
         })?;
         if !root.is_dir() {
@@ -125,10 +136,12 @@ impl StaticFiles {
         }
         let cache = match &s.cache {
             None => None,
-            Some(c) => Some(
-                HeaderValue::from_str(c)
-                    .map_err(|_| config(e, format!("static_options.cache {c:?} is not a valid header value")))?,
-            ),
+            Some(c) => Some(HeaderValue::from_str(c).map_err(|_| {
+                config(
+                    e,
+                    format!("static_options.cache {c:?} is not a valid header value"),
+                )
+            })?),
         };
         Ok(StaticFiles {
             root,
@@ -258,9 +271,15 @@ mod tests {
         assert!(unsafe_segment("."));
         assert!(unsafe_segment("a\\b"));
         assert!(!unsafe_segment("..a"));
-        assert_eq!(content_type(Path::new("x/app.JS")), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type(Path::new("x/app.JS")),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type(Path::new("x")), "application/octet-stream");
-        assert_eq!(query_value(Some("a=1&key=x%20y"), "key"), Some("x y".into()));
+        assert_eq!(
+            query_value(Some("a=1&key=x%20y"), "key"),
+            Some("x y".into())
+        );
         assert_eq!(query_value(Some("a=1"), "key"), None);
     }
 }

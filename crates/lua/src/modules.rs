@@ -15,6 +15,7 @@ pub(crate) mod channel;
 pub(crate) mod errors;
 pub(crate) mod funcs;
 pub(crate) mod http;
+pub(crate) mod http_client;
 pub(crate) mod io;
 pub(crate) mod logger;
 pub(crate) mod payload;
@@ -73,6 +74,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("funcs", funcs::module(lua, ctx)?);
     modules.insert("uuid", Value::Table(uuid::module(lua)?));
     modules.insert("http", http::module(lua, ctx, &blocking)?);
+    modules.insert("http_client", http_client::module(lua, ctx, &blocking)?);
     drop(modules);
 
     for name in [

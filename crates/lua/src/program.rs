@@ -27,17 +27,20 @@ pub enum Module {
     Uuid,
     /// `http`: the request and response of an HTTP handler.
     Http,
+    /// `http_client`: outgoing HTTP requests.
+    HttpClient,
 }
 
 impl Module {
     /// Every gated module with its name.
-    pub const ALL: [(Module, &'static str); 6] = [
+    pub const ALL: [(Module, &'static str); 7] = [
         (Module::Io, "io"),
         (Module::Time, "time"),
         (Module::Logger, "logger"),
         (Module::Funcs, "funcs"),
         (Module::Uuid, "uuid"),
         (Module::Http, "http"),
+        (Module::HttpClient, "http_client"),
     ];
 
     /// The global name the module is installed under.

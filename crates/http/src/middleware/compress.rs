@@ -41,7 +41,8 @@ impl Compress {
     }
 
     pub(crate) fn after(&self, ctx: &ReqCtx, resp: &mut Response<Body>) {
-        if !takes_gzip(&ctx.parts.headers) || resp.headers().contains_key(header::CONTENT_ENCODING) {
+        if !takes_gzip(&ctx.parts.headers) || resp.headers().contains_key(header::CONTENT_ENCODING)
+        {
             return;
         }
         let compressible = resp

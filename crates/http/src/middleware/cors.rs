@@ -33,7 +33,10 @@ impl Cors {
         let expose = o.list("expose.headers", "");
         Ok(Cors {
             any_origin,
-            origins: origins.into_iter().map(|x| x.to_ascii_lowercase()).collect(),
+            origins: origins
+                .into_iter()
+                .map(|x| x.to_ascii_lowercase())
+                .collect(),
             methods: join("allow.methods", "GET,POST,PUT,DELETE,OPTIONS,PATCH"),
             headers: join(
                 "allow.headers",
@@ -97,7 +100,10 @@ impl Cors {
         if let Ok(v) = HeaderValue::from_str(&self.headers) {
             h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
         }
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from(self.max_age),
+        );
         if self.private_network
             && ctx
                 .parts
@@ -141,7 +147,11 @@ impl Cors {
             return;
         };
         self.origin_headers(origin, h);
-        if let Some(expose) = self.expose.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+        if let Some(expose) = self
+            .expose
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e).ok())
+        {
             h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
         }
     }

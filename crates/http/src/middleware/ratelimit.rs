@@ -57,7 +57,9 @@ impl RateLimit {
         let key = match o.get("key").unwrap_or("ip") {
             "ip" | "" => Key::Ip,
             k => match k.split_once(':') {
-                Some(("header", name)) if !name.is_empty() => Key::Header(name.to_ascii_lowercase()),
+                Some(("header", name)) if !name.is_empty() => {
+                    Key::Header(name.to_ascii_lowercase())
+                }
                 Some(("query", name)) if !name.is_empty() => Key::Query(name.to_owned()),
                 _ => {
                     return Err(o.error(
@@ -99,8 +101,9 @@ impl RateLimit {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned(),
-            Key::Query(name) => crate::static_files::query_value(ctx.parts.uri.query(), name)
-                .unwrap_or_default(),
+            Key::Query(name) => {
+                crate::static_files::query_value(ctx.parts.uri.query(), name).unwrap_or_default()
+            }
         }
     }
 
@@ -122,7 +125,8 @@ impl RateLimit {
             tokens: burst,
             last: now,
         });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(burst);
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(burst);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;

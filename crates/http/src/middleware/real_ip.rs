@@ -21,7 +21,10 @@ struct Net {
 impl Net {
     fn parse(s: &str) -> Option<Net> {
         let (addr, bits) = match s.split_once('/') {
-            Some((a, b)) => (a.trim().parse::<IpAddr>().ok()?, b.trim().parse::<u8>().ok()?),
+            Some((a, b)) => (
+                a.trim().parse::<IpAddr>().ok()?,
+                b.trim().parse::<u8>().ok()?,
+            ),
             None => {
                 let a = s.trim().parse::<IpAddr>().ok()?;
                 (a, if a.is_ipv4() { 32 } else { 128 })
@@ -38,11 +41,19 @@ impl Net {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u32::MAX << (32 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.bits)
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u128::MAX << (128 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.bits)
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -86,22 +97,24 @@ impl RealIp {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
         };
-        let found = header("true-client-ip").or_else(|| header("x-real-ip")).or_else(|| {
-            let hops: Vec<IpAddr> = ctx
-                .parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|h| h.trim().parse::<IpAddr>().ok())
-                .collect();
-            hops.iter()
-                .rev()
-                .find(|ip| !self.trusts(**ip))
-                .or(hops.first())
-                .copied()
-        });
+        let found = header("true-client-ip")
+            .or_else(|| header("x-real-ip"))
+            .or_else(|| {
+                let hops: Vec<IpAddr> = ctx
+                    .parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+                    .collect();
+                hops.iter()
+                    .rev()
+                    .find(|ip| !self.trusts(**ip))
+                    .or(hops.first())
+                    .copied()
+            });
         if let Some(ip) = found {
             ctx.remote = ip.to_string();
         }

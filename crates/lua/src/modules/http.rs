@@ -12,7 +12,7 @@
 //! error-only returns Wippy documents.
 
 pub(crate) mod json;
-mod request;
+pub(crate) mod request;
 mod response;
 
 use std::rc::Rc;
@@ -199,10 +199,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
     let res_methods = response::methods(lua, ctx, &raw, blocking)?;
     raw.raw_set("request_methods", req_methods.clone())?;
     raw.raw_set("response_methods", res_methods.clone())?;
-    let _: Value = lua
-        .load(HTTP_LUA)
-        .set_name("=starling.http")
-        .call(raw)?;
+    let _: Value = lua.load(HTTP_LUA).set_name("=starling.http").call(raw)?;
     lua.set_named_registry_value(request::REGISTRY_KEY, seal(&req_methods))?;
     lua.set_named_registry_value(response::REGISTRY_KEY, seal(&res_methods))?;
     lua.set_named_registry_value(

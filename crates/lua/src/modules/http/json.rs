@@ -66,7 +66,8 @@ fn write_value(
                 }
                 out.push(']');
             } else {
-                let mut pairs: Vec<(String, &Value)> = Vec::with_capacity(t.array.len() + t.hash.len());
+                let mut pairs: Vec<(String, &Value)> =
+                    Vec::with_capacity(t.array.len() + t.hash.len());
                 for (n, item) in t.array.iter().enumerate() {
                     pairs.push(((n + 1).to_string(), item));
                 }
@@ -169,11 +170,18 @@ mod tests {
 
     #[test]
     fn round_trips_with_sorted_keys() {
-        assert_eq!(round(r#"{"b":1,"a":[1,2.5,"x",true]}"#), r#"{"a":[1,2.5,"x",true],"b":1}"#);
+        assert_eq!(
+            round(r#"{"b":1,"a":[1,2.5,"x",true]}"#),
+            r#"{"a":[1,2.5,"x",true],"b":1}"#
+        );
         assert_eq!(round("[]"), "[]");
         assert_eq!(round(r#""a\"\n\u0001""#), r#""a\"\n\u0001""#);
         assert_eq!(round("null"), "null");
-        assert_eq!(round(r#"{"k":null}"#), "[]", "null members are absent, as in Lua");
+        assert_eq!(
+            round(r#"{"k":null}"#),
+            "[]",
+            "null members are absent, as in Lua"
+        );
     }
 
     #[test]

@@ -121,7 +121,11 @@ pub(crate) fn canonical_header(name: &str) -> String {
 
 /// The media type of a `Content-Type`/`Accept` item: lowercase, parameters dropped.
 fn media_type(v: &str) -> String {
-    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    v.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// True when an `Accept` header value admits `wanted` (`type/subtype`).
@@ -143,11 +147,7 @@ pub(crate) fn accepts(accept: Option<&str>, wanted: &str) -> bool {
         if refused {
             return false;
         }
-        range == "*/*"
-            || range == wanted
-            || range
-                .strip_suffix("/*")
-                .is_some_and(|t| t == wtype)
+        range == "*/*" || range == wanted || range.strip_suffix("/*").is_some_and(|t| t == wtype)
     })
 }
 
@@ -280,7 +280,9 @@ pub(super) fn methods(
         "content_length",
         lua.create_function(|_, ud: AnyUserData| {
             let r = this(&ud)?;
-            if let Some(n) = header_text(&*r.ex, "content-length").and_then(|v| v.trim().parse::<i64>().ok()) {
+            if let Some(n) =
+                header_text(&*r.ex, "content-length").and_then(|v| v.trim().parse::<i64>().ok())
+            {
                 return Ok(n);
             }
             Ok(if r.ex.has_body() { -1 } else { 0 })
@@ -289,7 +291,10 @@ pub(super) fn methods(
     m.raw_set(
         "host",
         lua.create_function(|lua, ud: AnyUserData| {
-            string(lua, header_text(&*this(&ud)?.ex, "host").unwrap_or_default())
+            string(
+                lua,
+                header_text(&*this(&ud)?.ex, "host").unwrap_or_default(),
+            )
         })?,
     )?;
     m.raw_set(
@@ -357,7 +362,9 @@ pub(super) fn methods(
                 return fail(lua, ErrorKind::Invalid, "invalid JSON: empty body");
             };
             match json::decode(&s.as_bytes()) {
-                Ok(p) => Ok(MultiValue::from_vec(vec![convert::first_from_payload(lua, &p)?])),
+                Ok(p) => Ok(MultiValue::from_vec(vec![convert::first_from_payload(
+                    lua, &p,
+                )?])),
                 Err(e) => fail(lua, ErrorKind::Invalid, format!("invalid JSON: {e}")),
             }
         })?,
@@ -401,11 +408,7 @@ fn stream_this(ud: &AnyUserData) -> mlua::Result<mlua::UserDataRef<LuaBodyStream
 }
 
 /// The body Stream methods: `read(n)` (blocking; nil at the end) and `close()`.
-pub(super) fn stream_methods(
-    lua: &Lua,
-    ctx: &Rc<Ctx>,
-    blocking: &Function,
-) -> mlua::Result<Table> {
+pub(super) fn stream_methods(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Result<Table> {
     let m = lua.create_table()?;
     let c = ctx.clone();
     let read = lua.create_function(
@@ -455,7 +458,10 @@ mod tests {
         assert_eq!(canonical_header("content-type"), "Content-Type");
         assert_eq!(canonical_header("x-request-id"), "X-Request-Id");
         assert!(accepts(None, "application/json"));
-        assert!(accepts(Some("text/html, application/*;q=0.5"), "application/json"));
+        assert!(accepts(
+            Some("text/html, application/*;q=0.5"),
+            "application/json"
+        ));
         assert!(!accepts(Some("text/html"), "application/json"));
         assert!(!accepts(Some("application/json;q=0"), "application/json"));
         assert!(accepts(Some("*/*"), "image/png"));

@@ -72,7 +72,8 @@ fn text_arg(lua: &Lua, v: &Value, func: &str, pos: usize) -> mlua::Result<Vec<u8
 fn to_json(v: &Value) -> Result<Vec<u8>, ErrorValue> {
     let p = convert::value_to_payload(v)
         .map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("cannot encode JSON: {e}")))?;
-    json::encode(&p).map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("cannot encode JSON: {e}")))
+    json::encode(&p)
+        .map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("cannot encode JSON: {e}")))
 }
 
 /// Sends what was written; `true`, `nil, err`, or PENDING when the client is slow.
