@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod examples;
+mod http;
 mod logging;
 mod lua;
 mod native;
