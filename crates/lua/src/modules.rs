@@ -22,6 +22,7 @@ pub(crate) mod payload;
 pub(crate) mod process;
 pub(crate) mod time;
 pub(crate) mod uuid;
+pub(crate) mod websocket;
 
 /// The Lua half of the engine, see `prelude.lua`.
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -75,6 +76,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("uuid", Value::Table(uuid::module(lua)?));
     modules.insert("http", http::module(lua, ctx, &blocking)?);
     modules.insert("http_client", http_client::module(lua, ctx, &blocking)?);
+    modules.insert("websocket", websocket::module(lua, ctx, &blocking)?);
     drop(modules);
 
     for name in [

@@ -29,11 +29,13 @@ pub enum Module {
     Http,
     /// `http_client`: outgoing HTTP requests.
     HttpClient,
+    /// `websocket`: WebSocket client connections.
+    Websocket,
 }
 
 impl Module {
     /// Every gated module with its name.
-    pub const ALL: [(Module, &'static str); 7] = [
+    pub const ALL: [(Module, &'static str); 8] = [
         (Module::Io, "io"),
         (Module::Time, "time"),
         (Module::Logger, "logger"),
@@ -41,6 +43,7 @@ impl Module {
         (Module::Uuid, "uuid"),
         (Module::Http, "http"),
         (Module::HttpClient, "http_client"),
+        (Module::Websocket, "websocket"),
     ];
 
     /// The global name the module is installed under.
