@@ -62,6 +62,7 @@ http_tests!(
     http_client_api,
     http_static,
     http_middleware,
+    http_relay,
     http_outside,
 );
 

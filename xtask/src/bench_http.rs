@@ -76,7 +76,9 @@ fn root() -> PathBuf {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_port(port: u16, child: &mut Child, what: &str) -> Result<()> {
@@ -178,7 +180,12 @@ fn measure_both(o: &Options, port: u16) -> Result<(Measure, Measure)> {
 fn run_starling(o: &Options) -> Result<(Measure, Measure)> {
     let port = free_port()?;
     let mut child = Command::new(root().join("target/release/starling"))
-        .args(["run", "-s", "-o", &format!("bench:gateway:addr=127.0.0.1:{port}")])
+        .args([
+            "run",
+            "-s",
+            "-o",
+            &format!("bench:gateway:addr=127.0.0.1:{port}"),
+        ])
         .current_dir(root().join("bench/http"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -247,7 +254,9 @@ pub(crate) fn run(o: Options) -> Result<()> {
     }
     let openresty = o.openresty && Command::new("nginx").arg("-v").output().is_ok();
     if o.openresty && !openresty {
-        eprintln!("nginx not found: measuring Starling only (apt-get install -y nginx libnginx-mod-http-lua lua-cjson)");
+        eprintln!(
+            "nginx not found: measuring Starling only (apt-get install -y nginx libnginx-mod-http-lua lua-cjson)"
+        );
     }
     if o.build {
         eprintln!("building: cargo build --release --bin starling");
@@ -268,7 +277,12 @@ pub(crate) fn run(o: Options) -> Result<()> {
         let (h, e) = run_starling(&o)?;
         eprintln!(
             "run {run}: starling  hello {:>9} req/s p50 {:>7.0} us p99 {:>7.0} us | echo {:>9} req/s p50 {:>7.0} us p99 {:>7.0} us",
-            group(h.rps), h.p50_us, h.p99_us, group(e.rps), e.p50_us, e.p99_us
+            group(h.rps),
+            h.p50_us,
+            h.p99_us,
+            group(e.rps),
+            e.p50_us,
+            e.p99_us
         );
         st.0.push(h);
         st.1.push(e);
@@ -276,7 +290,12 @@ pub(crate) fn run(o: Options) -> Result<()> {
             let (h, e) = run_openresty(&o, workers)?;
             eprintln!(
                 "run {run}: openresty hello {:>9} req/s p50 {:>7.0} us p99 {:>7.0} us | echo {:>9} req/s p50 {:>7.0} us p99 {:>7.0} us",
-                group(h.rps), h.p50_us, h.p99_us, group(e.rps), e.p50_us, e.p99_us
+                group(h.rps),
+                h.p50_us,
+                h.p99_us,
+                group(e.rps),
+                e.p50_us,
+                e.p99_us
             );
             or.0.push(h);
             or.1.push(e);
@@ -293,7 +312,9 @@ pub(crate) fn run(o: Options) -> Result<()> {
         let r = (!r.is_empty()).then(|| med(r));
         let cell = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
         let ratio = |a: f64, b: Option<f64>, better: &str| {
-            b.map_or("-".to_string(), |b| format!("{:.2} ({better} is better)", a / b))
+            b.map_or("-".to_string(), |b| {
+                format!("{:.2} ({better} is better)", a / b)
+            })
         };
         println!(
             "| {name} | req/s | {} | {} | {} |",

@@ -51,6 +51,8 @@ pub(crate) enum Body {
     Stream(StreamBody),
     /// A file read from disk as the client takes it.
     File(FileBody),
+    /// Bytes from a relay (`sse_relay`); the relay sees the client leave when this drops.
+    Channel(mpsc::Receiver<Bytes>),
 }
 
 /// A file streamed from disk.
@@ -84,7 +86,7 @@ impl Body {
         match self {
             Body::Full(Some(b)) => Some(b),
             Body::Empty | Body::Full(None) => Some(&[]),
-            Body::Stream(_) | Body::File(_) => None,
+            Body::Stream(_) | Body::File(_) | Body::Channel(_) => None,
         }
     }
 }
@@ -122,6 +124,11 @@ impl hyper::body::Body for Body {
                 }
                 Poll::Pending => Poll::Pending,
             },
+            Body::Channel(rx) => match rx.poll_recv(cx) {
+                Poll::Ready(Some(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
             Body::File(f) => {
                 if f.left == 0 {
                     return Poll::Ready(None);
@@ -155,6 +162,7 @@ impl hyper::body::Body for Body {
             Body::Full(Some(b)) => b.is_empty(),
             Body::Stream(s) => s.ended,
             Body::File(f) => f.left == 0,
+            Body::Channel(rx) => rx.is_closed() && rx.is_empty(),
         }
     }
 
@@ -162,7 +170,7 @@ impl hyper::body::Body for Body {
         match self {
             Body::Empty | Body::Full(None) => SizeHint::with_exact(0),
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
-            Body::Stream(_) => SizeHint::default(),
+            Body::Stream(_) | Body::Channel(_) => SizeHint::default(),
             Body::File(f) => SizeHint::with_exact(f.left),
         }
     }

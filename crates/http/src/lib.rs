@@ -24,6 +24,7 @@ pub mod error;
 mod exchange;
 mod middleware;
 mod multipart;
+mod relay;
 mod routes;
 mod runtime;
 mod server;

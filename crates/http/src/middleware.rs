@@ -15,7 +15,8 @@
 //! | `access_log` | one log line per request: method, path, status, duration |
 //! | `token_auth`, `endpoint_firewall`, `resource_firewall` | accepted, not enforced (no security policies; a warning at start) |
 //! | `metrics`, `otel` | accepted, no effect |
-//! | `sendfile`, `websocket_relay`, `sse_relay` | accepted; not implemented yet (a warning at start) |
+//! | `websocket_relay`, `sse_relay` (post-match) | the connection relays to a process (`relay.rs`) |
+//! | `sendfile` | accepted; not implemented yet (a warning at start) |
 
 mod compress;
 mod cors;
@@ -138,6 +139,8 @@ enum Mw {
 #[derive(Debug, Default)]
 pub(crate) struct Chain {
     pre: Vec<Mw>,
+    /// Post-match relays (`websocket_relay`, `sse_relay`).
+    pub(crate) relays: Vec<crate::relay::Relay>,
     /// Start-up warnings (middleware that is accepted but not enforced).
     pub(crate) warnings: Vec<String>,
 }
@@ -171,9 +174,24 @@ impl Chain {
             };
             chain.pre.push(mw);
         }
-        let _ = post_options;
         for name in post {
-            chain.note(e, name);
+            let (kind, opts_name) = match name.as_str() {
+                "websocket_relay" | "wsrelay" => (crate::relay::Kind::WebSocket, "wsrelay"),
+                "sse_relay" | "sserelay" => (crate::relay::Kind::Sse, "sserelay"),
+                other => {
+                    chain.note(e, other);
+                    continue;
+                }
+            };
+            let opts = Opts {
+                map: post_options,
+                name: opts_name,
+                entry: e,
+            };
+            chain.relays.push(crate::relay::Relay::new(
+                kind,
+                opts.list("allowed.origins", ""),
+            ));
         }
         Ok(chain)
     }
@@ -184,8 +202,9 @@ impl Chain {
                 "is accepted but not enforced: starling has no security policies"
             }
             "metrics" | "otel" => return,
-            "sendfile" | "websocket_relay" | "wsrelay" | "sse_relay" | "sserelay" => {
-                "is not implemented yet and has no effect"
+            "sendfile" => "is not implemented yet and has no effect",
+            "websocket_relay" | "wsrelay" | "sse_relay" | "sserelay" => {
+                "is post-match middleware: list it under post_middleware"
             }
             _ => "has no effect here",
         };
@@ -254,6 +273,11 @@ impl Chain {
     /// Number of pre-match middleware.
     pub(crate) fn len(&self) -> usize {
         self.pre.len()
+    }
+
+    /// True when responses need the request head afterwards.
+    pub(crate) fn needs_head(&self) -> bool {
+        !self.pre.is_empty() || !self.relays.is_empty()
     }
 }
 

@@ -63,8 +63,12 @@ impl Shared {
         if let Some(rt) = self.runtime.get() {
             return Ok(rt.handle().clone());
         }
+        let threads = std::env::var("STARLING_HTTP_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(IO_THREADS);
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(IO_THREADS)
+            .worker_threads(threads)
             .thread_name("http")
             .enable_io()
             .enable_time()

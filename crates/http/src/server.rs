@@ -410,8 +410,32 @@ async fn handle(
     }
     let mut resp = match found {
         Found::Endpoint(ep, params) => {
-            let keep_head = chain.is_some_and(|c| c.len() > 0);
-            endpoint(state, &mut ctx, ep.func.clone(), params, body, keep_head).await
+            let chain = chain.expect("an endpoint has a router");
+            let upgrade = if chain.relays.is_empty() {
+                None
+            } else {
+                ctx.parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+            };
+            let mut resp = endpoint(
+                state,
+                &mut ctx,
+                ep.func.clone(),
+                params,
+                body,
+                chain.needs_head(),
+            )
+            .await;
+            let mut upgrade = upgrade;
+            for relay in &chain.relays {
+                resp = relay.take_over(
+                    &state.shared,
+                    state.target.host,
+                    &ctx.parts,
+                    upgrade.take(),
+                    resp,
+                );
+            }
+            resp
         }
         Found::Static(m, rest) => {
             match m

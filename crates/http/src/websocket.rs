@@ -54,14 +54,21 @@ fn failed(message: impl Into<String>) -> ErrorValue {
 }
 
 fn closed() -> ErrorValue {
-    ErrorValue::new(ErrorKind::Internal, "invalid connection: the websocket is closed")
+    ErrorValue::new(
+        ErrorKind::Internal,
+        "invalid connection: the websocket is closed",
+    )
 }
 
 fn get(shared: &Shared, id: u64) -> Option<Arc<Conn>> {
     shared.ws.conns.lock().get(&id).cloned()
 }
 
-fn spawn(shared: &Arc<Shared>, reply: ReplyTo, f: impl std::future::Future<Output = starling_core::ExitResult> + Send + 'static) {
+fn spawn(
+    shared: &Arc<Shared>,
+    reply: ReplyTo,
+    f: impl std::future::Future<Output = starling_core::ExitResult> + Send + 'static,
+) {
     match shared.handle() {
         Ok(h) => {
             let shared = shared.clone();
@@ -108,19 +115,23 @@ pub(crate) fn connect(shared: &Arc<Shared>, r: WsConnect, reply: ReplyTo) {
         if r.url.to_ascii_lowercase().starts_with("wss://") {
             return Err(ErrorValue::new(
                 ErrorKind::Invalid,
-                format!("{}: wss:// is not supported yet by starling's websocket client", r.url),
+                format!(
+                    "{}: wss:// is not supported yet by starling's websocket client",
+                    r.url
+                ),
             ));
         }
-        let mut req = r
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("invalid URL {}: {e}", r.url)))?;
+        let mut req = r.url.as_str().into_client_request().map_err(|e| {
+            ErrorValue::new(ErrorKind::Invalid, format!("invalid URL {}: {e}", r.url))
+        })?;
         for (k, v) in &r.headers {
             let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| ErrorValue::new(ErrorKind::Invalid, format!("invalid header name {k:?}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| ErrorValue::new(ErrorKind::Invalid, format!("invalid value for header {k}")))?;
+                .map_err(|_| {
+                ErrorValue::new(ErrorKind::Invalid, format!("invalid header name {k:?}"))
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                ErrorValue::new(ErrorKind::Invalid, format!("invalid value for header {k}"))
+            })?;
             req.headers_mut().insert(name, value);
         }
         if !r.protocols.is_empty() {
@@ -130,7 +141,9 @@ pub(crate) fn connect(shared: &Arc<Shared>, r: WsConnect, reply: ReplyTo) {
         }
         let mut config = WebSocketConfig::default();
         if let Some(limit) = r.read_limit {
-            config = config.max_message_size(Some(limit)).max_frame_size(Some(limit));
+            config = config
+                .max_message_size(Some(limit))
+                .max_frame_size(Some(limit));
         }
         let dial = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
         let (ws, _resp) = match r.dial_timeout {

@@ -20,12 +20,23 @@ use crate::userdata::time::duration_arg;
 
 const WEBSOCKET_LUA: &str = include_str!("websocket.lua");
 
+/// A connection id argument (a number; Luau hands integral numbers over as integers).
+fn id_arg(v: Option<&Value>) -> u64 {
+    match v {
+        Some(Value::Integer(i)) => *i as u64,
+        Some(Value::Number(n)) => *n as u64,
+        _ => 0,
+    }
+}
+
 /// A timeout option: a number of milliseconds or a Go duration string.
 fn timeout(t: &Table, key: &str) -> mlua::Result<Result<Option<Duration>, String>> {
     Ok(match t.get::<Value>(key)? {
         Value::Nil => Ok(None),
         Value::Integer(ms) => Ok((ms > 0).then(|| Duration::from_millis(ms as u64))),
-        Value::Number(ms) => Ok((ms > 0.0 && ms.is_finite()).then(|| Duration::from_secs_f64(ms / 1000.0))),
+        Value::Number(ms) => {
+            Ok((ms > 0.0 && ms.is_finite()).then(|| Duration::from_secs_f64(ms / 1000.0)))
+        }
         other => match duration_arg(&other) {
             Ok(ns) => Ok((ns > 0).then(|| Duration::from_nanos(ns as u64))),
             Err(e) => Err(format!("{key}: {e}")),
@@ -40,7 +51,10 @@ fn options(url: String, opts: &Value) -> mlua::Result<Result<WsConnect, String>>
     };
     let lower = c.url.to_ascii_lowercase();
     if !(lower.starts_with("ws://") || lower.starts_with("wss://")) {
-        return Ok(Err(format!("invalid URL {:?}: expected ws:// or wss://", c.url)));
+        return Ok(Err(format!(
+            "invalid URL {:?}: expected ws:// or wss://",
+            c.url
+        )));
     }
     let t = match opts {
         Value::Nil => return Ok(Ok(c)),
@@ -101,7 +115,12 @@ fn raw_blocking<F>(
     f: F,
 ) -> mlua::Result<()>
 where
-    F: Fn(&Lua, &dyn Http, MultiValue, starling_core::ReplyTo) -> mlua::Result<Result<(), MultiValue>>
+    F: Fn(
+            &Lua,
+            &dyn Http,
+            MultiValue,
+            starling_core::ReplyTo,
+        ) -> mlua::Result<Result<(), MultiValue>>
         + 'static,
 {
     let c = ctx.clone();
@@ -125,24 +144,27 @@ where
 /// Builds the module table (shared, read-only) for one VM.
 pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Result<Value> {
     let raw = lua.create_table()?;
-    raw_blocking(lua, ctx, &raw, blocking, "connect", |lua, h, args, reply| {
-        let args: Vec<Value> = args.into_iter().collect();
-        let url = str_arg(args.first(), "connect", 1)?;
-        match options(url, args.get(1).unwrap_or(&Value::Nil))? {
-            Ok(c) => {
-                h.ws_connect(c, reply);
-                Ok(Ok(()))
+    raw_blocking(
+        lua,
+        ctx,
+        &raw,
+        blocking,
+        "connect",
+        |lua, h, args, reply| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let url = str_arg(args.first(), "connect", 1)?;
+            match options(url, args.get(1).unwrap_or(&Value::Nil))? {
+                Ok(c) => {
+                    h.ws_connect(c, reply);
+                    Ok(Ok(()))
+                }
+                Err(msg) => Ok(Err(fail(lua, ErrorKind::Invalid, msg)?)),
             }
-            Err(msg) => Ok(Err(fail(lua, ErrorKind::Invalid, msg)?)),
-        }
-    })?;
+        },
+    )?;
     raw_blocking(lua, ctx, &raw, blocking, "send", |lua, h, args, reply| {
         let args: Vec<Value> = args.into_iter().collect();
-        let id = match args.first() {
-            Some(Value::Integer(i)) => *i as u64,
-            Some(Value::Number(n)) => *n as u64,
-            _ => return Err(mlua::Error::runtime("websocket: bad connection id")),
-        };
+        let id = id_arg(args.first());
         let data = match args.get(1) {
             Some(Value::String(s)) => s.as_bytes().to_vec(),
             Some(other @ (Value::Integer(_) | Value::Number(_))) => {
@@ -167,7 +189,9 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
                 return Ok(Err(fail(
                     lua,
                     ErrorKind::Invalid,
-                    format!("invalid message type {other:?} (expected websocket.TEXT or websocket.BINARY)"),
+                    format!(
+                        "invalid message type {other:?} (expected websocket.TEXT or websocket.BINARY)"
+                    ),
                 )?));
             }
         };
@@ -175,22 +199,22 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
         Ok(Ok(()))
     })?;
     raw_blocking(lua, ctx, &raw, blocking, "ping", |_, h, args, reply| {
-        let id = args.into_iter().next().and_then(|v| v.as_f64()).unwrap_or(0.0) as u64;
+        let id = id_arg(args.iter().next());
         h.ws_send(id, Vec::new(), WsSend::Ping, reply);
         Ok(Ok(()))
     })?;
     raw_blocking(lua, ctx, &raw, blocking, "recv", |_, h, args, reply| {
-        let id = args.into_iter().next().and_then(|v| v.as_f64()).unwrap_or(0.0) as u64;
+        let id = id_arg(args.iter().next());
         h.ws_recv(id, reply);
         Ok(Ok(()))
     })?;
     raw_blocking(lua, ctx, &raw, blocking, "close", |lua, h, args, reply| {
         let args: Vec<Value> = args.into_iter().collect();
-        let id = args.first().and_then(Value::as_f64).unwrap_or(0.0) as u64;
+        let id = id_arg(args.first());
         let code = match args.get(1) {
             None | Some(Value::Nil) => 1000,
-            Some(v) => match v.as_f64() {
-                Some(c) if (1000.0..=4999.0).contains(&c) => c as u16,
+            Some(v) => match id_arg(Some(v)) {
+                c @ 1000..=4999 => c as u16,
                 _ => {
                     return Ok(Err(fail(
                         lua,
