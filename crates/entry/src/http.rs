@@ -119,7 +119,6 @@ fn shape(prefix: &str, ep: &HttpEndpointSpec) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::project::load_definitions;
     use std::path::Path;
 

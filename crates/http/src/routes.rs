@@ -65,7 +65,7 @@ pub(crate) enum Found<'a> {
     /// Endpoints match the path, not the method: these methods would.
     WrongMethod(Vec<String>, Option<usize>),
     /// Nothing; the router whose prefix is closest, if any.
-    NotFound(Option<usize>),
+    Nothing(Option<usize>),
 }
 
 /// Splits a raw path into decoded segments; `None` when a segment decodes to something that
@@ -225,10 +225,10 @@ impl Routes {
         // Most specific first, so the first match wins.
         routes
             .endpoints
-            .sort_by(|a, b| rank(&b.segments).cmp(&rank(&a.segments)));
+            .sort_by_key(|e| std::cmp::Reverse(rank(&e.segments)));
         routes
             .mounts
-            .sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+            .sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         Ok(routes)
     }
 
@@ -281,7 +281,7 @@ impl Routes {
             .filter(|(_, r)| starts_with(path, &r.prefix))
             .max_by_key(|(_, r)| r.prefix.len())
             .map(|(i, _)| i);
-        Found::NotFound(closest)
+        Found::Nothing(closest)
     }
 }
 

@@ -400,7 +400,7 @@ async fn handle(
     let chain = match &found {
         Found::Endpoint(ep, _) => Some(&state.routes.routers[ep.router].chain),
         Found::Static(m, _) => Some(&m.chain),
-        Found::WrongMethod(_, r) | Found::NotFound(r) => r.map(|i| &state.routes.routers[i].chain),
+        Found::WrongMethod(_, r) | Found::Nothing(r) => r.map(|i| &state.routes.routers[i].chain),
     };
     if let Some(chain) = chain {
         if let Some((mut resp, ran)) = chain.before(&state.shared, &mut ctx) {
@@ -463,7 +463,7 @@ async fn handle(
             }
             r
         }
-        Found::NotFound(_) => plain(StatusCode::NOT_FOUND, "not found\n"),
+        Found::Nothing(_) => plain(StatusCode::NOT_FOUND, "not found\n"),
     };
     if let Some(chain) = chain {
         chain.after(&state.shared, &ctx, chain.len(), &mut resp);

@@ -193,7 +193,7 @@ impl StaticFiles {
         }
         let mut found = self.resolve(rest).await;
         if matches!(found, Resolved::NotFound) && self.spa {
-            found = self.resolve(&[self.index.clone()]).await;
+            found = self.resolve(std::slice::from_ref(&self.index)).await;
         }
         let (path, meta) = match found {
             Resolved::File(p, m) => (p, m),

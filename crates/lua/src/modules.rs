@@ -118,6 +118,20 @@ fn install_api_probe(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         }
         Ok(())
     }
+    globals.raw_set(
+        "__api_http_methods",
+        lua.create_function(|lua, name: String| {
+            let mut out = Vec::new();
+            let key = match name.as_str() {
+                "Request" => "starling.http.request",
+                "Response" => "starling.http.response",
+                _ => "starling.http.stream",
+            };
+            names_of(Value::Table(lua.named_registry_value(key)?), &mut out)?;
+            out.sort();
+            lua.create_sequence_from(out)
+        })?,
+    )?;
     let g = globals.clone();
     globals.raw_set(
         "__api_globals",

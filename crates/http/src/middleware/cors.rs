@@ -71,7 +71,7 @@ impl Cors {
         })
     }
 
-    fn origin<'a>(ctx: &'a ReqCtx) -> Option<&'a str> {
+    fn origin(ctx: &ReqCtx) -> Option<&str> {
         ctx.parts
             .headers
             .get(header::ORIGIN)
@@ -128,7 +128,7 @@ impl Cors {
             }
         };
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        if !(self.any_origin && !self.credentials) {
+        if !self.any_origin || self.credentials {
             h.append(header::VARY, HeaderValue::from_static("Origin"));
         }
         if self.credentials {

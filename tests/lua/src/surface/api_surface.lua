@@ -50,7 +50,7 @@ local function main()
             walk(name, v, 1)
         end
     end
-    for _, name in ipairs({ "io", "time", "funcs", "uuid" }) do
+    for _, name in ipairs({ "io", "time", "funcs", "uuid", "http", "http_client", "websocket" }) do
         local v = require(name)
         add("module " .. name .. " " .. describe(v))
         if type(v) == "table" then
@@ -84,6 +84,11 @@ local function main()
     methods("Spawner", process.with_context({}))
     methods("Executor", require("funcs").new())
     methods("Future", require("funcs").async("test.lib:double", 1))
+    for _, kind in ipairs({ "Request", "Response", "Stream" }) do
+        for _, m in ipairs(__api_http_methods(kind)) do
+            add("http." .. kind .. ":" .. m)
+        end
+    end
 
     io.print(table.concat(lines, "\n"))
 end
