@@ -78,7 +78,7 @@ pub(crate) struct Call {
     pub(crate) func: Arc<str>,
     pub(crate) parts: Parts,
     pub(crate) params: Vec<(String, String)>,
-    pub(crate) remote: String,
+    pub(crate) remote: crate::middleware::Remote,
     pub(crate) body: BodyState,
 }
 

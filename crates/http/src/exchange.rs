@@ -83,7 +83,7 @@ pub(crate) struct ExchangeImpl {
     func: Arc<str>,
     parts: Parts,
     params: Vec<(String, String)>,
-    remote: String,
+    remote: crate::middleware::Remote,
     max_body: u64,
     write_timeout: Option<Duration>,
     body: Mutex<BodyState>,
@@ -98,7 +98,7 @@ pub(crate) struct ExchangeParts {
     pub(crate) func: Arc<str>,
     pub(crate) parts: Parts,
     pub(crate) params: Vec<(String, String)>,
-    pub(crate) remote: String,
+    pub(crate) remote: crate::middleware::Remote,
     pub(crate) max_body: u64,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) body: BodyState,
@@ -380,7 +380,7 @@ impl Exchange for ExchangeImpl {
     }
 
     fn remote_addr(&self) -> String {
-        self.remote.clone()
+        self.remote.text()
     }
 
     fn has_body(&self) -> bool {

@@ -45,9 +45,35 @@ pub(crate) struct ReqCtx {
     /// The TCP peer.
     pub(crate) peer: SocketAddr,
     /// The client address handlers see (`real_ip` may replace it).
-    pub(crate) remote: String,
+    pub(crate) remote: Remote,
     pub(crate) start: Instant,
     pub(crate) request_id: Option<String>,
+}
+
+/// The client address: the TCP peer, or the address `real_ip` found; printed on demand
+/// (most requests never ask).
+#[derive(Debug, Clone)]
+pub(crate) enum Remote {
+    Peer(SocketAddr),
+    Forwarded(String),
+}
+
+impl Remote {
+    /// `ip:port` for a peer, the address alone when forwarded.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Remote::Peer(a) => a.to_string(),
+            Remote::Forwarded(s) => s.clone(),
+        }
+    }
+
+    /// The address without the port.
+    pub(crate) fn ip(&self) -> String {
+        match self {
+            Remote::Peer(a) => a.ip().to_string(),
+            Remote::Forwarded(s) => s.clone(),
+        }
+    }
 }
 
 /// Options of one middleware: `name.key`, or the legacy `name_key` spelling.
@@ -307,7 +333,7 @@ fn access_log(shared: &Shared, ctx: &ReqCtx, resp: &Response<Body>) {
             "duration_ms".into(),
             Json::from((ctx.start.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
         ),
-        ("remote".into(), Json::from(ctx.remote.as_str())),
+        ("remote".into(), Json::from(ctx.remote.text())),
     ];
     if let Some(id) = &ctx.request_id {
         fields.push(("request_id".into(), Json::from(id.as_str())));

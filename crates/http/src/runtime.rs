@@ -15,8 +15,22 @@ use crate::exchange::ExchangeImpl;
 /// Where the HTTP side's own log lines go (the host's runtime log): level, message, fields.
 pub type LogFn = Arc<dyn Fn(Level, &str, Vec<(String, Json)>) + Send + Sync>;
 
-/// Threads of the tokio runtime that runs sockets (handlers run on the server's workers).
-const IO_THREADS: usize = 1;
+/// Threads of the tokio runtime that runs sockets (handlers run on the servers' workers):
+/// `STARLING_HTTP_THREADS`, else one per CPU (at most [`MAX_IO_THREADS`]).
+fn io_threads() -> usize {
+    std::env::var("STARLING_HTTP_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_IO_THREADS)
+        })
+}
+
+/// The default number of I/O threads is capped here (sockets need few).
+const MAX_IO_THREADS: usize = 4;
 
 const SHARDS: usize = 16;
 
@@ -63,12 +77,8 @@ impl Shared {
         if let Some(rt) = self.runtime.get() {
             return Ok(rt.handle().clone());
         }
-        let threads = std::env::var("STARLING_HTTP_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(IO_THREADS);
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
+            .worker_threads(io_threads())
             .thread_name("http")
             .enable_io()
             .enable_time()

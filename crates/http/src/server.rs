@@ -367,7 +367,7 @@ fn bad_request(state: &ServerState, ctx: &ReqCtx, status: StatusCode, why: &str)
         Level::Warn,
         &format!("http.service {}: {why} ({})", state.id, status.as_u16()),
         vec![
-            ("remote".into(), Json::from(ctx.remote.as_str())),
+            ("remote".into(), Json::from(ctx.remote.text())),
             ("method".into(), Json::from(ctx.parts.method.as_str())),
             ("path".into(), Json::from(ctx.parts.uri.path())),
         ],
@@ -389,7 +389,7 @@ async fn handle(
     let mut ctx = ReqCtx {
         parts,
         peer,
-        remote: peer.to_string(),
+        remote: crate::middleware::Remote::Peer(peer),
         start: Instant::now(),
         request_id: None,
     };

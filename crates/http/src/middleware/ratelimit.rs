@@ -90,10 +90,7 @@ impl RateLimit {
 
     fn key(&self, ctx: &ReqCtx) -> String {
         match &self.key {
-            Key::Ip => match ctx.remote.rsplit_once(':') {
-                Some((ip, port)) if port.bytes().all(|b| b.is_ascii_digit()) => ip.to_owned(),
-                _ => ctx.remote.clone(),
-            },
+            Key::Ip => ctx.remote.ip(),
             Key::Header(name) => ctx
                 .parts
                 .headers

@@ -116,7 +116,7 @@ impl RealIp {
                     .copied()
             });
         if let Some(ip) = found {
-            ctx.remote = ip.to_string();
+            ctx.remote = crate::middleware::Remote::Forwarded(ip.to_string());
         }
     }
 }

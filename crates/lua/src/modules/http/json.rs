@@ -1,6 +1,7 @@
-//! JSON for the HTTP modules (`res:write_json`, `req:body_json`, SSE event data), by way of
-//! payloads: Lua values are copied out first ([`crate::convert`], which walks any depth
-//! without recursion), then written here with a depth bound.
+//! JSON for the HTTP modules (`res:write_json`, `req:body_json`, SSE event data): Lua values
+//! are written straight from the Lua tables ([`encode_lua`], depth-bounded, on the hot path of
+//! every JSON response); JSON text is read into a payload ([`decode`]) that
+//! [`crate::convert`] turns into Lua values.
 //!
 //! Encoding follows Go's `encoding/json` as Wippy uses it: object keys sorted, a table with
 //! only an array part (or no entries) is an array, any other table an object whose integer
@@ -9,93 +10,140 @@
 
 use std::fmt::Write as _;
 
-use rustc_hash::FxHashSet;
 use serde_json::Value as Json;
 use starling_core::{Payload, Table, Value};
 
 /// Deepest nesting written or read; deeper input is an error rather than a stack overflow.
 pub(crate) const MAX_DEPTH: usize = 128;
 
-/// Writes the first value of `p` as JSON.
-pub(crate) fn encode(p: &Payload) -> Result<Vec<u8>, String> {
+/// Writes a Lua value as JSON (functions and other userdata are
+/// left out of objects and are `null` in arrays).
+pub(crate) fn encode_lua(v: &mlua::Value) -> Result<Vec<u8>, String> {
     let mut out = String::with_capacity(64);
-    let v = p.values.first().unwrap_or(&Value::Nil);
-    let mut open = FxHashSet::default();
-    write_value(&mut out, v, &p.tables, 0, &mut open)?;
+    let mut open: Vec<*const std::ffi::c_void> = Vec::new();
+    write_lua(&mut out, v, &mut open)?;
     Ok(out.into_bytes())
 }
 
-fn write_value(
-    out: &mut String,
-    v: &Value,
-    tables: &[Table],
-    depth: usize,
-    open: &mut FxHashSet<u32>,
-) -> Result<(), String> {
+/// True for values an object member can hold (others are left out, as payload copies do).
+fn kept(v: &mlua::Value) -> bool {
     match v {
-        Value::Nil => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::Float(f) => match serde_json::Number::from_f64(*f) {
-            Some(n) => {
-                let _ = write!(out, "{n}");
+        mlua::Value::Function(_) | mlua::Value::Thread(_) | mlua::Value::LightUserData(_) => false,
+        mlua::Value::UserData(ud) => ud.is::<crate::userdata::error::LuaErrorObject>(),
+        _ => true,
+    }
+}
+
+fn write_number(out: &mut String, n: f64) {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        let _ = write!(out, "{}", n as i64);
+    } else {
+        match serde_json::Number::from_f64(n) {
+            Some(num) => {
+                let _ = write!(out, "{num}");
             }
             None => out.push_str("null"),
+        }
+    }
+}
+
+fn write_lua(
+    out: &mut String,
+    v: &mlua::Value,
+    open: &mut Vec<*const std::ffi::c_void>,
+) -> Result<(), String> {
+    use mlua::Value as L;
+    match v {
+        L::Nil => out.push_str("null"),
+        L::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        L::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        L::Number(n) => write_number(out, *n),
+        L::String(s) => write_str(out, &s.to_string_lossy()),
+        L::UserData(ud) => match ud.borrow::<crate::userdata::error::LuaErrorObject>() {
+            Ok(e) => write_str(out, &e.0.full_message()),
+            Err(_) => out.push_str("null"),
         },
-        Value::Str(s) => write_str(out, &String::from_utf8_lossy(s)),
-        Value::Error(e) => write_str(out, &e.full_message()),
-        Value::Table(i) => {
-            if depth >= MAX_DEPTH {
+        L::Table(t) => {
+            if open.len() >= MAX_DEPTH {
                 return Err(format!("value nested deeper than {MAX_DEPTH} levels"));
             }
-            if !open.insert(*i) {
+            let p = t.to_pointer();
+            if open.contains(&p) {
                 return Err("cannot encode a table that contains itself".into());
             }
-            let t = tables
-                .get(*i as usize)
-                .ok_or_else(|| "broken table reference".to_string())?;
-            if t.hash.is_empty() {
+            open.push(p);
+            let len = t.raw_len();
+            let mut pairs: Vec<(String, L)> = Vec::new();
+            let mut count = 0usize;
+            for pair in t.pairs::<L, L>() {
+                let (k, val) = pair.map_err(|e| e.to_string())?;
+                count += 1;
+                if count > len && kept(&val) {
+                    let key = match &k {
+                        L::String(s) => s.to_string_lossy(),
+                        L::Integer(i) => i.to_string(),
+                        L::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                            (*n as i64).to_string()
+                        }
+                        L::Number(n) => n.to_string(),
+                        L::Boolean(b) => b.to_string(),
+                        _ => continue,
+                    };
+                    pairs.push((key, val));
+                }
+            }
+            if count <= len {
+                // A sequence (or the empty table): an array.
                 out.push('[');
-                for (n, item) in t.array.iter().enumerate() {
-                    if n > 0 {
+                for i in 1..=len {
+                    if i > 1 {
                         out.push(',');
                     }
-                    write_value(out, item, tables, depth + 1, open)?;
+                    let item: L = t.raw_get(i).map_err(|e| e.to_string())?;
+                    if kept(&item) {
+                        write_lua(out, &item, open)?;
+                    } else {
+                        out.push_str("null");
+                    }
                 }
                 out.push(']');
             } else {
-                let mut pairs: Vec<(String, &Value)> =
-                    Vec::with_capacity(t.array.len() + t.hash.len());
-                for (n, item) in t.array.iter().enumerate() {
-                    pairs.push(((n + 1).to_string(), item));
-                }
-                for (k, item) in &t.hash {
-                    let key = match k {
-                        Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
-                        Value::Int(i) => i.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        // Tables and errors as keys have no JSON form: skipped.
+                // Keys 1..len were counted but not collected: gather every member now.
+                pairs.clear();
+                for pair in t.pairs::<L, L>() {
+                    let (k, val) = pair.map_err(|e| e.to_string())?;
+                    if !kept(&val) {
+                        continue;
+                    }
+                    let key = match &k {
+                        L::String(s) => s.to_string_lossy(),
+                        L::Integer(i) => i.to_string(),
+                        L::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                            (*n as i64).to_string()
+                        }
+                        L::Number(n) => n.to_string(),
+                        L::Boolean(b) => b.to_string(),
                         _ => continue,
                     };
-                    pairs.push((key, item));
+                    pairs.push((key, val));
                 }
                 pairs.sort_by(|a, b| a.0.cmp(&b.0));
                 out.push('{');
-                for (n, (k, item)) in pairs.into_iter().enumerate() {
+                for (n, (k, val)) in pairs.iter().enumerate() {
                     if n > 0 {
                         out.push(',');
                     }
-                    write_str(out, &k);
+                    write_str(out, k);
                     out.push(':');
-                    write_value(out, item, tables, depth + 1, open)?;
+                    write_lua(out, val, open)?;
                 }
                 out.push('}');
             }
-            open.remove(i);
+            open.pop();
         }
+        _ => out.push_str("null"),
     }
     Ok(())
 }
@@ -164,8 +212,16 @@ mod tests {
     use super::*;
 
     fn round(text: &str) -> String {
-        String::from_utf8(encode(&decode(text.as_bytes()).expect("parse")).expect("encode"))
-            .expect("utf-8")
+        let lua = mlua::Lua::new();
+        let p = decode(text.as_bytes()).expect("parse");
+        let v = crate::convert::first_from_payload(&lua, &p).expect("to Lua");
+        String::from_utf8(encode_lua(&v).expect("encode")).expect("utf-8")
+    }
+
+    fn lua_json(chunk: &str) -> Result<String, String> {
+        let lua = mlua::Lua::new();
+        let v: mlua::Value = lua.load(chunk).eval().expect("chunk");
+        encode_lua(&v).map(|b| String::from_utf8(b).expect("utf-8"))
     }
 
     #[test]
@@ -185,23 +241,25 @@ mod tests {
     }
 
     #[test]
-    fn mixed_tables_and_bad_input() {
-        let p = Payload {
-            values: vec![Value::Table(0)],
-            tables: vec![Table {
-                array: vec![Value::Int(10)],
-                hash: vec![(Value::str("n"), Value::Float(f64::NAN))],
-            }],
-        };
-        assert_eq!(encode(&p).expect("ok"), br#"{"1":10,"n":null}"#);
-        let cyclic = Payload {
-            values: vec![Value::Table(0)],
-            tables: vec![Table {
-                array: vec![Value::Table(0)],
-                hash: Vec::new(),
-            }],
-        };
-        assert!(encode(&cyclic).is_err());
+    fn lua_tables_and_bad_input() {
+        assert_eq!(
+            lua_json("return {10, n = 0/0}").expect("ok"),
+            r#"{"1":10,"n":null}"#
+        );
+        assert_eq!(
+            lua_json("return {f = function() end, x = 1}").expect("ok"),
+            r#"{"x":1}"#
+        );
+        assert_eq!(
+            lua_json("return {1, function() end, 3}").expect("ok"),
+            "[1,null,3]"
+        );
+        assert_eq!(lua_json("return {}").expect("ok"), "[]");
+        assert_eq!(lua_json("return 1.5").expect("ok"), "1.5");
+        assert!(lua_json("local t = {} t[1] = t return t").is_err());
+        assert!(lua_json("local t = {} for i = 1, 300 do t = {t} end return t").is_err());
+        let shared = lua_json("local s = {1} return {a = s, b = s}").expect("shared, not cyclic");
+        assert_eq!(shared, r#"{"a":[1],"b":[1]}"#);
         assert!(decode(b"{\"a\":").is_err());
         let deep = "[".repeat(10_000);
         assert!(decode(deep.as_bytes()).is_err());

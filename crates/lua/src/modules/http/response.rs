@@ -9,7 +9,6 @@ use std::sync::Arc;
 use mlua::{AnyUserData, Function, Lua, MultiValue, Table, UserData, UserDataFields, Value};
 use starling_core::{ErrorKind, ErrorValue};
 
-use crate::convert;
 use crate::engine::Ctx;
 use crate::modules::base::tostring;
 use crate::modules::http::json;
@@ -70,9 +69,7 @@ fn text_arg(lua: &Lua, v: &Value, func: &str, pos: usize) -> mlua::Result<Vec<u8
 
 /// JSON of a Lua value, or an INVALID error.
 fn to_json(v: &Value) -> Result<Vec<u8>, ErrorValue> {
-    let p = convert::value_to_payload(v)
-        .map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("cannot encode JSON: {e}")))?;
-    json::encode(&p)
+    json::encode_lua(v)
         .map_err(|e| ErrorValue::new(ErrorKind::Invalid, format!("cannot encode JSON: {e}")))
 }
 
