@@ -16,7 +16,7 @@
 //! | `token_auth`, `endpoint_firewall`, `resource_firewall` | accepted, not enforced (no security policies; a warning at start) |
 //! | `metrics`, `otel` | accepted, no effect |
 //! | `websocket_relay`, `sse_relay` (post-match) | the connection relays to a process (`relay.rs`) |
-//! | `sendfile` | accepted; not implemented yet (a warning at start) |
+//! | `sendfile` | a handler's `X-Sendfile: path` is served from `sendfile.fs` (ranges too) |
 
 mod compress;
 mod cors;
@@ -167,12 +167,15 @@ pub(crate) struct Chain {
     pre: Vec<Mw>,
     /// Post-match relays (`websocket_relay`, `sse_relay`).
     pub(crate) relays: Vec<crate::relay::Relay>,
+    /// `sendfile`: the directory `X-Sendfile` paths are served from.
+    pub(crate) sendfile: Option<crate::static_files::StaticFiles>,
     /// Start-up warnings (middleware that is accepted but not enforced).
     pub(crate) warnings: Vec<String>,
 }
 
 impl Chain {
     pub(crate) fn build(
+        project: &starling_entry::Project,
         e: &Entry,
         pre: &[String],
         options: &BTreeMap<String, String>,
@@ -193,6 +196,10 @@ impl Chain {
                 "compress" => Mw::Compress(compress::Compress::new(&opts)?),
                 "request_id" => Mw::RequestId,
                 "access_log" => Mw::AccessLog,
+                "sendfile" => {
+                    chain.sendfile = Some(sendfile_dir(project, &opts)?);
+                    Mw::Inert
+                }
                 other => {
                     chain.note(e, other);
                     Mw::Inert
@@ -228,7 +235,6 @@ impl Chain {
                 "is accepted but not enforced: starling has no security policies"
             }
             "metrics" | "otel" => return,
-            "sendfile" => "is not implemented yet and has no effect",
             "websocket_relay" | "wsrelay" | "sse_relay" | "sserelay" => {
                 "is post-match middleware: list it under post_middleware"
             }
@@ -305,6 +311,35 @@ impl Chain {
     pub(crate) fn needs_head(&self) -> bool {
         !self.pre.is_empty() || !self.relays.is_empty()
     }
+}
+
+/// The directory of `sendfile.fs` (an `fs.directory` entry).
+fn sendfile_dir(
+    project: &starling_entry::Project,
+    o: &Opts<'_>,
+) -> Result<crate::static_files::StaticFiles, HttpError> {
+    let name = o
+        .get("fs")
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| o.error("fs", "is required (an fs.directory entry)"))?;
+    let id = starling_entry::EntryId::resolve(name, &o.entry.id.namespace)
+        .map_err(|e| o.error("fs", e))?;
+    let dir = match project.get(&id).map(|e| &e.spec) {
+        Some(starling_entry::EntrySpec::FsDirectory(d)) => d,
+        _ => return Err(o.error("fs", format!("{id} is not an fs.directory entry"))),
+    };
+    let path = if dir.directory.is_absolute() {
+        dir.directory.clone()
+    } else {
+        project.dir.join(&dir.directory)
+    };
+    let root = path.canonicalize().map_err(|e| {
+        o.error(
+            "fs",
+            format!("directory {} is not usable: {e}", path.display()),
+        )
+    })?;
+    Ok(crate::static_files::StaticFiles::directory(root))
 }
 
 /// `request_id`: keeps a sane `X-Request-ID` of the request, or makes one, and shows it to

@@ -73,6 +73,10 @@ pub(crate) enum Found<'a> {
 pub(crate) fn split_path(raw: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for seg in raw.split('/').filter(|s| !s.is_empty()) {
+        if !seg.contains('%') {
+            out.push(seg.to_owned());
+            continue;
+        }
         let bytes = percent_decode(seg);
         let text = String::from_utf8(bytes).ok()?;
         if text.contains(['/', '\0']) {
@@ -162,6 +166,7 @@ impl Routes {
                 routes.routers.push(Router {
                     prefix: prefix_segments(&r.prefix),
                     chain: Chain::build(
+                        project,
                         e,
                         &r.middleware,
                         &r.options,
@@ -211,6 +216,7 @@ impl Routes {
                         prefix: prefix_segments(&s.path),
                         files: StaticFiles::new(e, s, fs, &project.dir)?,
                         chain: Chain::build(
+                            project,
                             e,
                             &s.middleware,
                             &s.options,

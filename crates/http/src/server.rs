@@ -426,6 +426,9 @@ async fn handle(
             )
             .await;
             let mut upgrade = upgrade;
+            if let Some(files) = &chain.sendfile {
+                resp = sendfile(state, &ctx, files, resp).await;
+            }
             for relay in &chain.relays {
                 resp = relay.take_over(
                     &state.shared,
@@ -469,6 +472,53 @@ async fn handle(
         chain.after(&state.shared, &ctx, chain.len(), &mut resp);
     }
     resp
+}
+
+/// `sendfile`: a response carrying `X-Sendfile: path` becomes that file (with
+/// `Content-Disposition` from `X-File-Name`); other responses pass unchanged.
+async fn sendfile(
+    state: &ServerState,
+    ctx: &ReqCtx,
+    files: &crate::static_files::StaticFiles,
+    resp: Response<Body>,
+) -> Response<Body> {
+    let Some(path) = resp
+        .headers()
+        .get("x-sendfile")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return resp;
+    };
+    let Some(segments) = split_path(&path) else {
+        return bad_request(
+            state,
+            ctx,
+            StatusCode::BAD_REQUEST,
+            "invalid X-Sendfile path",
+        );
+    };
+    let name = resp.headers().get("x-file-name").cloned();
+    let mut file = match files
+        .serve(&Method::GET, &segments, &ctx.parts.headers)
+        .await
+    {
+        Ok(r) => r,
+        Err(why) => return bad_request(state, ctx, StatusCode::BAD_REQUEST, why),
+    };
+    // The handler's own headers stay, except the two that asked for the file.
+    let (parts, _) = resp.into_parts();
+    for (k, v) in parts.headers.iter() {
+        if k != "x-sendfile" && k != "x-file-name" && !file.headers().contains_key(k) {
+            file.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(n) = name.and_then(|n| n.to_str().ok().map(|s| s.replace(['"', '\r', '\n'], "_"))) {
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")) {
+            file.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    file
 }
 
 async fn endpoint(

@@ -8,7 +8,8 @@
 //! - Directories are never listed: a directory serves its index file or 404.
 //! - `ETag` and `Last-Modified` make repeated requests cheap (304); `static_options.cache`
 //!   becomes `Cache-Control`.
-//! - Files up to [`WHOLE_FILE`] are read at once; larger ones stream from disk.
+//! - Files up to [`WHOLE_FILE`] are read at once; larger ones stream from disk. A single byte
+//!   range (`Range: bytes=…`, honouring `If-Range`) gets a 206; an unsatisfiable one a 416.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -236,34 +237,115 @@ impl StaticFiles {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             return Ok(resp);
         }
-        resp.headers_mut().insert(
+        let h = resp.headers_mut();
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(content_type(&path)),
         );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        let len = meta.len();
+        // One byte range (`bytes=a-b`, `a-`, `-n`), unless the file changed since
+        // the client's copy (`If-Range`).
+        let range = headers
+            .get(header::RANGE)
+            .and_then(|r| r.to_str().ok())
+            .filter(|_| {
+                headers
+                    .get(header::IF_RANGE)
+                    .is_none_or(|v| v.to_str().is_ok_and(|v| v == etag))
+            })
+            .map(|r| byte_range(r, len));
+        let (start, count) = match range {
+            None => (0, len),
+            Some(Some((a, b))) => {
+                *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                (a, b - a + 1)
+            }
+            Some(None) => {
+                let mut r = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(r);
+            }
+        };
         if *method == Method::HEAD {
             resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(count));
             return Ok(resp);
         }
-        let body = if meta.len() <= WHOLE_FILE {
+        let body = if count <= WHOLE_FILE && start == 0 && count == len {
             match tokio::fs::read(&path).await {
                 Ok(bytes) => Body::full(bytes),
                 Err(_) => return Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
             }
         } else {
+            use tokio::io::AsyncSeekExt;
             match tokio::fs::File::open(&path).await {
-                Ok(f) => Body::file(f, meta.len()),
+                Ok(mut f) => {
+                    if start > 0 && f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+                        return Ok(plain(StatusCode::NOT_FOUND, "not found\n"));
+                    }
+                    Body::file(f, count)
+                }
                 Err(_) => return Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
             }
         };
         *resp.body_mut() = body;
         Ok(resp)
     }
+
+    /// A directory served by the `sendfile` middleware (no index, no cache header).
+    pub(crate) fn directory(root: PathBuf) -> StaticFiles {
+        StaticFiles {
+            root,
+            spa: false,
+            index: "index.html".into(),
+            cache: None,
+        }
+    }
+}
+
+/// The first range of a `Range: bytes=...` header for a file of `len` bytes: `Some((first,
+/// last))` inclusive, `None` when it cannot be satisfied.
+pub(crate) fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let first = spec.split(',').next()?.trim();
+    let (a, b) = first.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    if len == 0 {
+        return None;
+    }
+    if a.is_empty() {
+        let n: u64 = b.parse().ok().filter(|n| *n > 0)?;
+        return Some((len.saturating_sub(n), len - 1));
+    }
+    let start: u64 = a.parse().ok()?;
+    let end = if b.is_empty() {
+        len - 1
+    } else {
+        b.parse::<u64>().ok()?.min(len - 1)
+    };
+    (start <= end && start < len).then_some((start, end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range("bytes=0-4", 10), Some((0, 4)));
+        assert_eq!(byte_range("bytes=5-", 10), Some((5, 9)));
+        assert_eq!(byte_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(byte_range("bytes=8-100", 10), Some((8, 9)));
+        assert_eq!(byte_range("bytes=10-", 10), None);
+        assert_eq!(byte_range("bytes=5-2", 10), None);
+        assert_eq!(byte_range("items=1-2", 10), None);
+    }
 
     #[test]
     fn segments_and_types() {

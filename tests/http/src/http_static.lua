@@ -35,6 +35,25 @@ local function main(port)
         assert(resp.status_code == 400 or resp.status_code == 404, p .. " gave " .. resp.status_code)
         assert(not resp.body:find("secret outside", 1, true), p)
     end
+    -- Byte ranges.
+    resp = assert(http_client.get(base .. "/style.css", { headers = { Range = "bytes=0-3" } }))
+    assert(resp.status_code == 206 and resp.body == "body", resp.status_code .. " " .. resp.body)
+    assert(resp.headers["Content-Range"] == "bytes 0-3/21", resp.headers["Content-Range"])
+    resp = assert(http_client.get(base .. "/style.css", { headers = { Range = "bytes=-2" } }))
+    assert(resp.body == "}\n")
+    resp = assert(http_client.get(base .. "/style.css", { headers = { Range = "bytes=99-" } }))
+    assert(resp.status_code == 416)
+
+    -- sendfile: the handler names a file, the middleware serves it.
+    local dl = "http://127.0.0.1:" .. port .. "/download"
+    resp = assert(http_client.get(dl .. "/sub/note.txt"))
+    assert(resp.status_code == 200 and resp.body == "nested file\n", resp.status_code)
+    assert(resp.headers["Content-Disposition"] == 'attachment; filename="download-sub/note.txt"')
+    assert(resp.headers["X-Kept"] == "yes" and resp.headers["X-Sendfile"] == nil)
+    resp = assert(http_client.get(dl .. "/style.css", { headers = { Range = "bytes=5-9" } }))
+    assert(resp.status_code == 206 and resp.body == "{ col", resp.body)
+    resp = assert(http_client.get(dl .. "/link.txt"))
+    assert(resp.status_code == 400 and not resp.body:find("secret", 1, true))
     return 0
 end
 

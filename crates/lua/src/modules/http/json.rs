@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value as Json;
 use starling_core::{Payload, Table, Value};
 
 /// Deepest nesting written or read; deeper input is an error rather than a stack overflow.
@@ -74,46 +73,46 @@ fn write_lua(
                 return Err("cannot encode a table that contains itself".into());
             }
             open.push(p);
-            let len = t.raw_len();
-            let mut pairs: Vec<(String, L)> = Vec::new();
-            let mut count = 0usize;
+            // One pass over the table (each step through mlua costs): keep the members, note
+            // whether the keys are exactly 1..n.
+            let mut members: Vec<(L, L)> = Vec::new();
+            let mut max_index = 0usize;
+            let mut sequence = true;
             for pair in t.pairs::<L, L>() {
                 let (k, val) = pair.map_err(|e| e.to_string())?;
-                count += 1;
-                if count > len && kept(&val) {
-                    let key = match &k {
-                        L::String(s) => s.to_string_lossy(),
-                        L::Integer(i) => i.to_string(),
-                        L::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
-                            (*n as i64).to_string()
-                        }
-                        L::Number(n) => n.to_string(),
-                        L::Boolean(b) => b.to_string(),
-                        _ => continue,
-                    };
-                    pairs.push((key, val));
+                match &k {
+                    L::Integer(i) if *i >= 1 => max_index = max_index.max(*i as usize),
+                    L::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n < 9.0e15 => {
+                        max_index = max_index.max(*n as usize)
+                    }
+                    _ => sequence = false,
                 }
+                members.push((k, val));
             }
-            if count <= len {
-                // A sequence (or the empty table): an array.
+            if sequence && max_index == members.len() {
+                let mut items: Vec<Option<L>> = vec![None; max_index];
+                for (k, val) in members {
+                    let i = match k {
+                        L::Integer(i) => i as usize,
+                        L::Number(n) => n as usize,
+                        _ => unreachable!("checked above"),
+                    };
+                    items[i - 1] = Some(val);
+                }
                 out.push('[');
-                for i in 1..=len {
-                    if i > 1 {
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
                         out.push(',');
                     }
-                    let item: L = t.raw_get(i).map_err(|e| e.to_string())?;
-                    if kept(&item) {
-                        write_lua(out, &item, open)?;
-                    } else {
-                        out.push_str("null");
+                    match item {
+                        Some(v) if kept(v) => write_lua(out, v, open)?,
+                        _ => out.push_str("null"),
                     }
                 }
                 out.push(']');
             } else {
-                // Keys 1..len were counted but not collected: gather every member now.
-                pairs.clear();
-                for pair in t.pairs::<L, L>() {
-                    let (k, val) = pair.map_err(|e| e.to_string())?;
+                let mut pairs: Vec<(String, L)> = Vec::with_capacity(members.len());
+                for (k, val) in members {
                     if !kept(&val) {
                         continue;
                     }
@@ -167,43 +166,86 @@ fn write_str(out: &mut String, s: &str) {
 }
 
 /// Parses JSON text into a payload of one value (`null` is nil; objects and arrays become
-/// tables).
+/// tables), straight from the text without an intermediate tree.
 pub(crate) fn decode(text: &[u8]) -> Result<Payload, String> {
-    // serde_json refuses nesting beyond 128 levels by itself.
-    let json: Json = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    use serde::de::DeserializeSeed;
     let mut p = Payload::empty();
-    let v = to_value(&json, &mut p.tables);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    // serde_json refuses nesting beyond 128 levels by itself.
+    let v = Seed(&mut p.tables)
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
     p.values.push(v);
     Ok(p)
 }
 
-fn to_value(j: &Json, tables: &mut Vec<Table>) -> Value {
-    match j {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::number(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => Value::str(s),
-        Json::Array(items) => {
-            let i = tables.len();
-            tables.push(Table::default());
-            let array = items.iter().map(|item| to_value(item, tables)).collect();
-            tables[i].array = array;
-            Value::Table(i as u32)
+/// Builds payload values into a table arena while serde_json reads.
+struct Seed<'a>(&'a mut Vec<Table>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Seed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::number(f))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::str(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let i = self.0.len();
+        self.0.push(Table::default());
+        let mut array = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(Seed(self.0))? {
+            array.push(v);
         }
-        Json::Object(map) => {
-            let i = tables.len();
-            tables.push(Table::default());
-            let hash = map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (Value::str(k), to_value(v, tables)))
-                .collect();
-            tables[i].hash = hash;
-            Value::Table(i as u32)
+        self.0[i].array = array;
+        Ok(Value::Table(i as u32))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let i = self.0.len();
+        self.0.push(Table::default());
+        let mut hash = Vec::new();
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let v = map.next_value_seed(Seed(self.0))?;
+            // A null member is an absent key, as in Lua.
+            if v != Value::Nil {
+                hash.push((Value::str(&*k), v));
+            }
         }
+        self.0[i].hash = hash;
+        Ok(Value::Table(i as u32))
     }
 }
 
