@@ -269,8 +269,14 @@ impl ExchangeImpl {
     /// The handler ended with `result`: complete the response.
     pub(crate) fn finish(&self, result: ExitResult) {
         if let Err(e) = &result {
+            // A handler killed because its client left is no failure of the handler.
+            let level = if e.kind == ErrorKind::Canceled {
+                Level::Debug
+            } else {
+                Level::Error
+            };
             self.shared.log(
-                Level::Error,
+                level,
                 "http handler failed",
                 vec![
                     ("entry".into(), Json::from(&*self.func)),
