@@ -139,11 +139,11 @@ fn unknown_kinds_are_warnings_not_errors() {
     let p = script_project("return { main = function() return 0 end }");
     p.file(
         "extra.yaml",
-        "namespace: web\nentries:\n  - { name: api, kind: http.service }\n",
+        "namespace: web\nentries:\n  - { name: api, kind: queue.queue }\n",
     );
     let out = p.run(&["run", "-x", "app:main"], "");
     out.expect_code(0);
-    assert!(out.stderr.contains("http.service"), "{}", out.stderr);
+    assert!(out.stderr.contains("queue.queue"), "{}", out.stderr);
 }
 
 #[test]

@@ -14,7 +14,7 @@ entries:
     kind: function.lua
     source: "return { h = function() return 1 end }"
     method: h
-    modules: [http]
+    modules: [queue]
   - name: worker
     kind: process.lua
     source: "return { main = function() return 1 end }"
@@ -50,7 +50,7 @@ fn unsupported_entries_do_not_stop_the_project() {
     out.expect_code(0);
     let err = &out.stderr;
     assert!(
-        err.contains("_index.yaml:6: entry app:web: unknown module 'http'"),
+        err.contains("_index.yaml:6: entry app:web: unknown module 'queue'"),
         "{err}"
     );
     assert!(
@@ -86,7 +86,7 @@ fn lint_reports_every_problem() {
     let out = app().run(&["lint"], "");
     out.expect_code(1);
     for needle in [
-        "unknown module 'http'",
+        "unknown module 'queue'",
         "unknown module 'sql'",
         "unknown field 'metod'",
         "3 problems",

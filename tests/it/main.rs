@@ -7,6 +7,7 @@ mod cluster;
 mod commands;
 mod examples;
 mod hostile;
+mod http;
 mod loading;
 mod logging;
 mod lua;

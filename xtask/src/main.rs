@@ -6,10 +6,14 @@
 //!   Erlang/OTP peer (`echo_erl.erl`) with the same parameters, then prints a side-by-side table;
 //!   then the cluster section (`cluster_bench`: nodes on one `nats-server`) unless
 //!   `--no-cluster`.
+//! - `bench-http [--quick] [--runs N] [--duration S] [--connections C] [--threads T]
+//!   [--no-openresty] [--no-build]`: the HTTP app in `bench/http/` and OpenResty serving the
+//!   same handlers, loaded by `wrk`.
 //! - `soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]`: a long Echo Service
 //!   run that fails on a lost or duplicated reply or on memory growth after warm-up.
 
 mod bench;
+mod bench_http;
 mod child;
 mod cluster_bench;
 mod soak;
@@ -27,6 +31,10 @@ commands:
         --no-erlang  skip the Erlang peer even if erl/erlc are on PATH
         --no-build   use the existing target/release/starling
         env STARLING_PEERS: directory holding echo_erl.erl (default ../shared/peers)
+  bench-http [--quick] [--runs N] [--duration S] [--connections C] [--threads T]
+             [--no-openresty] [--no-build]
+        GET /hello and POST /echo of bench/http/ under wrk, beside OpenResty (nginx + Lua)
+        serving the same handlers; defaults: 3 runs of 10 s, 64 connections, 2 wrk threads
   soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]
         N requests (default 10000000) from C clients (default 1000) through the Echo Service
         shape; fails if a reply is lost or duplicated, or if RSS grows more than PCT percent
@@ -36,6 +44,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::Options::parse(&args[1..]).and_then(bench::run),
+        Some("bench-http") => bench_http::Options::parse(&args[1..]).and_then(bench_http::run),
         Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -7,7 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::error::{EntryRef, Site};
 use crate::id::EntryId;
-use crate::kind::{LuaSpec, ProcessHostSpec, ServiceSpec, TerminalHostSpec};
+use crate::kind::{
+    FsDirectorySpec, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec, HttpStaticSpec, LuaSpec,
+    ProcessHostSpec, ServiceSpec, TerminalHostSpec,
+};
 
 /// One named definition of the registry.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +72,16 @@ pub enum EntrySpec {
     LuaFunction(LuaSpec),
     /// `process.service`: a supervised process.
     Service(ServiceSpec),
+    /// `http.service`: an HTTP listener.
+    HttpService(HttpServiceSpec),
+    /// `http.router`: a URL prefix with middleware under an `http.service`.
+    HttpRouter(HttpRouterSpec),
+    /// `http.endpoint`: a route answered by a `function.lua` entry.
+    HttpEndpoint(HttpEndpointSpec),
+    /// `http.static`: files of an `fs.directory` served under a path.
+    HttpStatic(HttpStaticSpec),
+    /// `fs.directory`: a directory on disk.
+    FsDirectory(FsDirectorySpec),
     /// `process.native`: a process written in Rust, registered by the program embedding the
     /// runtime ([`crate::Project::add_native`]); never read from a definition file.
     NativeProcess,
@@ -95,6 +108,7 @@ impl EntrySpec {
             EntrySpec::ProcessHost(spec) => Some(&spec.lifecycle),
             EntrySpec::TerminalHost(spec) => Some(&spec.lifecycle),
             EntrySpec::Service(spec) => Some(&spec.lifecycle),
+            EntrySpec::HttpService(spec) => Some(&spec.lifecycle),
             _ => None,
         }
     }

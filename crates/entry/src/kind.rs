@@ -2,7 +2,9 @@
 
 mod env;
 pub(crate) mod fields;
+mod fs;
 mod host;
+mod http;
 pub mod known;
 mod lua;
 mod service;
@@ -15,10 +17,16 @@ pub use self::env::{
     ENV_STORAGE_FILE, ENV_STORAGE_MEMORY, ENV_STORAGE_OS, ENV_STORAGE_ROUTER, ENV_STORAGE_STATIC,
     ENV_VARIABLE, EnvSpec,
 };
+pub use self::fs::FsDirectorySpec;
 pub use self::host::{
     DEFAULT_LOCAL_QUEUE_SIZE, DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT, DEFAULT_QUEUE_SIZE,
     MAX_MAILBOX_LIMIT, MAX_MEMORY_LIMIT, MAX_WORKERS, MIN_MEMORY_LIMIT, ProcessHostSpec,
     TerminalHostSpec, parse_size,
+};
+pub use self::http::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec,
+    HttpStaticSpec, METHODS, MIDDLEWARE, MIN_MAX_HEADER_BYTES, RoutePath, RouteSegment,
 };
 pub use self::lua::{LuaSpec, SourceOrigin};
 pub use self::service::{CONTROL_HOST, ServiceSpec};
@@ -43,8 +51,19 @@ pub const PROCESS_SERVICE: &str = "process.service";
 /// `registry.entry`: a data entry (meta and data only), for the `registry` module.
 pub const REGISTRY_ENTRY: &str = "registry.entry";
 
-/// Every kind with a typed spec, in SPEC order.
-pub const SUPPORTED_KINDS: [&str; 12] = [
+/// `http.service`.
+pub const HTTP_SERVICE: &str = "http.service";
+/// `http.router`.
+pub const HTTP_ROUTER: &str = "http.router";
+/// `http.endpoint`.
+pub const HTTP_ENDPOINT: &str = "http.endpoint";
+/// `http.static`.
+pub const HTTP_STATIC: &str = "http.static";
+/// `fs.directory`.
+pub const FS_DIRECTORY: &str = "fs.directory";
+
+/// Every kind with a typed spec, in SPEC order, then the HTTP kinds.
+pub const SUPPORTED_KINDS: [&str; 17] = [
     PROCESS_HOST,
     TERMINAL_HOST,
     PROCESS_LUA,
@@ -57,6 +76,11 @@ pub const SUPPORTED_KINDS: [&str; 12] = [
     ENV_STORAGE_STATIC,
     ENV_STORAGE_ROUTER,
     ENV_VARIABLE,
+    HTTP_SERVICE,
+    HTTP_ROUTER,
+    HTTP_ENDPOINT,
+    HTTP_STATIC,
+    FS_DIRECTORY,
 ];
 
 /// What the spec of one entry is built from.
@@ -65,6 +89,8 @@ pub(crate) struct SpecInput<'a> {
     pub(crate) id: &'a EntryId,
     pub(crate) kind: &'a str,
     pub(crate) data: &'a Map<String, Value>,
+    /// The entry's `meta` (the HTTP kinds link to their parents there).
+    pub(crate) meta: &'a Map<String, Value>,
     pub(crate) origin: &'a Origin,
     pub(crate) site: &'a Site,
     /// The file a top-level `source: file://...` was read from.
@@ -90,6 +116,13 @@ pub(crate) fn build_spec(input: SpecInput<'_>) -> Result<(EntrySpec, Option<Stri
         }
         // Pure data, read through the `registry` module: nothing to run, nothing to warn about.
         REGISTRY_ENTRY => return Ok((EntrySpec::Unsupported, None)),
+        HTTP_SERVICE => EntrySpec::HttpService(HttpServiceSpec::from_fields(&fields)?),
+        HTTP_ROUTER => EntrySpec::HttpRouter(HttpRouterSpec::from_fields(&fields, input.meta)?),
+        HTTP_ENDPOINT => {
+            EntrySpec::HttpEndpoint(HttpEndpointSpec::from_fields(&fields, input.meta)?)
+        }
+        HTTP_STATIC => EntrySpec::HttpStatic(HttpStaticSpec::from_fields(&fields, input.meta)?),
+        FS_DIRECTORY => EntrySpec::FsDirectory(FsDirectorySpec::from_fields(&fields)?),
         other => {
             let hint = crate::suggest::hint(other, SUPPORTED_KINDS.iter().copied());
             let warning = format!(
@@ -121,10 +154,12 @@ mod tests {
             entry: Some(EntryRef::Id(id.clone())),
         };
         let map = data.as_object().expect("object").clone();
+        let meta = serde_json::json!({"server": "gateway", "router": "api"});
         build_spec(SpecInput {
             id: &id,
             kind,
             data: &map,
+            meta: meta.as_object().expect("object"),
             origin: &origin,
             site: &site,
             source_file: Some("src/e.lua".into()),
@@ -163,6 +198,31 @@ mod tests {
             ),
             Ok((EntrySpec::Service(_), None))
         ));
+        let http = [
+            (HTTP_SERVICE, serde_json::json!({"addr": ":8080"})),
+            (HTTP_ROUTER, serde_json::json!({})),
+            (
+                HTTP_ENDPOINT,
+                serde_json::json!({"method": "GET", "path": "/", "func": "f"}),
+            ),
+            (
+                HTTP_STATIC,
+                serde_json::json!({"path": "/", "fs": "public"}),
+            ),
+            (FS_DIRECTORY, serde_json::json!({"directory": "."})),
+        ];
+        for (kind, data) in http {
+            let (spec, warning) = build(kind, data).expect(kind);
+            let typed = matches!(
+                (kind, &spec),
+                (HTTP_SERVICE, EntrySpec::HttpService(_))
+                    | (HTTP_ROUTER, EntrySpec::HttpRouter(_))
+                    | (HTTP_ENDPOINT, EntrySpec::HttpEndpoint(_))
+                    | (HTTP_STATIC, EntrySpec::HttpStatic(_))
+                    | (FS_DIRECTORY, EntrySpec::FsDirectory(_))
+            );
+            assert!(warning.is_none() && typed, "{kind}");
+        }
     }
 
     #[test]
@@ -177,10 +237,10 @@ mod tests {
     #[test]
     fn unknown_kind_is_unsupported_with_a_warning() {
         assert_eq!(
-            build("http.service", serde_json::json!({"addr": ":80"})),
+            build("db.sql.postgres", serde_json::json!({"dsn": "x"})),
             Ok((
                 EntrySpec::Unsupported,
-                Some("src/a.yaml:2: entry app:e: kind http.service is not supported by starling; entry ignored".into())
+                Some("src/a.yaml:2: entry app:e: kind db.sql.postgres is not supported by starling; entry ignored".into())
             ))
         );
     }

@@ -21,6 +21,7 @@ mod definition;
 pub mod duration;
 pub mod entry;
 pub mod error;
+mod http;
 pub mod id;
 pub mod interpolate;
 pub mod kind;
@@ -39,7 +40,10 @@ pub use duration::{format_go_duration, parse_go_duration};
 pub use entry::{Entry, EntrySpec, Origin};
 pub use error::{DurationError, EntryRef, IdError, LoadError, Site};
 pub use id::EntryId;
-pub use kind::{LuaSpec, ProcessHostSpec, ServiceSpec, SourceOrigin, TerminalHostSpec};
+pub use kind::{
+    FsDirectorySpec, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec, HttpStaticSpec, LuaSpec,
+    ProcessHostSpec, RoutePath, RouteSegment, ServiceSpec, SourceOrigin, TerminalHostSpec,
+};
 pub use lifecycle::{Lifecycle, RestartPolicy, Startup};
 pub use lock::{LockFile, read_lock, write_lock};
 pub use project::{LoadOptions, NATIVE_KIND, Project, load_definitions, load_project};

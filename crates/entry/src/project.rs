@@ -242,6 +242,7 @@ fn entries_from_texts(
             id: &entry.id,
             kind: &entry.kind,
             data: &entry.data,
+            meta: &entry.meta,
             origin: &entry.origin,
             site: &site,
             source_file,
@@ -261,6 +262,7 @@ fn entries_from_texts(
         });
     }
     crate::services::check_services(&entries)?;
+    crate::http::check_http(&entries)?;
     Ok(entries)
 }
 

@@ -332,7 +332,7 @@ fn unsupported_kinds_warn_once_each() {
     let app = App::new();
     app.write(
         "src/_index.yaml",
-        "namespace: app\nentries:\n  - name: api\n    kind: http.service\n    addr: :8080\n  - name: db\n    kind: db.sql.postgres\n  - name: p\n    kind: process.lua\n    source: return 1\n",
+        "namespace: app\nentries:\n  - name: api\n    kind: queue.queue\n    addr: :8080\n  - name: db\n    kind: db.sql.postgres\n  - name: p\n    kind: process.lua\n    source: return 1\n",
     );
     let project = app.load().expect("loads");
     let file = app.display("src/_index.yaml");
@@ -340,7 +340,7 @@ fn unsupported_kinds_warn_once_each() {
         project.warnings,
         [
             format!(
-                "{file}:3: entry app:api: kind http.service is not supported by starling; entry ignored"
+                "{file}:3: entry app:api: kind queue.queue is not supported by starling; entry ignored"
             ),
             format!(
                 "{file}:6: entry app:db: kind db.sql.postgres is not supported by starling; entry ignored"

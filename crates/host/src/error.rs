@@ -32,6 +32,9 @@ pub enum BootError {
     /// The node could not join its cluster.
     #[error("{0}")]
     Cluster(String),
+    /// An `http.service` could not start (its address, routes or files).
+    #[error("{0}")]
+    Http(String),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),

@@ -11,6 +11,7 @@ mod engine;
 pub mod env;
 pub mod error;
 pub mod exec;
+mod http;
 pub mod log;
 pub mod runtime;
 pub mod services;

@@ -359,6 +359,7 @@ fn boot(
             _ => {}
         }
     }
+    crate::http::declare(&mut builder, &project);
     let node = builder.build();
     {
         let log = log.clone();
@@ -370,6 +371,8 @@ fn boot(
     let _restore = RestoreTerminal(terminal.clone());
     terminal.attach(node.clone());
     log.attach_terminal(terminal.clone());
+    let http = crate::http::runtime(&log);
+    crate::http::attach(http.as_ref(), &node);
     let states = Arc::new(parking_lot::RwLock::new(Vec::new()));
     let (exit_tx, exit_rx) = crossbeam_channel::unbounded();
     let services: Arc<dyn Services> = Arc::new(HostServices {
@@ -379,6 +382,7 @@ fn boot(
         env: Arc::new(HostEnv::new(&project.entries, &project.dir)),
         states: states.clone(),
         exit: exit_tx,
+        http: http.clone(),
     });
     // A cluster names the node (its pids print with the name) and raises its pid counter
     // before anything runs.
@@ -419,6 +423,8 @@ fn boot(
         );
     }
 
+    let servers = crate::http::start(http.as_ref(), &project, &node, &log, &setup)?;
+
     let (tx, rx) = crossbeam_channel::unbounded();
     node.set_control(tx);
     let signals = install_signals()?;
@@ -428,6 +434,7 @@ fn boot(
     control.sup.set_disabled(disabled);
     control.sup.share_states(states);
     control.auto_processes = auto_processes(&project);
+    control.servers = servers;
     let code = match target {
         Some(t) => {
             let hide = project.entries.iter().any(|e| {
@@ -555,6 +562,8 @@ struct Control {
     exit_code: Option<i32>,
     /// `process.lua` entries to start once at boot, with their hosts.
     auto_processes: Vec<(EntryId, Option<EntryId>)>,
+    /// Running `http.service` listeners, stopped before the services.
+    servers: Vec<crate::http::Server>,
 }
 
 impl Control {
@@ -580,6 +589,7 @@ impl Control {
             exits: crossbeam_channel::never(),
             exit_code: None,
             auto_processes: Vec::new(),
+            servers: Vec::new(),
         }
     }
 
@@ -858,6 +868,7 @@ impl Control {
 
     /// Exec-mode shutdown: CANCEL every service at once and wait at most [`EXEC_GRACE`].
     fn stop_all_fast(&mut self) {
+        crate::http::stop(&self.servers, Instant::now() + EXEC_GRACE);
         self.sup.cancel_all();
         let deadline = Instant::now() + EXEC_GRACE;
         while Instant::now() < deadline && !self.sup.all_stopped() {
@@ -880,6 +891,7 @@ impl Control {
         }
         self.info("shutting down");
         let deadline = Instant::now() + shutdown_timeout;
+        crate::http::stop(&self.servers, deadline);
         self.sup.begin_stop();
         while !self.sup.all_stopped() && Instant::now() < deadline {
             self.pump(Some(deadline));

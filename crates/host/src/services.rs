@@ -25,6 +25,8 @@ pub struct HostServices {
     pub(crate) states: Arc<RwLock<Vec<ServiceState>>>,
     /// `system.exit` requests for the control loop.
     pub(crate) exit: Sender<i32>,
+    /// The HTTP server and client, when built with the `http` feature.
+    pub(crate) http: Option<crate::http::HttpRuntime>,
 }
 
 impl Services for HostServices {
@@ -54,5 +56,12 @@ impl Services for HostServices {
 
     fn request_exit(&self, code: i32) -> bool {
         self.exit.send(code).is_ok()
+    }
+
+    #[cfg(feature = "http")]
+    fn http(&self) -> Option<&dyn starling_lua::services::http::Http> {
+        self.http
+            .as_ref()
+            .map(|h| h as &dyn starling_lua::services::http::Http)
     }
 }

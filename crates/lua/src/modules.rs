@@ -20,6 +20,8 @@ pub(crate) mod env;
 pub(crate) mod errors;
 pub(crate) mod events;
 pub(crate) mod funcs;
+pub(crate) mod http;
+pub(crate) mod http_client;
 pub(crate) mod io;
 pub(crate) mod json;
 pub(crate) mod logger;
@@ -29,6 +31,7 @@ pub(crate) mod registry;
 pub(crate) mod system;
 pub(crate) mod time;
 pub(crate) mod uuid;
+pub(crate) mod websocket;
 
 /// The Lua half of the engine, see `prelude.lua`.
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -119,6 +122,9 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     modules.insert("registry", registry::module(lua, ctx)?);
     modules.insert("events", events::module(lua, ctx)?);
     modules.insert("system", system::module(lua, ctx)?);
+    modules.insert("http", http::module(lua, ctx, &blocking)?);
+    modules.insert("http_client", http_client::module(lua, ctx, &blocking)?);
+    modules.insert("websocket", websocket::module(lua, ctx, &blocking)?);
     drop(modules);
 
     for name in [
@@ -234,6 +240,20 @@ fn install_api_probe(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         }
         Ok(())
     }
+    globals.raw_set(
+        "__api_http_methods",
+        lua.create_function(|lua, name: String| {
+            let mut out = Vec::new();
+            let key = match name.as_str() {
+                "Request" => "starling.http.request",
+                "Response" => "starling.http.response",
+                _ => "starling.http.stream",
+            };
+            names_of(Value::Table(lua.named_registry_value(key)?), &mut out)?;
+            out.sort();
+            lua.create_sequence_from(out)
+        })?,
+    )?;
     let g = globals.clone();
     globals.raw_set(
         "__api_globals",

@@ -36,11 +36,17 @@ pub enum Module {
     Events,
     /// `system`.
     System,
+    /// `http`: the request and response of an HTTP handler.
+    Http,
+    /// `http_client`: outgoing HTTP requests.
+    HttpClient,
+    /// `websocket`: WebSocket client connections.
+    Websocket,
 }
 
 impl Module {
     /// Every gated module with its name.
-    pub const ALL: [(Module, &'static str); 10] = [
+    pub const ALL: [(Module, &'static str); 13] = [
         (Module::Io, "io"),
         (Module::Time, "time"),
         (Module::Logger, "logger"),
@@ -51,6 +57,9 @@ impl Module {
         (Module::Registry, "registry"),
         (Module::Events, "events"),
         (Module::System, "system"),
+        (Module::Http, "http"),
+        (Module::HttpClient, "http_client"),
+        (Module::Websocket, "websocket"),
     ];
 
     /// The global name the module is installed under.

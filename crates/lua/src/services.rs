@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
+pub mod http;
+
 use starling_core::{ErrorValue, ReplyTo};
 
 use crate::entries::EntryStore;
@@ -60,6 +62,11 @@ pub trait Services: Send + Sync {
     fn request_exit(&self, code: i32) -> bool {
         let _ = code;
         false
+    }
+    /// The HTTP server and client (`http`, `http_client`, `websocket` modules), when the host
+    /// was built with them.
+    fn http(&self) -> Option<&dyn http::Http> {
+        None
     }
 }
 

@@ -31,6 +31,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Another mapping of the same entry (its `meta`), named `prefix` in messages (`meta.`).
+    pub(crate) fn sibling(&self, map: &'a Map<String, Value>, prefix: &str) -> Fields<'a> {
+        Fields {
+            site: self.site,
+            namespace: self.namespace,
+            map: Some(map),
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// The dotted name of `key` for messages.
     pub(crate) fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)

@@ -97,7 +97,7 @@ impl ProcessHostSpec {
 
 /// `host.memory_limit`: a byte count or a size string (`"512MB"`); zero or absent takes the
 /// default.
-fn memory_limit(host: &Fields<'_>) -> Result<u64, LoadError> {
+pub(super) fn memory_limit(host: &Fields<'_>) -> Result<u64, LoadError> {
     let key = "memory_limit";
     let bytes = match host.raw(key) {
         None => None,

@@ -157,6 +157,7 @@ mod tests {
             id: &id,
             kind: "process.lua",
             data: &map,
+            meta: &serde_json::Map::new(),
             origin: &origin,
             site: &site,
             source_file: None,

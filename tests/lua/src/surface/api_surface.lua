@@ -50,7 +50,7 @@ local function main()
             walk(name, v, 1)
         end
     end
-    for _, name in ipairs({ "io", "time", "funcs", "uuid", "json", "env", "registry", "events", "system" }) do
+    for _, name in ipairs({ "io", "time", "funcs", "uuid", "json", "env", "registry", "events", "system", "http", "http_client", "websocket" }) do
         local v = require(name)
         add("module " .. name .. " " .. describe(v))
         if type(v) == "table" then
@@ -92,6 +92,11 @@ local function main()
     local sub = require("events").subscribe("api.surface")
     methods("Subscription", sub)
     sub:close()
+    for _, kind in ipairs({ "Request", "Response", "Stream" }) do
+        for _, m in ipairs(__api_http_methods(kind)) do
+            add("http." .. kind .. ":" .. m)
+        end
+    end
 
     io.print(table.concat(lines, "\n"))
 end
