@@ -12,7 +12,7 @@ local HOST = "bench:processes"
 local STALL = "30s"
 
 local function usage()
-    return nil, "usage: bench:main spawn N | idlehold N | echo C M | soak C M | pingpong N | busy | hello"
+    return nil, "usage: bench:main spawn N | idlehold N | selecthold N | echo C M | soak C M | pingpong N | busy | hello"
 end
 
 local function count(s)
@@ -273,6 +273,8 @@ local function main(mode, a, b)
         return run_driver("bench:spawn_driver", n)
     elseif mode == "idlehold" then
         return run_driver("bench:idle_driver", n)
+    elseif mode == "selecthold" then
+        return run_driver("bench:select_driver", n)
     elseif mode == "pingpong" and n > 0 then
         return run_driver("bench:pingpong_driver", n)
     end

@@ -7,7 +7,7 @@
 //!   worker hands its items to the session in program order, a session is one ordered frame
 //!   stream on one connection, and the receiver posts items to the target worker's FIFO queue
 //!   in stream order. So a message sent before its sender's EXIT is read before that EXIT.
-//! - Nothing is lost silently (see [`crate::link`]): a lost frame ends the session, and
+//! - Nothing is lost silently (see the private `link` module): a lost frame ends the session, and
 //!   ending it fires node-down on both sides.
 //! - Node-down is announced once per session, after every item already delivered from that
 //!   node: monitors get EXIT `node disconnected` (UNAVAILABLE), links LINK_DOWN or death,
@@ -352,7 +352,7 @@ impl Cluster {
 
     // ----- node down -----
 
-    /// Ends the session with a peer (see [`crate::link`]) and, if it was up, fires node-down.
+    /// Ends the session with a peer (see the private `link` module) and, if it was up, fires node-down.
     fn end(&self, l: &mut Link, now: Option<Instant>) {
         let (was_up, refuse) = l.end();
         if let Some(session) = refuse {

@@ -3,8 +3,8 @@
 //! Must import only `starling-core` (no Lua, no YAML, no host).
 //!
 //! - [`settings`]: a node's cluster settings; [`transport`]: what it needs from the network.
-//! - [`wire`]: frames, heartbeats and items in postcard; [`codec`] (private): core envelopes
-//!   to items; [`link`] (private): one peer's sessions.
+//! - [`wire`]: frames, heartbeats and items in postcard; `codec` (private): core envelopes
+//!   to items; `link` (private): one peer's sessions.
 //! - [`cluster`]: sessions, failure detection, remote delivery and spawns ([`Cluster`]);
 //!   [`names`]: the EVENTUAL, CONSISTENT and STRONG registry scopes.
 //! - [`mem`]: an in-process transport with fault injection, for deterministic tests;

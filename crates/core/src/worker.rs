@@ -1,7 +1,7 @@
 //! One scheduler worker: a thread, its run queue, its timers and the processes it owns.
 //!
 //! Processes never move between workers. The worker owns the process-model half of each
-//! process (queues, relations, kills: [`crate::process`]) and asks the process's engine to
+//! process (queues, relations, kills: `process.rs`) and asks the process's engine to
 //! run it when it has news. Engines reach the worker through [`Local`] from inside a step.
 //!
 //! # Guarantees
