@@ -131,6 +131,8 @@ hostile_cases!(
     deep_log_json,
     deep_exit_result_relay,
     bom_source,
+    nonyield_watchdog,
+    nonyield_terminate,
 );
 
 #[test]

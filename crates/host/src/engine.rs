@@ -16,23 +16,27 @@ const LUA: usize = 0;
 /// Index of the native engine.
 const NATIVE: usize = 1;
 
-/// How the workers of a host with `memory_limit` bytes of Lua memory per worker are made.
+/// How the workers of a host with `memory_limit` bytes of Lua memory per worker and a
+/// `watchdog` bound on code that cannot yield are made.
 pub(crate) fn worker_setup(
     program: Arc<Program>,
     services: Arc<dyn Services>,
     kinds: Arc<Kinds>,
     memory_limit: usize,
+    watchdog: std::time::Duration,
 ) -> WorkerSetup {
     let router_kinds = kinds.clone();
     WorkerSetup {
         engines: Arc::new(move |local| {
+            let mut lua = LuaEngine::new(
+                local.clone(),
+                program.clone(),
+                services.clone(),
+                memory_limit,
+            );
+            lua.set_watchdog(watchdog);
             vec![
-                Box::new(LuaEngine::new(
-                    local.clone(),
-                    program.clone(),
-                    services.clone(),
-                    memory_limit,
-                )) as Box<dyn Engine>,
+                Box::new(lua) as Box<dyn Engine>,
                 Box::new(NativeEngine::new(local.clone(), kinds.clone())),
             ]
         }),

@@ -96,7 +96,7 @@ pub(crate) fn start(
     project: &Project,
     node: &Arc<Node>,
     log: &Arc<LogSink>,
-    setup: &dyn Fn(u64) -> WorkerSetup,
+    setup: &dyn Fn(u64, Duration) -> WorkerSetup,
 ) -> Result<Vec<Server>, BootError> {
     if !has_servers(project) {
         return Ok(Vec::new());
@@ -128,7 +128,7 @@ pub(crate) fn start(
             }
             let id = e.id.to_string();
             let host = node.host_id(&id).expect("declared at boot");
-            starling_core::start_host(node, host, spec.workers, setup(spec.memory_limit)).map_err(
+            starling_core::start_host(node, host, spec.workers, setup(spec.memory_limit, starling_entry::kind::DEFAULT_WATCHDOG)).map_err(
                 |source| BootError::Host {
                     host: id.clone(),
                     source,

@@ -26,7 +26,7 @@ use starling_core::{
     Envelope, Event, EventKind, ExitResult, HostKind, Limits, Node, Payload, Pid, ReplyTo,
     SpawnFlags, SpawnRequest, Value, message::unix_now,
 };
-use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT};
+use starling_entry::kind::{DEFAULT_MAX_MAILBOX, DEFAULT_MEMORY_LIMIT, DEFAULT_WATCHDOG};
 use starling_entry::{EntryId, EntrySpec, LoadOptions, Project, load_definitions, load_project};
 use starling_lua::{EntryStore, EntryView, Level, LogRecord, Program, Services};
 use starling_native::{KindError, Kinds, Process};
@@ -390,19 +390,30 @@ fn boot(
         Some(c) => Some(crate::cluster::join(&node, c)?),
         None => None,
     };
-    // One setup per host: each worker's VM gets the host's memory limit.
-    let setup = |memory_limit: u64| {
+    // One setup per host: each worker's VM gets the host's memory limit and watchdog.
+    let setup = |memory_limit: u64, watchdog: Duration| {
         worker_setup(
             program.clone(),
             services.clone(),
             kinds.clone(),
             usize::try_from(memory_limit).unwrap_or(usize::MAX),
+            watchdog,
         )
     };
     for e in &project.entries {
-        let (workers, auto, memory_limit) = match &e.spec {
-            EntrySpec::ProcessHost(h) => (h.workers, h.lifecycle.auto_start, h.memory_limit),
-            EntrySpec::TerminalHost(t) => (1, t.lifecycle.auto_start, DEFAULT_MEMORY_LIMIT),
+        let (workers, auto, memory_limit, watchdog) = match &e.spec {
+            EntrySpec::ProcessHost(h) => (
+                h.workers,
+                h.lifecycle.auto_start,
+                h.memory_limit,
+                h.watchdog,
+            ),
+            EntrySpec::TerminalHost(t) => (
+                1,
+                t.lifecycle.auto_start,
+                DEFAULT_MEMORY_LIMIT,
+                DEFAULT_WATCHDOG,
+            ),
             _ => continue,
         };
         if !auto {
@@ -410,7 +421,7 @@ fn boot(
         }
         let id = e.id.to_string();
         let host = node.host_id(&id).expect("host declared above");
-        starling_core::start_host(&node, host, workers, setup(memory_limit)).map_err(|source| {
+        starling_core::start_host(&node, host, workers, setup(memory_limit, watchdog)).map_err(|source| {
             BootError::Host {
                 host: id.clone(),
                 source,

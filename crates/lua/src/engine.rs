@@ -85,9 +85,10 @@ pub(crate) fn misuse(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::runtime(msg.into())
 }
 
-/// How long code may run where it cannot yield (a metamethod, a `table.sort` comparator, a
-/// user coroutine, a pattern match) before it is ended, unless the host sets another bound.
-pub const DEFAULT_WATCHDOG: Duration = Duration::from_secs(2);
+/// How much CPU time code may use where it cannot yield (a metamethod, a `table.sort`
+/// comparator, a user coroutine, a pattern match) before it is ended, unless the host sets
+/// another bound (`host.watchdog`).
+pub const DEFAULT_WATCHDOG: Duration = starling_entry::kind::DEFAULT_WATCHDOG;
 
 impl Ctx {
     pub(crate) fn new(local: Rc<Local>, program: Arc<Program>, services: Arc<dyn Services>) -> Ctx {

@@ -1710,8 +1710,11 @@ struct SliceState {
     /// armed).
     arm: bool,
     limit: usize,
-    /// How long code may run without being able to yield before it is ended.
+    /// CPU time code may use without being able to yield before it is ended.
     watchdog: Duration,
+    /// The thread's CPU time when this slice first ran past [`SLICE`] where it could not be
+    /// suspended (read only then: reading it costs a system call).
+    stuck_since: Option<Duration>,
     /// Pid number of the running process (see [`set_kill_switch`]).
     pid: u64,
 }
@@ -1770,6 +1773,7 @@ pub(crate) fn begin_slice(task: Option<Thread>, pid: u64, started: Instant, watc
         arm: false,
         limit,
         watchdog,
+        stuck_since: None,
         pid,
     }));
 }
@@ -1791,6 +1795,24 @@ pub(crate) fn request_kill() {
         SLICE_STATE.set(Some(st));
         COUNTDOWN.set(0);
     }
+}
+
+/// CPU time used by the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the `timespec` we own; CLOCK_THREAD_CPUTIME_ID is
+    // supported on every Linux and macOS version Starling runs on.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// The message of the error that ends code which ran too long where it could not yield.
@@ -1824,7 +1846,8 @@ fn watchdog_message(l: State, ran: Duration) -> String {
         }
     };
     format!(
-        "process ran {} ms without yielding (in {name}): ended by the watchdog",
+        "process ran {} ms of CPU without yielding (in {name}): ended by the watchdog \
+         (host.watchdog)",
         ran.as_millis()
     )
 }
@@ -1882,6 +1905,15 @@ unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
         unsafe { ffi::lua_yield(l, 0) };
         return;
     }
+    // CPU time, not wall time, for the watchdog: a thread the OS did not run for a while (a
+    // busy machine) has not used its budget.
+    let stuck = if !preemptible && ran >= SLICE {
+        let now = thread_cpu_time();
+        let since = *st.stuck_since.get_or_insert(now);
+        now.saturating_sub(since) + SLICE
+    } else {
+        Duration::ZERO
+    };
     SLICE_STATE.set(Some(st));
     if st.arm && heap > st.limit {
         // Past the limit where the step cannot be suspended: fail as the allocator would
@@ -1899,8 +1931,8 @@ unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
         // SAFETY: as above.
         unsafe { ffi::luaL_error(l, c"process terminated".as_ptr()) };
     }
-    if !preemptible && ran >= st.watchdog {
-        let msg = watchdog_message(l, ran);
+    if stuck >= st.watchdog {
+        let msg = watchdog_message(l, stuck);
         // SAFETY: as above; the message is copied into Luau before the Rust string goes.
         unsafe {
             ffi::lua_pushlstring_(l, msg.as_ptr() as *const c_char, msg.len());

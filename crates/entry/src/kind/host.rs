@@ -1,5 +1,7 @@
 //! `process.host` (SPEC 2.1) and `terminal.host` (SPEC 2.2).
 
+use std::time::Duration;
+
 use crate::error::LoadError;
 use crate::kind::fields::Fields;
 use crate::lifecycle::Lifecycle;
@@ -10,6 +12,14 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_LOCAL_QUEUE_SIZE: usize = 256;
 /// Default `host.max_mailbox`, also used for terminal hosts (which have no `host` block).
 pub const DEFAULT_MAX_MAILBOX: usize = 1_000_000;
+/// Default `host.watchdog`: a quarter second of CPU time where a process cannot be
+/// suspended, so a sleeper beside such code is at most that late (issue 11).
+pub const DEFAULT_WATCHDOG: Duration = Duration::from_millis(250);
+/// The smallest `host.watchdog` accepted.
+pub const MIN_WATCHDOG: Duration = Duration::from_millis(10);
+/// The largest `host.watchdog` accepted.
+pub const MAX_WATCHDOG: Duration = Duration::from_secs(3600);
+
 /// Default `host.memory_limit`: 1 GiB of Lua memory per worker VM.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 /// The smallest `host.memory_limit` accepted: a VM with its modules takes about 1 MB.
@@ -39,6 +49,10 @@ pub struct ProcessHostSpec {
     /// `host.memory_limit`: bytes of Lua memory each worker's VM may hold, shared by the
     /// processes of that worker. Default [`DEFAULT_MEMORY_LIMIT`].
     pub memory_limit: u64,
+    /// `host.watchdog`: CPU time a process may spend where it cannot be suspended (a
+    /// metamethod, a `table.sort` comparator, a user coroutine, a pattern match, its chunk's
+    /// top level) before it is ended with an error. Default [`DEFAULT_WATCHDOG`].
+    pub watchdog: Duration,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
 }
@@ -90,9 +104,26 @@ impl ProcessHostSpec {
             local_queue_size: size("local_queue_size", DEFAULT_LOCAL_QUEUE_SIZE)?,
             max_mailbox,
             memory_limit: memory_limit(&host)?,
+            watchdog: watchdog(&host)?,
             lifecycle: Lifecycle::from_fields(data)?,
         })
     }
+}
+
+/// `host.watchdog`: a duration between [`MIN_WATCHDOG`] and [`MAX_WATCHDOG`]; absent or zero
+/// takes [`DEFAULT_WATCHDOG`].
+fn watchdog(host: &Fields<'_>) -> Result<Duration, LoadError> {
+    let d = host.duration_or("watchdog", DEFAULT_WATCHDOG)?;
+    if d.is_zero() {
+        return Ok(DEFAULT_WATCHDOG);
+    }
+    if !(MIN_WATCHDOG..=MAX_WATCHDOG).contains(&d) {
+        return Err(host.error(format!(
+            "{} must be between 10ms and 1h, found {d:?}",
+            host.name("watchdog")
+        )));
+    }
+    Ok(d)
 }
 
 /// `host.memory_limit`: a byte count or a size string (`"512MB"`); zero or absent takes the
