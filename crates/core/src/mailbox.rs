@@ -88,7 +88,10 @@ struct Listener {
 #[derive(Debug, Default)]
 pub struct Mailbox {
     messages: VecDeque<Queued<Message>>,
-    events: VecDeque<Queued<Event>>,
+    /// Events are rare (only monitors and links send them): boxed on the first one, to keep
+    /// idle processes small (8 bytes instead of a `VecDeque`'s 32).
+    #[allow(clippy::box_collection)]
+    events: Option<Box<VecDeque<Queued<Event>>>>,
     /// Rare: boxed to keep idle processes small (8 bytes instead of a `Vec`'s 24).
     #[allow(clippy::box_collection)]
     listeners: Option<Box<Vec<Listener>>>,
@@ -133,7 +136,9 @@ impl Mailbox {
         let bytes = event_bytes(&event);
         self.events_len = self.events_len.saturating_add(1);
         self.add(bytes);
-        self.events.push_back(Queued { item: event, bytes });
+        self.events
+            .get_or_insert_with(Default::default)
+            .push_back(Queued { item: event, bytes });
     }
 
     fn add(&mut self, bytes: usize) {
@@ -167,7 +172,7 @@ impl Mailbox {
 
     /// The oldest event.
     pub fn pop_event(&mut self) -> Option<Event> {
-        let q = self.events.pop_front()?;
+        let q = self.events.as_mut()?.pop_front()?;
         self.took_event(q.bytes);
         Some(q.item)
     }
@@ -191,7 +196,7 @@ impl Mailbox {
 
     /// True when an event is queued.
     pub fn has_event(&self) -> bool {
-        !self.events.is_empty()
+        self.events.as_ref().is_some_and(|e| !e.is_empty())
     }
 
     /// Subscribes `topic`: messages already queued for it move to the subscription, in order.
@@ -239,8 +244,11 @@ impl Mailbox {
 
     /// Drops the queued events `f` rejects.
     pub fn retain_events(&mut self, mut f: impl FnMut(&Event) -> bool) {
+        let Some(events) = &mut self.events else {
+            return;
+        };
         let mut dropped = Vec::new();
-        self.events.retain(|q| {
+        events.retain(|q| {
             let keep = f(&q.item);
             if !keep {
                 dropped.push(q.bytes);
@@ -284,7 +292,7 @@ impl Mailbox {
     /// Frees everything queued (a killed process reads nothing more); subscriptions stay.
     pub fn clear(&mut self) {
         self.messages = VecDeque::new();
-        self.events = VecDeque::new();
+        self.events = None;
         if let Some(ls) = &mut self.listeners {
             for l in ls.iter_mut() {
                 l.queue = VecDeque::new();

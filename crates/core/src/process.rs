@@ -70,11 +70,11 @@ impl ProcCore {
 #[cfg(test)]
 mod tests {
     /// Idle processes are the memory budget (SPEC §4.5): this exists once per process, so
-    /// growing it should be a deliberate choice. 152 since issue 10: events are queued apart
-    /// from messages (two queues, each counted against the mailbox limit).
+    /// growing it should be a deliberate choice. 128 since issue 10: events are queued apart
+    /// from messages, in a queue boxed on the first event.
     #[test]
     fn a_process_core_stays_small() {
         let size = std::mem::size_of::<super::ProcCore>();
-        assert!(size <= 152, "ProcCore is {size} bytes");
+        assert!(size <= 128, "ProcCore is {size} bytes");
     }
 }
