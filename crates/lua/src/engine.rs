@@ -188,7 +188,7 @@ impl Ctx {
     /// A fresh token for worker timers and requests, owned by `p`, completed by `c`.
     pub(crate) fn token(&self, p: &ProcState, c: Box<dyn Completion>) -> u64 {
         let t = p.next_id();
-        p.tokens.borrow_mut().insert(t, c);
+        p.rare().tokens.borrow_mut().insert(t, c);
         t
     }
 
@@ -212,7 +212,7 @@ impl Ctx {
     /// module then returns its error instead of [`Ctx::pending`].
     pub(crate) fn cancel_request(&self, reply: starling_core::ReplyTo) {
         let Ok(p) = self.current() else { return };
-        p.tokens.borrow_mut().remove(reply.token);
+        p.rare().tokens.borrow_mut().remove(reply.token);
         if let Some(task) = self.cur_task.get() {
             if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
                 t.wait = None;

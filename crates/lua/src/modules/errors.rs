@@ -55,7 +55,7 @@ pub(crate) fn install_raw(
             if let Some(p) = c.try_current() {
                 let mut slot = p.error.borrow_mut();
                 if slot.is_none() {
-                    *slot = Some(err.clone());
+                    *slot = Some(Box::new(err.clone()));
                 }
             }
             Ok(LuaErrorObject(err))

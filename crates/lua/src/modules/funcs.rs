@@ -99,7 +99,7 @@ fn start(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
         crate::rt::spawn::start(lua, ctx, slot, pid, args)
     });
     if let Err(e) = started {
-        p.tokens.borrow_mut().remove(token);
+        p.rare().tokens.borrow_mut().remove(token);
         return fail_with(lua, e);
     }
     if timeout > 0.0 {

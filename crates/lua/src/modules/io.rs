@@ -148,7 +148,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
                 return no_terminal(lua);
             };
             let p = c.current()?;
-            let held = p.raw_mode.get();
+            let held = p.rare().raw_mode.get();
             let next = if on { held + 1 } else { held.saturating_sub(1) };
             let change = (held == 0 && next == 1) || (held == 1 && next == 0);
             if change {
@@ -160,7 +160,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, blocking: &Function) -> mlua::Res
                     );
                 }
             }
-            p.raw_mode.set(next);
+            p.rare().raw_mode.set(next);
             Ok(ok_true())
         })?,
     )?;

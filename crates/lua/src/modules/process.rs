@@ -144,7 +144,7 @@ fn spawn(
     };
     let undo_wait = |token: Option<ReplyTo>| {
         if let Some(r) = token {
-            p.tokens.borrow_mut().remove(r.token);
+            p.rare().tokens.borrow_mut().remove(r.token);
         }
         if let Ok(task) = ctx.current_task() {
             if let Some(t) = p.tasks.borrow_mut().get_mut(task as usize) {
@@ -310,6 +310,7 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
     };
     let p = ctx.current()?;
     let existing = p
+        .rare()
         .listeners
         .borrow()
         .iter()
@@ -329,7 +330,7 @@ fn listen(lua: &Lua, ctx: &Ctx, topic: Value, opts: Option<Value>) -> mlua::Resu
         0,
     )?;
     let r = crate::ffi::make_ref(lua, &ud)?;
-    p.listeners.borrow_mut().push((topic.into(), st, r));
+    p.rare().listeners.borrow_mut().push((topic.into(), st, r));
     one(lua, ud)
 }
 
@@ -589,7 +590,13 @@ pub(crate) fn install(
         lua.create_function(move |lua, ch: mlua::AnyUserData| {
             let p = c.current()?;
             let ptr = ch.to_pointer();
-            let refs: Vec<i32> = p.listeners.borrow().iter().map(|(_, _, r)| *r).collect();
+            let refs: Vec<i32> = p
+                .rare()
+                .listeners
+                .borrow()
+                .iter()
+                .map(|(_, _, r)| *r)
+                .collect();
             let mut found = None;
             for (i, r) in refs.into_iter().enumerate() {
                 if crate::ffi::get_ref::<mlua::AnyUserData>(lua, r)?.to_pointer() == ptr {
@@ -598,7 +605,7 @@ pub(crate) fn install(
                 }
             }
             if let Some(i) = found {
-                let (topic, _, r) = p.listeners.borrow_mut().remove(i);
+                let (topic, _, r) = p.rare().listeners.borrow_mut().remove(i);
                 crate::ffi::unref(r);
                 c.local.unlisten(p.slot, &topic);
             }

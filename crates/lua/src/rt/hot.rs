@@ -656,7 +656,8 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
                 );
             };
             let wait = p.set_wait(task, WaitKind::Call);
-            p.tokens
+            p.rare()
+                .tokens
                 .borrow_mut()
                 .insert(token, Box::new(crate::engine::Answered { task, wait }));
             Out::Block
@@ -742,7 +743,7 @@ pub(crate) fn finish(s: &mut Stack) -> Out {
     };
     let ok = s.truthy(1);
     if !ok {
-        let e = p.error.borrow_mut().take().unwrap_or_else(|| {
+        let e = p.error.borrow_mut().take().map(|e| *e).unwrap_or_else(|| {
             let msg = s
                 .bytes(2)
                 .map(|b| String::from_utf8_lossy(b).into_owned())

@@ -1,6 +1,6 @@
 //! The engine half of a process: its tasks, waits, tokens, subscriptions and channels.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
@@ -48,6 +48,19 @@ impl Tokens {
 /// A `listen` subscription: its topic, its channel and the channel's registry reference.
 pub(crate) type Listening = (Box<str>, Rc<RefCell<ChanState>>, i32);
 
+/// The parts of a process most never use (see [`ProcState::rare`]).
+#[derive(Default)]
+pub(crate) struct Rare {
+    /// Outstanding worker tokens (timers, requests).
+    pub(crate) tokens: RefCell<Tokens>,
+    /// `listen` subscriptions.
+    pub(crate) listeners: RefCell<Vec<Listening>>,
+    /// The process's channels that keep values, to empty their stores when it ends.
+    pub(crate) chans: RefCell<Vec<Weak<RefCell<ChanState>>>>,
+    /// Raw-mode references held by this process (reset when it ends).
+    pub(crate) raw_mode: Cell<u32>,
+}
+
 /// The engine half of a process.
 pub(crate) struct ProcState {
     pub(crate) slot: u32,
@@ -57,20 +70,16 @@ pub(crate) struct ProcState {
     pub(crate) ready: RefCell<VecDeque<u32>>,
     pub(crate) main: Cell<u32>,
     next_id: Cell<u64>,
-    pub(crate) tokens: RefCell<Tokens>,
     /// Tasks waiting on the inbox or the events (shared channel objects: the process is the
     /// one running).
     pub(crate) special_waits: RefCell<Vec<(Special, Waiter)>>,
-    /// `listen` subscriptions.
-    pub(crate) listeners: RefCell<Vec<Listening>>,
-    /// The process's channels that keep values, to empty their stores when it ends.
-    pub(crate) chans: RefCell<Vec<Weak<RefCell<ChanState>>>>,
-    /// Raw-mode references held by this process (reset when it ends).
-    pub(crate) raw_mode: Cell<u32>,
+    /// What few processes use (worker tokens, subscriptions, channels, raw mode): made on
+    /// first use, so an idle process pays 8 bytes for it.
+    rare: OnceCell<Box<Rare>>,
     /// Set when the process ran out of Lua memory: it is ending.
     pub(crate) out_of_memory: Cell<bool>,
     /// The error its failed task ended with, captured by the task body's handler.
-    pub(crate) error: RefCell<Option<ErrorValue>>,
+    pub(crate) error: RefCell<Option<Box<ErrorValue>>>,
     /// How it ended, set by the task body's last call when the main task returns or a task
     /// fails.
     pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
@@ -89,16 +98,23 @@ impl ProcState {
             ready: RefCell::new(VecDeque::new()),
             main: Cell::new(0),
             next_id: Cell::new(1),
-            tokens: RefCell::new(Tokens::default()),
             special_waits: RefCell::new(Vec::new()),
-            listeners: RefCell::new(Vec::new()),
-            chans: RefCell::new(Vec::new()),
-            raw_mode: Cell::new(0),
+            rare: OnceCell::new(),
             out_of_memory: Cell::new(false),
             error: RefCell::new(None),
             exit: RefCell::new(None),
             env: Cell::new(env),
         }
+    }
+
+    /// The rarely used parts, made on first use.
+    pub(crate) fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Default::default)
+    }
+
+    /// The rarely used parts if they were ever made.
+    pub(crate) fn rare_if_made(&self) -> Option<&Rare> {
+        self.rare.get().map(|r| &**r)
     }
 
     /// A fresh, process-unique id (waits and worker tokens share the sequence).
@@ -219,7 +235,7 @@ impl ProcState {
 
     /// Records a channel that keeps values, so its store is emptied when the process ends.
     pub(crate) fn track(&self, st: &Rc<RefCell<ChanState>>) {
-        let mut chans = self.chans.borrow_mut();
+        let mut chans = self.rare().chans.borrow_mut();
         if chans.len() == chans.capacity() && chans.len() >= 8 {
             // Forget channels that are gone before growing.
             chans.retain(|w| w.strong_count() > 0);

@@ -102,7 +102,7 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
             }
             Resumed::Failed(msg) => {
                 let e =
-                    p.error.borrow_mut().take().unwrap_or_else(|| {
+                    p.error.borrow_mut().take().map(|e| *e).unwrap_or_else(|| {
                         ErrorValue::new(ErrorKind::Unknown, msg).retryable(None)
                     });
                 return Ok(Step::Exit(ExitReason::error(e)));
@@ -118,7 +118,9 @@ pub(crate) fn pump(ctx: &Ctx, p: &ProcState) -> usize {
     if !p.special_waits.borrow().is_empty() {
         n += pump_specials(ctx, p);
     }
-    if !p.listeners.borrow().is_empty() {
+    if p.rare_if_made()
+        .is_some_and(|r| !r.listeners.borrow().is_empty())
+    {
         n += pump_listeners(ctx, p);
     }
     n
@@ -170,7 +172,10 @@ fn pump_specials(ctx: &Ctx, p: &ProcState) -> usize {
 /// Tasks waiting on `listen` channels.
 fn pump_listeners(ctx: &Ctx, p: &ProcState) -> usize {
     let mut n = 0;
-    let listeners: Vec<_> = p
+    let Some(rare) = p.rare_if_made() else {
+        return 0;
+    };
+    let listeners: Vec<_> = rare
         .listeners
         .borrow()
         .iter()
@@ -205,7 +210,10 @@ fn on_wakeup(lua: &Lua, ctx: &Ctx, p: &ProcState, w: Wakeup) -> mlua::Result<()>
         Wakeup::Timer(t) => (t, None),
         Wakeup::Done(t, r) => (t, Some(r)),
     };
-    let Some(c) = p.tokens.borrow_mut().remove(token) else {
+    let Some(c) = p
+        .rare_if_made()
+        .and_then(|r| r.tokens.borrow_mut().remove(token))
+    else {
         return Ok(());
     };
     let _ = ctx;

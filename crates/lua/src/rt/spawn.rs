@@ -214,16 +214,21 @@ fn run_libraries(lua: &Lua, ctx: &Ctx, code: &Code, env: &Table) -> mlua::Result
 /// `listen` channels, and its channels' values (cycles through them included).
 fn drop_process(lua: &Lua, p: &ProcState) {
     // What its channels keep goes now, cycles through their values included.
-    for w in std::mem::take(&mut *p.chans.borrow_mut()) {
-        if let Some(st) = w.upgrade() {
-            chan::clear(lua, &st);
+    let rare = p.rare_if_made();
+    if let Some(rare) = rare {
+        for w in std::mem::take(&mut *rare.chans.borrow_mut()) {
+            if let Some(st) = w.upgrade() {
+                chan::clear(lua, &st);
+            }
         }
     }
     for t in p.tasks.borrow_mut().drain() {
         t.thread.release();
     }
-    for (_, _, r) in p.listeners.borrow_mut().drain(..) {
-        ffi::unref(r);
+    if let Some(rare) = rare {
+        for (_, _, r) in rare.listeners.borrow_mut().drain(..) {
+            ffi::unref(r);
+        }
     }
     ffi::unref(p.env.get());
 }
@@ -241,7 +246,7 @@ pub(crate) fn spawn_task(lua: &Lua, ctx: &Ctx, f: Function) -> mlua::Result<mlua
 pub(crate) fn release(lua: &Lua, ctx: &Ctx, slot: u32) {
     let mut reclaim = false;
     if let Some(p) = ctx.proc(slot) {
-        if p.raw_mode.get() > 0 {
+        if p.rare_if_made().is_some_and(|r| r.raw_mode.get() > 0) {
             if let Some(t) = ctx.services.terminal() {
                 let _ = t.set_raw(false);
             }

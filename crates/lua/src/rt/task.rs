@@ -131,5 +131,8 @@ mod tests {
             "{}",
             std::mem::size_of::<Task>()
         );
+        // Issue 10: what few processes use is boxed apart (`Rare`), and so is the error.
+        let proc_state = std::mem::size_of::<crate::rt::proc::ProcState>();
+        assert!(proc_state <= 208, "ProcState is {proc_state} bytes");
     }
 }

@@ -53,7 +53,8 @@ impl TimerState {
         if armed.first().is_none_or(|first| *first > at) {
             armed.insert(0, at);
             local.add_timer(p.slot, at, token);
-            p.tokens
+            p.rare()
+                .tokens
                 .borrow_mut()
                 .insert(token, Box::new(TimerFired(self.clone())));
         }
@@ -76,7 +77,8 @@ pub(crate) fn on_fire(
         }
         if !armed.is_empty() {
             // Entries remain: keep the token.
-            p.tokens
+            p.rare()
+                .tokens
                 .borrow_mut()
                 .insert(token, Box::new(TimerFired(t.clone())));
         }
