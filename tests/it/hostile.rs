@@ -131,6 +131,7 @@ hostile_cases!(
     deep_log_json,
     deep_exit_result_relay,
     bom_source,
+    random_per_process,
 );
 
 #[test]

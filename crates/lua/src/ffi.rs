@@ -181,6 +181,15 @@ impl Stack {
         }
     }
 
+    /// The number at `i` (no string coercion).
+    pub(crate) fn number(&self, i: c_int) -> Option<f64> {
+        if self.kind(i) != Kind::Number {
+            return None;
+        }
+        // SAFETY: the value is a number, so `lua_tonumberx` only reads it.
+        Some(unsafe { ffi::lua_tonumberx(self.l, i, std::ptr::null_mut()) })
+    }
+
     /// The truth of the value at `i`.
     pub(crate) fn truthy(&self, i: c_int) -> bool {
         // SAFETY: reads the value at a valid or absent index.

@@ -76,6 +76,8 @@ pub(crate) struct ProcState {
     pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
     /// Its global table (a registry reference).
     pub(crate) env: Cell<i32>,
+    /// Its own random generator, made by its first `math.randomseed` (see `rt::random`).
+    pub(crate) rng: std::cell::OnceCell<Box<Cell<u64>>>,
 }
 
 impl ProcState {
@@ -98,6 +100,7 @@ impl ProcState {
             error: RefCell::new(None),
             exit: RefCell::new(None),
             env: Cell::new(env),
+            rng: std::cell::OnceCell::new(),
         }
     }
 
