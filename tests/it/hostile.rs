@@ -132,6 +132,7 @@ hostile_cases!(
     deep_exit_result_relay,
     bom_source,
     random_per_process,
+    coroutine_close_waits,
 );
 
 #[test]

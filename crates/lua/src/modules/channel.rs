@@ -155,5 +155,16 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
             ))),
         })?,
     )?;
+    let c = ctx.clone();
+    raw.raw_set(
+        "close_task",
+        lua.create_function(move |_, co: Value| match co {
+            Value::Thread(co) => Ok(match crate::rt::spawn::close_task(&c, &co) {
+                Ok(()) => (true, None),
+                Err(msg) => (false, Some(msg)),
+            }),
+            _ => Ok((true, None)),
+        })?,
+    )?;
     Ok(())
 }

@@ -200,6 +200,31 @@ impl ProcState {
         self.withdraw(task, wait);
     }
 
+    /// Ends `task` for good (`coroutine.close` on a `coroutine.spawn` task): off the ready
+    /// list, its wait withdrawn from every channel and queue it was registered on (a value
+    /// sent afterwards goes to another receiver, or the sender waits), its thread released.
+    pub(crate) fn end_task(&self, task: u32) {
+        let Some(t) = self.tasks.borrow_mut().try_remove(task as usize) else {
+            return;
+        };
+        self.ready.borrow_mut().retain(|x| *x != task);
+        self.withdraw(task, t.wait);
+        t.thread.release();
+    }
+
+    /// Withdraws the waits of every task (the process is ending).
+    pub(crate) fn withdraw_all(&self) {
+        let waits: Vec<(u32, Wait)> = self
+            .tasks
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|(id, t)| t.wait.take().map(|w| (id as u32, w)))
+            .collect();
+        for (task, wait) in waits {
+            self.withdraw(task, Some(wait));
+        }
+    }
+
     /// Withdraws an ended wait's registrations from every channel it was on.
     fn withdraw(&self, task: u32, wait: Option<Wait>) {
         let Some(wait) = wait else { return };
