@@ -133,6 +133,8 @@ hostile_cases!(
     bom_source,
     random_per_process,
     coroutine_close_waits,
+    timers_dropped,
+    timers_kept,
 );
 
 #[test]

@@ -23,12 +23,24 @@ pub(crate) fn new_chan(
     kind: ChanKind,
     cap: usize,
 ) -> mlua::Result<(AnyUserData, Rc<RefCell<ChanState>>)> {
+    new_chan_charged(lua, ctx, kind, cap, 0)
+}
+
+/// [`new_chan`] whose userdata also carries `charge` bytes against the VM's memory limit
+/// (a timer channel: what its timer costs outside Lua while the channel lives).
+pub(crate) fn new_chan_charged(
+    lua: &Lua,
+    ctx: &Ctx,
+    kind: ChanKind,
+    cap: usize,
+    charge: usize,
+) -> mlua::Result<(AnyUserData, Rc<RefCell<ChanState>>)> {
     let store = match kind {
         ChanKind::User => Some(ffi::new_store(lua, cap)?),
         _ => None,
     };
     let st = ChanState::new(kind, cap, store);
-    let ud = ffi::new_udata(lua, Chan { st: st.clone() })?;
+    let ud = ffi::new_udata_charged(lua, Chan { st: st.clone() }, charge)?;
     if store.is_some() {
         if let Some(p) = ctx.try_current() {
             p.track(&st);

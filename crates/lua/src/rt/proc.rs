@@ -24,6 +24,12 @@ pub(crate) trait Completion {
         token: u64,
         result: Option<ExitResult>,
     ) -> mlua::Result<()>;
+
+    /// `Some(n)` once nothing can come of the token any more (a timer whose channel was
+    /// collected): it is dropped, and its `n` entries in the worker's timer heap cancelled.
+    fn stale(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A process's outstanding worker tokens. Most processes hold none or one, so a small vector
@@ -32,7 +38,28 @@ pub(crate) trait Completion {
 pub(crate) struct Tokens(Vec<(u64, Box<dyn Completion>)>);
 
 impl Tokens {
-    pub(crate) fn insert(&mut self, token: u64, c: Box<dyn Completion>) {
+    /// Adds a token. Before the table grows, stale tokens are dropped and their timer
+    /// entries handed to `cancel` (token, entries), so the table stays within about twice
+    /// the live tokens.
+    pub(crate) fn insert(
+        &mut self,
+        token: u64,
+        c: Box<dyn Completion>,
+        cancel: &mut dyn FnMut(u64, u32),
+    ) {
+        if self.0.len() == self.0.capacity() && self.0.len() >= 8 {
+            self.0.retain(|(t, c)| match c.stale() {
+                Some(n) => {
+                    cancel(*t, n);
+                    false
+                }
+                None => true,
+            });
+            if self.0.len() * 2 > self.0.capacity() {
+                // Mostly live: grow now, so the next sweep is as many insertions away.
+                self.0.reserve_exact(self.0.len());
+            }
+        }
         if self.0.len() == self.0.capacity() {
             self.0.reserve_exact(self.0.len().max(1));
         }
@@ -102,6 +129,20 @@ impl ProcState {
             env: Cell::new(env),
             rng: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Adds a worker token completed by `c` (stale timers are cancelled on `local`'s heap
+    /// as the table grows, see [`Tokens::insert`]).
+    pub(crate) fn add_token(
+        &self,
+        local: &starling_core::Local,
+        token: u64,
+        c: Box<dyn Completion>,
+    ) {
+        let slot = self.slot;
+        self.tokens
+            .borrow_mut()
+            .insert(token, c, &mut |t, n| local.cancel_timer(slot, t, n));
     }
 
     /// A fresh, process-unique id (waits and worker tokens share the sequence).
