@@ -133,6 +133,10 @@ hostile_cases!(
     bom_source,
     nonyield_watchdog,
     nonyield_terminate,
+    random_per_process,
+    coroutine_close_waits,
+    timers_dropped,
+    timers_kept,
 );
 
 #[test]

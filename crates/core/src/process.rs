@@ -36,6 +36,8 @@ pub(crate) struct ProcCore {
     pub(crate) kill: Option<Box<ErrorValue>>,
     /// Monitors and links: most processes have none, so boxed.
     pub(crate) relations: Option<Box<Relations>>,
+    /// Its entries in the worker's timer heap (not counting cancelled ones).
+    pub(crate) timers: u32,
 }
 
 impl ProcCore {
@@ -48,6 +50,7 @@ impl ProcCore {
             wakeups: Vec::new(),
             kill: None,
             relations: None,
+            timers: 0,
         }
     }
 

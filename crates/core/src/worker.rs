@@ -131,6 +131,11 @@ pub struct Local {
     ready: RefCell<VecDeque<u32>>,
     timers: RefCell<BinaryHeap<Reverse<TimerEntry>>>,
     timer_seq: Cell<u64>,
+    /// Cancelled timers still in the heap: entries left, by pid number and token.
+    timers_cancelled: RefCell<std::collections::HashMap<(u64, u64), u32>>,
+    /// Heap entries nobody waits for (cancelled, or of a process that ended): when they
+    /// outnumber the live ones the heap is compacted.
+    timers_stale: Cell<usize>,
     current: Cell<Option<u32>>,
     stop: Cell<bool>,
     /// This host's mailbox limits (see [`crate::mailbox`]).
@@ -252,6 +257,8 @@ impl Local {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(BinaryHeap::new()),
             timer_seq: Cell::new(0),
+            timers_cancelled: RefCell::new(std::collections::HashMap::new()),
+            timers_stale: Cell::new(0),
             current: Cell::new(None),
             stop: Cell::new(false),
             router: setup.router.clone(),
@@ -605,7 +612,11 @@ impl Local {
     pub fn add_timer(&self, slot: u32, at: Instant, token: u64) {
         let seq = self.timer_seq.get() + 1;
         self.timer_seq.set(seq);
-        let num = self.pid_of(slot).num;
+        let num = self.with(slot, |p| {
+            p.timers = p.timers.saturating_add(1);
+            p.pid.num
+        });
+        let Some(num) = num else { return };
         self.timers.borrow_mut().push(Reverse(TimerEntry {
             at,
             seq,
@@ -613,6 +624,59 @@ impl Local {
             num,
             token,
         }));
+    }
+
+    /// Withdraws the `entries` heap entries of `slot`'s timer `token` (its owner lost
+    /// interest: the channel is gone, the timer stopped). They are dropped when they come
+    /// due, or sooner when the heap is compacted; the token must not be armed again.
+    pub fn cancel_timer(&self, slot: u32, token: u64, entries: u32) {
+        if entries == 0 {
+            return;
+        }
+        let num = self.with(slot, |p| {
+            p.timers = p.timers.saturating_sub(entries);
+            p.pid.num
+        });
+        let Some(num) = num else { return };
+        *self
+            .timers_cancelled
+            .borrow_mut()
+            .entry((num, token))
+            .or_insert(0) += entries;
+        self.timers_stale
+            .set(self.timers_stale.get() + entries as usize);
+        self.compact_timers();
+    }
+
+    /// Entries in the timer heap, live and stale (for tests and introspection).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
+    /// Drops the stale entries of the timer heap once they outnumber the live ones, so the
+    /// heap stays within about twice the live timers (amortised: a compaction costs the
+    /// entries that went stale since the last one).
+    fn compact_timers(&self) {
+        let stale = self.timers_stale.get();
+        let len = self.timers.borrow().len();
+        if len < 64 || stale * 2 <= len {
+            return;
+        }
+        let mut cancelled = self.timers_cancelled.borrow_mut();
+        let procs = self.procs.borrow();
+        let mut timers = self.timers.borrow_mut();
+        let mut entries = std::mem::take(&mut *timers).into_vec();
+        entries.retain(|Reverse(t)| {
+            !cancelled.contains_key(&(t.num, t.token))
+                && procs
+                    .get(t.slot as usize)
+                    .is_some_and(|p| p.pid.num == t.num)
+        });
+        entries.shrink_to(entries.len() * 2);
+        *timers = BinaryHeap::from(entries);
+        cancelled.clear();
+        cancelled.shrink_to_fit();
+        self.timers_stale.set(0);
     }
 
     fn fire_timers(&self, now: Instant) {
@@ -625,10 +689,23 @@ impl Local {
                 }
             };
             let Some(t) = due else { break };
+            {
+                let mut cancelled = self.timers_cancelled.borrow_mut();
+                if let Some(left) = cancelled.get_mut(&(t.num, t.token)) {
+                    *left -= 1;
+                    if *left == 0 {
+                        cancelled.remove(&(t.num, t.token));
+                    }
+                    self.timers_stale
+                        .set(self.timers_stale.get().saturating_sub(1));
+                    continue;
+                }
+            }
             let hit = {
                 let mut procs = self.procs.borrow_mut();
                 match procs.get_mut(t.slot as usize) {
                     Some(p) if p.pid.num == t.num => {
+                        p.timers = p.timers.saturating_sub(1);
                         p.wakeups.push(Wakeup::Timer(t.token));
                         true
                     }
@@ -637,6 +714,10 @@ impl Local {
             };
             if hit {
                 self.notify(t.slot);
+            } else {
+                // Its process ended: counted stale then.
+                self.timers_stale
+                    .set(self.timers_stale.get().saturating_sub(1));
             }
         }
     }
@@ -850,6 +931,12 @@ impl Local {
     fn finish(&self, slot: u32, reason: ExitReason) {
         let p = self.procs.borrow_mut().remove(slot as usize);
         self.live.fetch_sub(1, Ordering::Relaxed);
+        if p.timers > 0 {
+            // Its pending timers now wake nobody.
+            self.timers_stale
+                .set(self.timers_stale.get() + p.timers as usize);
+            self.compact_timers();
+        }
         let _ = self
             .kill
             .compare_exchange(p.pid.num, 0, Ordering::Relaxed, Ordering::Relaxed);

@@ -243,6 +243,64 @@ fn timers_fire_on_virtual_time_exactly_once() {
     assert_eq!(lines(&seen), vec!["fired 2", "fired 1"]);
 }
 
+/// Issue 11: cancelled timers and those of ended processes leave the heap (compacted once
+/// they outnumber the live ones); only live timers fire.
+#[test]
+fn cancelled_timers_leave_the_heap() {
+    let seen = log();
+    let s = seen.clone();
+    let programs: Programs = Arc::new(move |entry, _| -> Option<Behaviour> {
+        let s = s.clone();
+        let quitter = entry == "quitter";
+        let mut armed = false;
+        Some(Box::new(move |cx| {
+            for w in cx.wakeups() {
+                if let Wakeup::Timer(t) = w {
+                    push(&s, format!("fired {t}"));
+                }
+            }
+            if !armed {
+                armed = true;
+                let at = cx.local.now() + Duration::from_secs(3600);
+                for token in 1..=1000 {
+                    cx.local.add_timer(cx.slot, at, token);
+                }
+                if quitter {
+                    return Step::Exit(ExitReason::normal(Payload::empty()));
+                }
+                for token in 1..=900 {
+                    cx.local.cancel_timer(cx.slot, token, 1);
+                }
+                // 100 live: the heap holds at most about twice that.
+                let entries = cx.local.timer_entries();
+                push(&s, format!("bounded {}", (100..=200).contains(&entries)));
+            }
+            Step::Blocked
+        }))
+    });
+    let h = Harness::new(&["t:a"], programs);
+    h.spawn("keeper", 0, Payload::empty());
+    h.run();
+    assert_eq!(lines(&seen), vec!["bounded true"], "the heap was compacted");
+    h.spawn("quitter", 0, Payload::empty());
+    h.run();
+    let worker = h.worker(0);
+    assert_eq!(worker.borrow().local().timer_entries(), 100);
+    h.advance(Duration::from_secs(3601));
+    let fired: Vec<String> = lines(&seen)
+        .into_iter()
+        .filter(|l| l.starts_with("fired"))
+        .collect();
+    assert_eq!(fired.len(), 100, "{fired:?}");
+    assert!(
+        fired
+            .iter()
+            .all(|l| l["fired ".len()..].parse::<u64>().is_ok_and(|t| t > 900)),
+        "only live timers fire: {fired:?}"
+    );
+    assert_eq!(worker.borrow().local().timer_entries(), 0);
+}
+
 #[test]
 fn preempted_processes_share_the_worker_round_robin() {
     let seen = log();

@@ -128,12 +128,16 @@ pub(crate) fn start(
             }
             let id = e.id.to_string();
             let host = node.host_id(&id).expect("declared at boot");
-            starling_core::start_host(node, host, spec.workers, setup(spec.memory_limit, starling_entry::kind::DEFAULT_WATCHDOG)).map_err(
-                |source| BootError::Host {
-                    host: id.clone(),
-                    source,
-                },
-            )?;
+            starling_core::start_host(
+                node,
+                host,
+                spec.workers,
+                setup(spec.memory_limit, starling_entry::kind::DEFAULT_WATCHDOG),
+            )
+            .map_err(|source| BootError::Host {
+                host: id.clone(),
+                source,
+            })?;
             let server = rt
                 .start_server(project, &e.id, host)
                 .map_err(|err| BootError::Http(err.to_string()))?;

@@ -421,12 +421,12 @@ fn boot(
         }
         let id = e.id.to_string();
         let host = node.host_id(&id).expect("host declared above");
-        starling_core::start_host(&node, host, workers, setup(memory_limit, watchdog)).map_err(|source| {
-            BootError::Host {
+        starling_core::start_host(&node, host, workers, setup(memory_limit, watchdog)).map_err(
+            |source| BootError::Host {
                 host: id.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         log.runtime(
             Level::Debug,
             &format!("host {id} started"),

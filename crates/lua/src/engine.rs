@@ -188,7 +188,7 @@ impl Ctx {
     /// A fresh token for worker timers and requests, owned by `p`, completed by `c`.
     pub(crate) fn token(&self, p: &ProcState, c: Box<dyn Completion>) -> u64 {
         let t = p.next_id();
-        p.rare().tokens.borrow_mut().insert(t, c);
+        p.add_token(&self.local, t, c);
         t
     }
 

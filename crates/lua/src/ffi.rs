@@ -181,6 +181,15 @@ impl Stack {
         }
     }
 
+    /// The number at `i` (no string coercion).
+    pub(crate) fn number(&self, i: c_int) -> Option<f64> {
+        if self.kind(i) != Kind::Number {
+            return None;
+        }
+        // SAFETY: the value is a number, so `lua_tonumberx` only reads it.
+        Some(unsafe { ffi::lua_tonumberx(self.l, i, std::ptr::null_mut()) })
+    }
+
     /// The truth of the value at `i`.
     pub(crate) fn truthy(&self, i: c_int) -> bool {
         // SAFETY: reads the value at a valid or absent index.
@@ -1621,13 +1630,29 @@ pub(crate) fn raw_metatable(lua: &Lua, v: mlua::Value) -> mlua::Result<Option<ml
 
 /// Makes a tagged userdata holding `value` (outside a C function; for values installed once).
 pub(crate) fn new_udata<T: Tagged>(lua: &Lua, value: T) -> mlua::Result<mlua::AnyUserData> {
+    new_udata_charged(lua, value, 0)
+}
+
+/// Like [`new_udata`], with `extra` unused bytes after the value: what the value costs
+/// outside Lua (a timer's heap entry and state), counted against the VM's memory limit for
+/// as long as the userdata lives.
+pub(crate) fn new_udata_charged<T: Tagged>(
+    lua: &Lua,
+    value: T,
+    extra: usize,
+) -> mlua::Result<mlua::AnyUserData> {
     let mut slot = Some(value);
     // SAFETY: creates the userdata inside mlua's protected call (see `push_udata`); the value
-    // is moved in only once the storage exists.
+    // is moved in only once the storage exists. The storage is at least `size_of::<T>()`
+    // bytes; the bytes after the value are never read.
     unsafe {
         lua.exec_raw::<mlua::AnyUserData>((), |l| {
             const { assert!(std::mem::align_of::<T>() <= 8) };
-            let p = ffi::lua_newuserdatataggedwithmetatable(l, std::mem::size_of::<T>(), T::TAG);
+            let p = ffi::lua_newuserdatataggedwithmetatable(
+                l,
+                std::mem::size_of::<T>() + extra,
+                T::TAG,
+            );
             if let Some(v) = slot.take() {
                 std::ptr::write(p as *mut T, v);
             }

@@ -61,10 +61,17 @@ local function status(co)
 	return co_status(co)
 end
 
+-- Closing a coroutine.spawn task ends the task: its waits are withdrawn first, so nothing
+-- is handed to it afterwards (a value sent to it would be lost).
 local co_close = coroutine.close
+local close_task = raw.close_task
 local function close(co)
 	if forwarding[co] then
 		return false, "cannot close a normal coroutine"
+	end
+	local ok, err = close_task(co)
+	if not ok then
+		return false, err
 	end
 	return co_close(co)
 end

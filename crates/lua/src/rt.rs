@@ -7,6 +7,7 @@ pub(crate) mod hot;
 pub(crate) mod memory;
 pub(crate) mod prepared;
 pub(crate) mod proc;
+pub(crate) mod random;
 pub(crate) mod sched;
 pub(crate) mod spawn;
 pub(crate) mod task;

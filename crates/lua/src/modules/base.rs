@@ -140,6 +140,8 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
         lua.create_function(|_, (a, b): (f64, f64)| Ok(a.powf(b)))?,
     )?;
     math.raw_set("log10", lua.create_function(|_, a: f64| Ok(a.log10()))?)?;
+    // Random state per process (issue 11).
+    crate::rt::random::install(lua, &math)?;
     math.raw_set("maxinteger", 9_007_199_254_740_991.0)?;
     math.raw_set("mininteger", -9_007_199_254_740_991.0)?;
 

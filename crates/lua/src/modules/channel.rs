@@ -23,12 +23,24 @@ pub(crate) fn new_chan(
     kind: ChanKind,
     cap: usize,
 ) -> mlua::Result<(AnyUserData, Rc<RefCell<ChanState>>)> {
+    new_chan_charged(lua, ctx, kind, cap, 0)
+}
+
+/// [`new_chan`] whose userdata also carries `charge` bytes against the VM's memory limit
+/// (a timer channel: what its timer costs outside Lua while the channel lives).
+pub(crate) fn new_chan_charged(
+    lua: &Lua,
+    ctx: &Ctx,
+    kind: ChanKind,
+    cap: usize,
+    charge: usize,
+) -> mlua::Result<(AnyUserData, Rc<RefCell<ChanState>>)> {
     let store = match kind {
         ChanKind::User => Some(ffi::new_store(lua, cap)?),
         _ => None,
     };
     let st = ChanState::new(kind, cap, store);
-    let ud = ffi::new_udata(lua, Chan { st: st.clone() })?;
+    let ud = ffi::new_udata_charged(lua, Chan { st: st.clone() }, charge)?;
     if store.is_some() {
         if let Some(p) = ctx.try_current() {
             p.track(&st);
@@ -153,6 +165,17 @@ pub(crate) fn install_raw(lua: &Lua, ctx: &Rc<Ctx>, raw: &Table) -> mlua::Result
                 "bad argument #1 to 'spawn' (function expected, got {})",
                 crate::args::arg_type(&other)
             ))),
+        })?,
+    )?;
+    let c = ctx.clone();
+    raw.raw_set(
+        "close_task",
+        lua.create_function(move |_, co: Value| match co {
+            Value::Thread(co) => Ok(match crate::rt::spawn::close_task(&c, &co) {
+                Ok(()) => (true, None),
+                Err(msg) => (false, Some(msg)),
+            }),
+            _ => Ok((true, None)),
         })?,
     )?;
     Ok(())

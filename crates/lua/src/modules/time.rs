@@ -12,7 +12,7 @@ use starling_core::ErrorKind;
 
 use crate::args::seal;
 use crate::engine::Ctx;
-use crate::modules::channel::new_chan;
+use crate::modules::channel::new_chan_charged;
 use crate::rt::chan::{self, ChanKind, ChanState};
 use crate::rt::proc::{Completion, ProcState};
 use crate::rt::task::{Got, WaitKind, Waiter, Waker};
@@ -70,8 +70,16 @@ impl Completion for Slept {
     }
 }
 
-/// A `time.after` deadline: the current time goes into the channel, which then closes.
-struct AfterFired(std::rc::Rc<std::cell::RefCell<ChanState>>);
+/// Bytes a timer channel (`time.after`, `time.timer`, `time.ticker`) carries against the
+/// VM's memory limit while it lives: about what its timer costs outside Lua (the channel's
+/// state, the token, the worker's heap entry), so a process cannot keep timers past its
+/// worker's memory limit (issue 11).
+pub(crate) const TIMER_CHARGE: usize = 384;
+
+/// A `time.after` deadline: the current time goes into the channel, which then closes. The
+/// channel is held weakly: once the script lets go of it the timer is stale (nobody could
+/// receive its tick) and is dropped, with its heap entry.
+struct AfterFired(std::rc::Weak<std::cell::RefCell<ChanState>>);
 
 impl Completion for AfterFired {
     fn complete(
@@ -81,11 +89,18 @@ impl Completion for AfterFired {
         _token: u64,
         _result: Option<starling_core::ExitResult>,
     ) -> mlua::Result<()> {
+        let Some(st) = self.0.upgrade() else {
+            return Ok(());
+        };
         let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
         // The owner may have closed the channel already; the tick is then dropped.
-        chan::offer(lua, p, &self.0, now);
-        chan::close_outside(lua, p, &self.0);
+        chan::offer(lua, p, &st, now);
+        chan::close_outside(lua, p, &st);
         Ok(())
+    }
+
+    fn stale(&self) -> Option<u32> {
+        (self.0.strong_count() == 0).then_some(1)
     }
 }
 
@@ -127,8 +142,8 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
                 Err(e) => return fail(lua, ErrorKind::Invalid, e),
             };
             let p = c.current()?;
-            let (ud, st) = new_chan(lua, &c, ChanKind::User, 1)?;
-            let token = c.token(&p, Box::new(AfterFired(st)));
+            let (ud, st) = new_chan_charged(lua, &c, ChanKind::User, 1, TIMER_CHARGE)?;
+            let token = c.token(&p, Box::new(AfterFired(Rc::downgrade(&st))));
             c.local.add_timer(p.slot, deadline(&c, ns), token);
             Ok(MultiValue::from_vec(vec![Value::UserData(ud)]))
         })?,

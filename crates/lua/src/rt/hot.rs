@@ -656,10 +656,11 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
                 );
             };
             let wait = p.set_wait(task, WaitKind::Call);
-            p.rare()
-                .tokens
-                .borrow_mut()
-                .insert(token, Box::new(crate::engine::Answered { task, wait }));
+            p.add_token(
+                &ctx.local,
+                token,
+                Box::new(crate::engine::Answered { task, wait }),
+            );
             Out::Block
         }
         Err(e) => Out::Two(Item::Nil, Item::Error(e)),

@@ -24,6 +24,12 @@ pub(crate) trait Completion {
         token: u64,
         result: Option<ExitResult>,
     ) -> mlua::Result<()>;
+
+    /// `Some(n)` once nothing can come of the token any more (a timer whose channel was
+    /// collected): it is dropped, and its `n` entries in the worker's timer heap cancelled.
+    fn stale(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A process's outstanding worker tokens. Most processes hold none or one, so a small vector
@@ -32,7 +38,28 @@ pub(crate) trait Completion {
 pub(crate) struct Tokens(Vec<(u64, Box<dyn Completion>)>);
 
 impl Tokens {
-    pub(crate) fn insert(&mut self, token: u64, c: Box<dyn Completion>) {
+    /// Adds a token. Before the table grows, stale tokens are dropped and their timer
+    /// entries handed to `cancel` (token, entries), so the table stays within about twice
+    /// the live tokens.
+    pub(crate) fn insert(
+        &mut self,
+        token: u64,
+        c: Box<dyn Completion>,
+        cancel: &mut dyn FnMut(u64, u32),
+    ) {
+        if self.0.len() == self.0.capacity() && self.0.len() >= 8 {
+            self.0.retain(|(t, c)| match c.stale() {
+                Some(n) => {
+                    cancel(*t, n);
+                    false
+                }
+                None => true,
+            });
+            if self.0.len() * 2 > self.0.capacity() {
+                // Mostly live: grow now, so the next sweep is as many insertions away.
+                self.0.reserve_exact(self.0.len());
+            }
+        }
         if self.0.len() == self.0.capacity() {
             self.0.reserve_exact(self.0.len().max(1));
         }
@@ -85,6 +112,8 @@ pub(crate) struct ProcState {
     pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
     /// Its global table (a registry reference).
     pub(crate) env: Cell<i32>,
+    /// Its own random generator, made by its first `math.randomseed` (see `rt::random`).
+    pub(crate) rng: std::cell::OnceCell<Box<Cell<u64>>>,
 }
 
 impl ProcState {
@@ -104,6 +133,7 @@ impl ProcState {
             error: RefCell::new(None),
             exit: RefCell::new(None),
             env: Cell::new(env),
+            rng: std::cell::OnceCell::new(),
         }
     }
 
@@ -115,6 +145,21 @@ impl ProcState {
     /// The rarely used parts if they were ever made.
     pub(crate) fn rare_if_made(&self) -> Option<&Rare> {
         self.rare.get().map(|r| &**r)
+    }
+
+    /// Adds a worker token completed by `c` (stale timers are cancelled on `local`'s heap
+    /// as the table grows, see [`Tokens::insert`]).
+    pub(crate) fn add_token(
+        &self,
+        local: &starling_core::Local,
+        token: u64,
+        c: Box<dyn Completion>,
+    ) {
+        let slot = self.slot;
+        self.rare()
+            .tokens
+            .borrow_mut()
+            .insert(token, c, &mut |t, n| local.cancel_timer(slot, t, n));
     }
 
     /// A fresh, process-unique id (waits and worker tokens share the sequence).
@@ -211,6 +256,31 @@ impl ProcState {
             t.wait.take()
         };
         self.withdraw(task, wait);
+    }
+
+    /// Ends `task` for good (`coroutine.close` on a `coroutine.spawn` task): off the ready
+    /// list, its wait withdrawn from every channel and queue it was registered on (a value
+    /// sent afterwards goes to another receiver, or the sender waits), its thread released.
+    pub(crate) fn end_task(&self, task: u32) {
+        let Some(t) = self.tasks.borrow_mut().try_remove(task as usize) else {
+            return;
+        };
+        self.ready.borrow_mut().retain(|x| *x != task);
+        self.withdraw(task, t.wait);
+        t.thread.release();
+    }
+
+    /// Withdraws the waits of every task (the process is ending).
+    pub(crate) fn withdraw_all(&self) {
+        let waits: Vec<(u32, Wait)> = self
+            .tasks
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|(id, t)| t.wait.take().map(|w| (id as u32, w)))
+            .collect();
+        for (task, wait) in waits {
+            self.withdraw(task, Some(wait));
+        }
     }
 
     /// Withdraws an ended wait's registrations from every channel it was on.

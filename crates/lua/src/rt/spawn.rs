@@ -213,6 +213,8 @@ fn run_libraries(lua: &Lua, ctx: &Ctx, code: &Code, env: &Table) -> mlua::Result
 /// Drops what a process made in the VM: its threads, its global table's reference, its
 /// `listen` channels, and its channels' values (cycles through them included).
 fn drop_process(lua: &Lua, p: &ProcState) {
+    // No channel keeps a registration of its tasks.
+    p.withdraw_all();
     // What its channels keep goes now, cycles through their values included.
     let rare = p.rare_if_made();
     if let Some(rare) = rare {
@@ -240,6 +242,35 @@ pub(crate) fn spawn_task(lua: &Lua, ctx: &Ctx, f: Function) -> mlua::Result<mlua
     memory::set_category(thread, p.slot);
     p.add_task(thread);
     thread.value(lua)
+}
+
+/// What `coroutine.close(co)` does to the task `co` runs, before closing the thread: a task
+/// of the current process other than the running one ends (see [`ProcState::end_task`]).
+/// `Err` for the main task, which cannot be closed.
+pub(crate) fn close_task(ctx: &Ctx, co: &mlua::Thread) -> Result<(), &'static str> {
+    let Some(p) = ctx.try_current() else {
+        return Ok(());
+    };
+    let id = co.to_pointer();
+    let found = p
+        .tasks
+        .borrow()
+        .iter()
+        .find(|(_, t)| t.thread.id() == id)
+        .map(|(i, _)| i as u32);
+    let Some(task) = found else {
+        // A plain coroutine.
+        return Ok(());
+    };
+    if task == p.main.get() {
+        return Err("cannot close the main task of a process");
+    }
+    if ctx.task() == Some(task) {
+        // The running task: closing it raises, as for any running coroutine.
+        return Ok(());
+    }
+    p.end_task(task);
+    Ok(())
 }
 
 /// Drops the engine half of a process that ended or was killed.

@@ -5,10 +5,12 @@
 //!   after it (typically well under a millisecond late on an idle worker, later while the
 //!   worker runs other busy processes).
 //! - Timers live only as long as their process: their state hangs off the process's token
-//!   table, which is dropped when it ends. A heap entry left in the worker is a few bytes,
-//!   finds no process and is discarded at its deadline.
-//! - A stopped timer or ticker never sends again. A ticker re-arms only when it fires, so a
-//!   stopped one leaves at most one stale heap entry behind.
+//!   table, which is dropped when it ends; the worker drops their heap entries.
+//! - A stopped timer or ticker never sends again, and its heap entries are withdrawn. A timer
+//!   whose channel was collected (the Timer and its channel both unreachable) is stale: it
+//!   is dropped from the token table as the table grows, and its heap entries withdrawn.
+//! - A timer's channel carries its cost outside Lua against the VM's memory limit
+//!   ([`TIMER_CHARGE`]), so live timers count like any Lua data.
 //! - Ticker channels buffer 16 ticks; a tick that finds the buffer full is dropped, and a
 //!   ticker that fell behind skips the ticks it missed instead of firing them in a burst.
 //!
@@ -17,20 +19,23 @@
 //! loop does not pile up heap entries.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use mlua::{Lua, UserData, UserDataMethods, Value};
 use starling_core::Pid;
 
 use crate::engine::Ctx;
+use crate::modules::time::TIMER_CHARGE;
 use crate::rt::chan::{self, ChanState};
 use crate::rt::proc::{Completion, ProcState};
 use crate::userdata::time::{LuaTime, duration_arg};
 
 /// Shared between the userdata and the process's token table.
 pub(crate) struct TimerState {
-    st: Rc<RefCell<ChanState>>,
+    /// The channel, held weakly: the Timer userdata holds it (through its registry
+    /// reference), and so may the script.
+    st: Weak<RefCell<ChanState>>,
     /// The worker, whose heap the timer's entries go into.
     local: Rc<starling_core::Local>,
     /// When to fire next; `None` once fired (timer) or stopped.
@@ -51,12 +56,13 @@ impl TimerState {
         self.due.set(Some(at));
         let mut armed = self.armed.borrow_mut();
         if armed.first().is_none_or(|first| *first > at) {
+            // The token is in the process's table while entries remain (once).
+            let listed = !armed.is_empty();
             armed.insert(0, at);
             local.add_timer(p.slot, at, token);
-            p.rare()
-                .tokens
-                .borrow_mut()
-                .insert(token, Box::new(TimerFired(self.clone())));
+            if !listed {
+                p.add_token(local, token, Box::new(TimerFired(self.clone())));
+            }
         }
     }
 }
@@ -77,10 +83,7 @@ pub(crate) fn on_fire(
         }
         if !armed.is_empty() {
             // Entries remain: keep the token.
-            p.rare()
-                .tokens
-                .borrow_mut()
-                .insert(token, Box::new(TimerFired(t.clone())));
+            p.add_token(local, token, Box::new(TimerFired(t.clone())));
         }
     }
     let Some(due) = t.due.get() else {
@@ -91,10 +94,14 @@ pub(crate) fn on_fire(
         t.arm(local, p, token, due);
         return Ok(());
     }
+    let Some(st) = t.st.upgrade() else {
+        t.due.set(None);
+        return Ok(());
+    };
     let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
     // A full buffer drops the tick; a channel the script closed stops the timer.
-    let open = !t.st.borrow().closed;
-    chan::offer(lua, p, &t.st, v);
+    let open = !st.borrow().closed;
+    chan::offer(lua, p, &st, v);
     match t.period {
         Some(period) if open => {
             let step = Duration::from_nanos(period);
@@ -126,13 +133,20 @@ impl Completion for TimerFired {
         let local = self.0.local.clone();
         on_fire(lua, &local, p, token, self.0)
     }
+
+    fn stale(&self) -> Option<u32> {
+        (self.0.st.strong_count() == 0)
+            .then(|| self.0.armed.try_borrow().map_or(0, |a| a.len() as u32))
+    }
 }
 
 /// `time.timer(d)` or `time.ticker(d)` userdata.
 pub(crate) struct Timer {
     ctx: Rc<Ctx>,
     pid: Pid,
-    token: u64,
+    /// Its worker token; a stopped timer takes a fresh one when reset (the old one's heap
+    /// entries are withdrawn).
+    token: Cell<u64>,
     state: Rc<TimerState>,
     /// Registry reference of its channel (released when the timer is collected).
     chan: i32,
@@ -148,7 +162,7 @@ impl Drop for Timer {
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timer")
-            .field("token", &self.token)
+            .field("token", &self.token.get())
             .field("ticker", &self.state.period.is_some())
             .finish()
     }
@@ -159,10 +173,16 @@ impl Timer {
     pub(crate) fn start(lua: &Lua, ctx: &Rc<Ctx>, ns: i64, ticker: bool) -> mlua::Result<Timer> {
         let p = ctx.current()?;
         let cap = if ticker { 16 } else { 1 };
-        let (chan, st) = crate::modules::channel::new_chan(lua, ctx, chan::ChanKind::User, cap)?;
+        let (chan, st) = crate::modules::channel::new_chan_charged(
+            lua,
+            ctx,
+            chan::ChanKind::User,
+            cap,
+            TIMER_CHARGE,
+        )?;
         let chan = crate::ffi::make_ref(lua, chan)?;
         let state = Rc::new(TimerState {
-            st,
+            st: Rc::downgrade(&st),
             local: ctx.local.clone(),
             due: Cell::new(None),
             armed: RefCell::new(Vec::new()),
@@ -173,7 +193,7 @@ impl Timer {
         Ok(Timer {
             ctx: ctx.clone(),
             pid: p.pid,
-            token,
+            token: Cell::new(token),
             state,
             chan,
         })
@@ -199,8 +219,17 @@ impl UserData for Timer {
             crate::ffi::get_ref::<mlua::AnyUserData>(lua, t.chan)
         });
         m.add_method("stop", |_, t, ()| {
-            t.owner("stop")?;
+            let p = t.owner("stop")?;
             let was = t.state.due.take().is_some();
+            // Its pending heap entries go: a stopped timer costs nothing until reset.
+            let entries = std::mem::take(&mut *t.state.armed.borrow_mut()).len() as u32;
+            if entries > 0 {
+                let old = t.token.replace(p.next_id());
+                if let Some(rare) = p.rare_if_made() {
+                    while rare.tokens.borrow_mut().remove(old).is_some() {}
+                }
+                t.ctx.local.cancel_timer(p.slot, old, entries);
+            }
             Ok(if t.state.period.is_some() { true } else { was })
         });
         m.add_method("reset", |lua, t, d: Value| {
@@ -221,9 +250,11 @@ impl UserData for Timer {
             let was = t.state.due.get().is_some();
             if t.state.period.is_none() {
                 // A value from before the reset is stale: the next receive gets the new one.
-                chan::clear_buffer(lua, &t.state.st);
+                if let Some(st) = t.state.st.upgrade() {
+                    chan::clear_buffer(lua, &st);
+                }
             }
-            t.state.arm(&t.ctx.local, &p, t.token, after(ns));
+            t.state.arm(&t.ctx.local, &p, t.token.get(), after(ns));
             Ok(was)
         });
         m.add_meta_method(mlua::MetaMethod::ToString, |_, t, ()| {
