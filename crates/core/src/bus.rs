@@ -21,9 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::envelope::Envelope;
 use crate::message::Message;
-use crate::node::Node;
 use crate::pid::Pid;
 use crate::value::Payload;
 
@@ -104,10 +102,12 @@ impl Bus {
     }
 
     /// Sends `payload` (built once per receiver by `make`) from `from` to every matching
-    /// subscriber. Returns how many subscribers it was posted to.
+    /// subscriber through `post` (false: the subscriber is gone, its subscription goes).
+    /// Returns how many subscribers it was posted to. [`crate::Node::publish`] posts to the
+    /// node's processes.
     pub fn publish(
         &self,
-        node: &Node,
+        post: impl Fn(Pid, Message) -> bool,
         from: Option<Pid>,
         system: &str,
         kind: &str,
@@ -125,7 +125,7 @@ impl Bus {
                 payload: make(),
             };
             let to = s.subscriber;
-            if node.post(to, |slot| Envelope::Message { to, slot, msg }) {
+            if post(to, msg) {
                 sent += 1;
             } else {
                 dead.push(s.id);

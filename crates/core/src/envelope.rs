@@ -160,3 +160,15 @@ pub enum RelationOp {
     /// `other` removes its link with the receiver.
     Unlink,
 }
+
+/// The message an undeliverable [`Envelope::Message`] carried.
+pub(crate) fn message_of(env: Envelope) -> Message {
+    match env {
+        Envelope::Message { msg, .. } => msg,
+        _ => Message {
+            from: None,
+            topic: "".into(),
+            payload: Payload::empty(),
+        },
+    }
+}

@@ -549,6 +549,24 @@ impl Node {
         &self.bus
     }
 
+    /// Publishes an event-bus event from `from` to every matching subscriber of this node
+    /// (see [`crate::bus::Bus::publish`]); returns how many it was posted to.
+    pub fn publish(
+        &self,
+        from: Option<Pid>,
+        system: &str,
+        kind: &str,
+        make: impl Fn() -> crate::value::Payload,
+    ) -> usize {
+        self.bus.publish(
+            |to, msg| self.post(to, |slot| Envelope::Message { to, slot, msg }),
+            from,
+            system,
+            kind,
+            make,
+        )
+    }
+
     /// Sends an envelope to wherever `to` lives; `false` when it is not alive (or, for a pid
     /// of another node, when that node cannot be reached).
     pub fn post(&self, to: Pid, make: impl FnOnce(u32) -> Envelope) -> bool {

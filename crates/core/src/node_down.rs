@@ -9,26 +9,13 @@
 //! - The envelope is queued behind everything delivered from that node before it, so a
 //!   message sent before the connection was lost is read before the EXIT.
 
-use crate::envelope::Envelope;
-use crate::message::{Event, EventKind, ExitReason, Message, unix_now};
-use crate::value::{ErrorKind, ErrorValue, Payload};
+use crate::message::{Event, EventKind, ExitReason, unix_now};
+use crate::value::{ErrorKind, ErrorValue};
 use crate::worker::Local;
 
 /// The error monitors and links see when a node is lost (Wippy's text).
 pub(crate) fn node_disconnected() -> ErrorValue {
     ErrorValue::new(ErrorKind::Unavailable, "node disconnected").retryable(Some(true))
-}
-
-/// The message an undeliverable [`Envelope::Message`] carried.
-pub(crate) fn message_of(env: Envelope) -> Message {
-    match env {
-        Envelope::Message { msg, .. } => msg,
-        _ => Message {
-            from: None,
-            topic: "".into(),
-            payload: Payload::empty(),
-        },
-    }
 }
 
 impl Local {

@@ -462,7 +462,7 @@ impl Local {
             return self
                 .node
                 .post_remote(Envelope::Message { to, slot: 0, msg })
-                .map_err(crate::node_down::message_of);
+                .map_err(crate::envelope::message_of);
         }
         let Some(addr) = self.node.route(to.num) else {
             return Err(msg);

@@ -159,6 +159,7 @@ mod tests {
             local_queue_size: 1,
             max_mailbox: 0,
             memory_limit: 1 << 30,
+            watchdog: crate::kind::DEFAULT_WATCHDOG,
             lifecycle: Lifecycle::default(),
         };
         entry(name, "process.host", EntrySpec::ProcessHost(spec))

@@ -258,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn process_host_reads_watchdog() {
+        let default = process_host(json!({})).expect("valid");
+        assert_eq!(default.watchdog, DEFAULT_WATCHDOG);
+        let set = process_host(json!({"host": {"watchdog": "2s"}})).expect("valid");
+        assert_eq!(set.watchdog, Duration::from_secs(2));
+        let err = process_host(json!({"host": {"watchdog": "1ms"}})).unwrap_err();
+        assert!(
+            err.contains("host.watchdog must be between 10ms and 1h"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn process_host_reads_max_mailbox() {
         let spec = process_host(json!({"host": {"max_mailbox": 50}})).expect("valid");
         assert_eq!(spec.max_mailbox, 50);

@@ -80,9 +80,9 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Value> {
             }
             let payload = value_to_payload(&Value::Table(event))?;
             let from = c.current().ok().map(|p| p.pid);
-            let node = c.local.node();
-            node.bus()
-                .publish(node, from, &fields[0], &fields[1], || payload.clone());
+            c.local
+                .node()
+                .publish(from, &fields[0], &fields[1], || payload.clone());
             Ok(MultiValue::from_vec(vec![Value::Boolean(true)]))
         })?,
     )?;

@@ -21,7 +21,7 @@ use crate::userdata::time::{
     Loc, LuaDuration, LuaLocation, LuaTime, civil, duration_arg, int_arg, loc_arg, opt_int_arg,
     time_value,
 };
-use crate::userdata::timer::Timer;
+use crate::userdata::timer::{TIMER_CHARGE, Timer};
 
 /// Layout constants (Go reference layouts).
 pub(crate) const LAYOUTS: [(&str, &str); 15] = [
@@ -69,12 +69,6 @@ impl Completion for Slept {
         Ok(())
     }
 }
-
-/// Bytes a timer channel (`time.after`, `time.timer`, `time.ticker`) carries against the
-/// VM's memory limit while it lives: about what its timer costs outside Lua (the channel's
-/// state, the token, the worker's heap entry), so a process cannot keep timers past its
-/// worker's memory limit (issue 11).
-pub(crate) const TIMER_CHARGE: usize = 384;
 
 /// A `time.after` deadline: the current time goes into the channel, which then closes. The
 /// channel is held weakly: once the script lets go of it the timer is stale (nobody could

@@ -26,10 +26,15 @@ use mlua::{Lua, UserData, UserDataMethods, Value};
 use starling_core::Pid;
 
 use crate::engine::Ctx;
-use crate::modules::time::TIMER_CHARGE;
 use crate::rt::chan::{self, ChanState};
 use crate::rt::proc::{Completion, ProcState};
 use crate::userdata::time::{LuaTime, duration_arg};
+
+/// Bytes a timer channel (`time.after`, `time.timer`, `time.ticker`) carries against the
+/// VM's memory limit while it lives: about what its timer costs outside Lua (the channel's
+/// state, the token, the worker's heap entry), so a process cannot keep timers past its
+/// worker's memory limit (issue 11).
+pub(crate) const TIMER_CHARGE: usize = 384;
 
 /// Shared between the userdata and the process's token table.
 pub(crate) struct TimerState {
