@@ -133,6 +133,8 @@ hostile_cases!(
     bom_source,
     nonyield_watchdog,
     nonyield_terminate,
+    cancel_flood,
+    methodless_once,
     random_per_process,
     coroutine_close_waits,
     timers_dropped,

@@ -86,6 +86,8 @@ pub(crate) struct Rare {
     pub(crate) chans: RefCell<Vec<Weak<RefCell<ChanState>>>>,
     /// Raw-mode references held by this process (reset when it ends).
     pub(crate) raw_mode: Cell<u32>,
+    /// Its own random generator, made by its first `math.randomseed` (see `rt::random`).
+    pub(crate) rng: std::cell::OnceCell<Cell<u64>>,
 }
 
 /// The engine half of a process.
@@ -112,8 +114,6 @@ pub(crate) struct ProcState {
     pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
     /// Its global table (a registry reference).
     pub(crate) env: Cell<i32>,
-    /// Its own random generator, made by its first `math.randomseed` (see `rt::random`).
-    pub(crate) rng: std::cell::OnceCell<Box<Cell<u64>>>,
 }
 
 impl ProcState {
@@ -133,7 +133,6 @@ impl ProcState {
             error: RefCell::new(None),
             exit: RefCell::new(None),
             env: Cell::new(env),
-            rng: std::cell::OnceCell::new(),
         }
     }
 

@@ -57,7 +57,7 @@ thread_local! {
 /// Runs `f` on the running process's own generator, or the worker's.
 fn with_rng<R>(f: impl FnOnce(&Cell<u64>) -> R) -> R {
     if let Some(p) = Ctx::get().and_then(|c| c.try_current()) {
-        if let Some(own) = p.rng.get() {
+        if let Some(own) = p.rare_if_made().and_then(|r| r.rng.get()) {
             return f(own);
         }
     }
@@ -117,7 +117,7 @@ fn type_error(n: usize, func: &str, got: &str) -> String {
 fn reseed(x: i32) {
     let x = x as i64 as u64;
     match Ctx::get().and_then(|c| c.try_current()) {
-        Some(p) => seed(p.rng.get_or_init(|| Box::new(Cell::new(0))), x),
+        Some(p) => seed(p.rare().rng.get_or_init(|| Cell::new(0)), x),
         None => WORKER.with(|w| seed(w, x)),
     }
 }
