@@ -131,7 +131,11 @@ async fn recv_or_down(ctx: &Context) -> Result<starling::Message, ErrorValue> {
     }
 }
 
+/// The `p`th percentile in microseconds (NaN when nothing was measured).
 fn percentile(sorted: &[u64], p: usize) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let k = (sorted.len() * p / 100).clamp(1, sorted.len());
     sorted[k - 1] as f64 / 1000.0
 }
@@ -184,8 +188,14 @@ async fn crelay(ctx: Context, _args: Payload) -> Result<(), ErrorValue> {
         tokio::select! {
             m = ctx.recv() => if &*m.topic == "echo" {
                 let req: EchoRequest = m.payload.decode()?;
-                ctx.spawn_monitored("bench:cworker", "b@bench:processes", &(req.sender, req.data))
-                    .await?;
+                // A remote spawn waits one round trip for its answer: each runs as a task of
+                // the relay, so the next request is read meanwhile (Erlang's spawn_request).
+                let c = ctx.clone();
+                ctx.task(async move {
+                    let _ = c
+                        .spawn_monitored("bench:cworker", "b@bench:processes", &(req.sender, req.data))
+                        .await;
+                });
             },
             _ = ctx.event() => {}
         }

@@ -84,7 +84,7 @@ use serde::ser::{
 use serde::{Deserialize, forward_to_deserialize_any};
 
 use crate::node::{PidError, with_current};
-use crate::pid::{Pid, write_pid};
+use crate::pid::{Pid, write_pid, write_remote_pid};
 use crate::value::{ErrorValue, Payload, Table, Value};
 
 /// How deeply tables may nest when decoding: deeper is [`PayloadError::TooDeep`].
@@ -1730,13 +1730,18 @@ impl<'de> Deserializer<'de> for Top<'de> {
 
 /// A pid's printed form, given its host's name.
 struct PrintedPid<'a> {
+    /// The node's name, in a cluster (`{node@host|…}`).
+    node: Option<&'a str>,
     host: &'a str,
     num: u64,
 }
 
 impl fmt::Display for PrintedPid<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_pid(f, self.host, self.num)
+        match self.node {
+            None => write_pid(f, self.host, self.num),
+            Some(node) => write_remote_pid(f, node, self.host, self.num),
+        }
     }
 }
 
@@ -1756,7 +1761,19 @@ fn print_pid(pid: Pid) -> Result<Text, PayloadError> {
         let host = node.try_host_name(pid.host).ok_or_else(|| {
             PayloadError::InvalidPid(format!("host #{} is not a host of this node", pid.host.0))
         })?;
-        Ok(Text::of(PrintedPid { host, num: pid.num }))
+        // In a cluster every pid carries its node's name, so it means the same process on
+        // whichever node decodes it.
+        let name = match pid.node {
+            0 => node.peers.own_name(),
+            n => Some(node.peers.name(n).ok_or_else(|| {
+                PayloadError::InvalidPid(format!("node #{n} is not known to this node"))
+            })?),
+        };
+        Ok(Text::of(PrintedPid {
+            node: name,
+            host,
+            num: pid.num,
+        }))
     })
 }
 

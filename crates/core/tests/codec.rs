@@ -578,6 +578,32 @@ fn pids_print_through_the_current_node() {
     );
 }
 
+/// In a cluster a pid crosses nodes inside native payloads (a client's pid in a request, a
+/// worker's in its answer): it must print with its node's name, or the other node reads it
+/// as one of its own processes.
+#[test]
+fn pids_in_a_cluster_carry_their_node() {
+    let node = test_node();
+    assert!(node.peers.set_own_name("a"));
+    let host = node.host_id("app:processes").expect("host");
+    let _entered = node.enter();
+
+    let own = Pid::local(host, 4);
+    let p = round_trip(&own);
+    assert_eq!(p.values, [str_value("{a@app:processes|0x00004}")]);
+
+    let b = node.peers.intern("b").expect("node b");
+    let remote = node
+        .parse_pid("{b@app:workers|0x00010}")
+        .expect("a pid of node b");
+    assert_eq!(remote.node, b);
+    let p = round_trip(&remote);
+    assert_eq!(p.values, [str_value("{b@app:workers|0x00010}")]);
+    let (back, data): (Pid, String) =
+        from_payload(&Payload::args(&(remote, "hello")).expect("encode")).expect("decode");
+    assert_eq!((back, data.as_str()), (remote, "hello"));
+}
+
 #[test]
 fn malformed_payloads_fail_cleanly() {
     let dangling = Payload::one(Value::Table(3));
