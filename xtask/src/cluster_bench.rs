@@ -89,16 +89,27 @@ fn start_server(dir: &Path) -> Result<(Proc, String)> {
     }
 }
 
+/// Starts node `name`; its stderr (the runtime's log) is appended to [`node_log`].
 fn node(bin: &Path, name: &str, url: &str, shape: &[String]) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(node_log(name)?)
+        .context("node log")?;
     Command::new(bin)
         .arg(name)
         .arg(url)
         .args(shape)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .with_context(|| format!("start node {name}"))
+}
+
+/// Where node `name`'s log goes during this run.
+fn node_log(name: &str) -> Result<PathBuf> {
+    Ok(tempfile_dir()?.join(format!("node-{name}.log")))
 }
 
 /// Runs one driver shape on node `c`; its result line.
@@ -128,7 +139,11 @@ fn drive(bin: &Path, url: &str, shape: &[&str], limit: Duration) -> Result<Strin
     }
     let st = child.wait()?;
     if !st.success() || last.is_empty() {
-        bail!("{} failed ({st}): {last}", shape.join(" "));
+        bail!(
+            "{} failed ({st}): {last} (node logs: {})",
+            shape.join(" "),
+            tempfile_dir()?.display()
+        );
     }
     eprintln!("  {last}");
     Ok(last)

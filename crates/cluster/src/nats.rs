@@ -333,13 +333,15 @@ async fn bridge(
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_tick = Instant::now() + period;
+    // Frames taken from the outbox, published a slice per turn (see `publish_some`).
+    let mut pending = std::collections::VecDeque::new();
     loop {
         // Not biased: under a flood of frames, heartbeats and ticks still get their turn (a
         // node busy receiving must not look dead to its peers).
         tokio::select! {
             _ = stop.notified() => {
                 cluster.leave();
-                publish_all(&client, &transport).await;
+                publish_all(&client, &transport, &mut pending).await;
                 let _ = client.flush().await;
                 break;
             }
@@ -357,17 +359,23 @@ async fn bridge(
                 _ => {}
             },
             _ = transport.notify.notified() => {}
-            _ = tick.tick() => cluster.tick(Instant::now()),
+            // More to publish: go round at once, after whatever else is ready.
+            _ = std::future::ready(()), if !pending.is_empty() => {}
+            _ = tick.tick() => {
+                drain_beats(&cluster, &mut beats);
+                cluster.tick(Instant::now());
+            }
         }
         let now = Instant::now();
         if now >= next_tick {
             next_tick = now + period;
+            drain_beats(&cluster, &mut beats);
             cluster.tick(now);
         }
         if transport.flush.swap(false, Ordering::AcqRel) {
             cluster.flush();
         }
-        publish_all(&client, &transport).await;
+        publish_some(&client, &transport, &mut pending).await;
         if ready.is_some() && Instant::now() >= ready_at {
             if let Some(r) = ready.take() {
                 let _ = r.send(Ok(cluster.clone()));
@@ -381,14 +389,45 @@ fn on_entry(cluster: &Cluster, e: &kv::Entry) {
     cluster.on_names(&e.key, value, e.revision);
 }
 
-async fn publish_all(client: &async_nats::Client, t: &NatsTransport) {
-    loop {
-        let batch = std::mem::take(&mut *t.outbox.lock());
-        if batch.is_empty() {
+/// Frames published per turn of the bridge loop: a sender that keeps the outbox full must not
+/// keep the loop from reading its peers' heartbeats (a node flooding another declared it down
+/// after `node_timeout` because the heartbeats sat unread behind its own publishing).
+const PUBLISH_SLICE: usize = 1024;
+
+/// Moves the outbox into `pending` and publishes at most [`PUBLISH_SLICE`] frames of it, in
+/// order.
+async fn publish_some(
+    client: &async_nats::Client,
+    t: &NatsTransport,
+    pending: &mut std::collections::VecDeque<(Subject, Vec<u8>)>,
+) {
+    pending.extend(std::mem::take(&mut *t.outbox.lock()));
+    for _ in 0..PUBLISH_SLICE {
+        let Some((to, payload)) = pending.pop_front() else {
             return;
-        }
-        for (to, payload) in batch {
-            let _ = client.publish(t.subject(&to), Bytes::from(payload)).await;
+        };
+        let _ = client.publish(t.subject(&to), Bytes::from(payload)).await;
+    }
+}
+
+/// Reads the heartbeats already received before judging silence: a loop that was busy must
+/// not take its own lateness for a peer's silence.
+fn drain_beats(cluster: &Cluster, beats: &mut async_nats::Subscriber) {
+    use futures_util::FutureExt;
+    while let Some(Some(m)) = beats.next().now_or_never() {
+        cluster.on_heartbeat(&m.payload, Instant::now());
+    }
+}
+
+async fn publish_all(
+    client: &async_nats::Client,
+    t: &NatsTransport,
+    pending: &mut std::collections::VecDeque<(Subject, Vec<u8>)>,
+) {
+    loop {
+        publish_some(client, t, pending).await;
+        if pending.is_empty() && t.outbox.lock().is_empty() {
+            return;
         }
     }
 }
