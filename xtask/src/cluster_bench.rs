@@ -46,17 +46,8 @@ impl Drop for Proc {
     }
 }
 
-fn nats_server() -> Option<PathBuf> {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin"])
-        .map(|d| Path::new(d).join("nats-server"))
-        .find(|p| p.is_file())
-}
-
 fn start_server(dir: &Path) -> Result<(Proc, String)> {
-    let bin = nats_server().context("nats-server not found")?;
+    let bin = crate::test::nats_server().context("nats-server not found")?;
     let child = Command::new(bin)
         .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
         .arg(dir.join("js"))
@@ -212,7 +203,7 @@ fn deaths(bin: &Path, url: &str, k: u64) -> Result<Vec<f64>> {
 
 /// Runs the section; returns its Markdown table (or why it did not run).
 pub(crate) fn run(bin: &Path, quick: bool) -> Result<String> {
-    if nats_server().is_none() {
+    if crate::test::nats_server().is_none() {
         return Ok(
             "Cluster section not run: nats-server not installed (apt-get install nats-server).\n"
                 .into(),

@@ -9,6 +9,8 @@
 //! - `bench-http [--quick] [--runs N] [--duration S] [--connections C] [--threads T]
 //!   [--no-openresty] [--no-build]`: the HTTP app in `bench/http/` and OpenResty serving the
 //!   same handlers, loaded by `wrk`.
+//! - `test [ARGS...]`: installs `nats-server` when missing, then `cargo test --workspace
+//!   --no-fail-fast ARGS...` (the README's test command; `.ci/run` runs it).
 //! - `soak [--requests N] [--clients C] [--tolerance PCT] [--no-build]`: a long Echo Service
 //!   run that fails on a lost or duplicated reply or on memory growth after warm-up.
 
@@ -17,6 +19,7 @@ mod bench_http;
 mod child;
 mod cluster_bench;
 mod soak;
+mod test;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  test [ARGS...]
+        the whole test suite: installs nats-server when missing (apt-get, as root or with
+        sudo -n), then cargo test --workspace --no-fail-fast ARGS...
   bench [--quick] [--runs N] [--no-erlang] [--no-build] [--no-cluster] [--cluster-only]
         run the benchmark app in bench/ and the Erlang/OTP peer side by side
         --quick      small sizes, one run each (CI smoke test, well under a minute)
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::Options::parse(&args[1..]).and_then(bench::run),
         Some("bench-http") => bench_http::Options::parse(&args[1..]).and_then(bench_http::run),
         Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
+        Some("test") => test::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
