@@ -23,13 +23,13 @@ use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use starling_core::{
-    Envelope, ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostId, Node, PeerState, Pid,
-    RelationOp, Remote, SpawnRequest, message::unix_now,
+    ClusterNames, Envelope, ErrorKind, ErrorValue, Event, EventKind, ExitReason, HostId, Node,
+    PeerState, Pid, RelationOp, Remote, ReplyTo, Scope, SpawnRequest, message::unix_now,
 };
 
 use crate::codec::{self, Inbound};
 use crate::link::Link;
-use crate::names::NameState;
+use crate::names::{NameHost, NameState, Names};
 use crate::settings::Settings;
 use crate::transport::{Bucket, KvOp, Subject, Transport};
 use crate::wire::{self, Body, Frame, HbPeer, Heartbeat, Item, MAX_CHUNK};
@@ -771,6 +771,18 @@ impl Cluster {
     pub fn tick_period(&self) -> Duration {
         (self.settings.heartbeat / 2).max(Duration::from_millis(10))
     }
+
+    /// A change of the names bucket (from the watch, in bucket order): the replica follows,
+    /// names taken from this node are revoked or claimed again, names of dead owners are
+    /// released, and STRONG acknowledgements that were waiting go out.
+    pub fn on_names(&self, key: &str, value: Option<&[u8]>, revision: u64) {
+        Names::on_names(self, key, value, revision);
+    }
+
+    /// Every cluster name with its holder, for the status command.
+    pub fn names_list(&self) -> Vec<(String, String, &'static str)> {
+        Names::names_list(self)
+    }
 }
 
 /// The error of monitors, links and spawns when a node is lost.
@@ -901,5 +913,73 @@ impl Remote for Cluster {
             self.transport.wake();
         }
         Ok(())
+    }
+}
+
+impl NameHost for Cluster {
+    fn names(&self) -> &NameState {
+        &self.names
+    }
+
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    fn me(&self) -> &'static str {
+        self.me
+    }
+
+    fn inc(&self) -> u64 {
+        self.inc
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    fn up_peers(&self) -> Vec<u32> {
+        Cluster::up_peers(self)
+    }
+
+    fn send_item(&self, idx: u32, item: &Item<'_>) -> bool {
+        Cluster::send_item(self, idx, item)
+    }
+
+    fn self_arc(&self) -> Option<Arc<Cluster>> {
+        self.weak.upgrade()
+    }
+}
+
+impl ClusterNames for Cluster {
+    fn lookup(&self, name: &str) -> Option<Pid> {
+        Names::lookup(self, name)
+    }
+
+    fn register(
+        &self,
+        name: &str,
+        pid: Pid,
+        scope: Scope,
+        reply: ReplyTo,
+    ) -> Result<(), ErrorValue> {
+        Names::register(self, name, pid, scope, reply)
+    }
+
+    fn unregister(
+        &self,
+        name: &str,
+        scope: Scope,
+        caller: Pid,
+        reply: ReplyTo,
+    ) -> Result<(), ErrorValue> {
+        Names::unregister(self, name, scope, caller, reply)
+    }
+
+    fn local_changed(&self, name: &str, pid: Option<Pid>) {
+        Names::local_changed(self, name, pid);
     }
 }

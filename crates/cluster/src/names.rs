@@ -13,6 +13,10 @@
 //! the bucket by every survivor (conditional deletes, so the first wins and the rest are
 //! no-ops). A node that finds one of its names deleted or taken behind its back (it was cut
 //! off meanwhile) claims it again, or revokes it from its holder with CANCEL.
+//!
+//! The logic is the [`Names`] trait, implemented for any [`NameHost`] (what it needs of the
+//! cluster it belongs to; [`Cluster`](crate::Cluster) implements it), so this module does not
+//! depend on the cluster module.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -22,13 +26,13 @@ use parking_lot::{Mutex, RwLock};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use starling_core::{
-    ClusterNames, Envelope, ErrorKind, ErrorValue, Event, EventKind, HostId, Payload, PeerState,
-    Pid, RelationOp, ReplyTo, Scope, Value, message::unix_now,
+    Envelope, ErrorKind, ErrorValue, Event, EventKind, HostId, Node, Payload, PeerState, Pid,
+    RelationOp, ReplyTo, Scope, Value, message::unix_now,
 };
 
-use crate::cluster::Cluster;
 use crate::codec::{pid_in, pid_out};
-use crate::transport::{Bucket, KvOp, KvReply};
+use crate::settings::Settings;
+use crate::transport::{Bucket, KvOp, KvReply, Transport};
 use crate::wire::{self, Item, WPid};
 
 /// A name's value in the bucket.
@@ -71,7 +75,7 @@ struct StrongWait {
     deadline: Instant,
 }
 
-/// The names side of a [`Cluster`].
+/// The names side of a [`Cluster`](crate::Cluster): the state [`Names`] works on.
 #[derive(Debug, Default)]
 pub(crate) struct NameState {
     replica: RwLock<FxHashMap<String, Entry>>,
@@ -138,11 +142,37 @@ fn scope_number(s: Scope) -> u8 {
     s.number() as u8
 }
 
-impl Cluster {
+/// What the names side uses of the cluster it belongs to; [`Cluster`](crate::Cluster)
+/// implements it, and so gets [`Names`].
+pub(crate) trait NameHost: Send + Sync + Sized + 'static {
+    /// The state of the names side.
+    fn names(&self) -> &NameState;
+    /// The node the cluster side serves.
+    fn node(&self) -> &Arc<Node>;
+    /// This node's name.
+    fn me(&self) -> &'static str;
+    /// This run's incarnation.
+    fn inc(&self) -> u64;
+    /// The cluster settings (`registry_timeout`, `export_local`).
+    fn settings(&self) -> &Settings;
+    /// The transport, for the names bucket.
+    fn transport(&self) -> &Arc<dyn Transport>;
+    /// The peers that are up now.
+    fn up_peers(&self) -> Vec<u32>;
+    /// Appends an item to a peer's session if it is up; false otherwise.
+    fn send_item(&self, idx: u32, item: &Item<'_>) -> bool;
+    /// The `Arc` the cluster lives in, while it lives.
+    fn self_arc(&self) -> Option<Arc<Self>>;
+}
+
+/// The cluster scopes of the name registry, on any [`NameHost`]. The cluster's
+/// [`ClusterNames`](starling_core::ClusterNames) implementation calls the methods of the
+/// same names here.
+pub(crate) trait Names: NameHost {
     /// Registers the external receiver that watches owners of published names.
-    pub(crate) fn install_names(self: &Arc<Self>) {
-        let weak: Weak<Cluster> = Arc::downgrade(self);
-        let pid = self.node.register_external(
+    fn install_names(self: &Arc<Self>) {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let pid = self.node().register_external(
             HostId(0),
             Arc::new(move |env| {
                 if let Envelope::Event { event, .. } = env {
@@ -154,19 +184,19 @@ impl Cluster {
                 }
             }),
         );
-        let _ = self.names.watcher.set(pid);
+        let _ = self.names().watcher.set(pid);
     }
 
     fn watcher(&self) -> Pid {
-        *self.names.watcher.get().expect("installed at start")
+        *self.names().watcher.get().expect("installed at start")
     }
 
     fn watch_owner(&self, pid: Pid) {
-        if !self.names.watched.lock().insert(pid) {
+        if !self.names().watched.lock().insert(pid) {
             return;
         }
         let w = self.watcher();
-        let alive = self.node.post(pid, |slot| Envelope::Relation {
+        let alive = self.node().post(pid, |slot| Envelope::Relation {
             to: pid,
             slot,
             other: w,
@@ -179,9 +209,9 @@ impl Cluster {
 
     /// A process holding published names ended: they are released.
     fn owner_ended(&self, pid: Pid) {
-        self.names.watched.lock().remove(&pid);
+        self.names().watched.lock().remove(&pid);
         let gone: Vec<(String, Owned)> = {
-            let mut owned = self.names.owned.lock();
+            let mut owned = self.names().owned.lock();
             let names: Vec<String> = owned
                 .iter()
                 .filter(|(_, o)| o.pid == pid && o.scope != Scope::Local)
@@ -201,7 +231,7 @@ impl Cluster {
     }
 
     fn forget_replica(&self, name: &str, pid: Pid) {
-        let mut r = self.names.replica.write();
+        let mut r = self.names().replica.write();
         if r.get(name).is_some_and(|e| e.pid == pid) {
             r.remove(name);
         }
@@ -209,7 +239,7 @@ impl Cluster {
 
     fn reply_bool(&self, to: ReplyTo, r: Result<bool, ErrorValue>) {
         let result = r.map(|b| Payload::one(Value::Bool(b)));
-        self.node.post(to.pid, |slot| Envelope::Wake {
+        self.node().post(to.pid, |slot| Envelope::Wake {
             to: to.pid,
             slot,
             token: to.token,
@@ -218,20 +248,20 @@ impl Cluster {
     }
 
     fn value_of(&self, pid: Pid, scope: u8) -> Vec<u8> {
-        let mut pid = pid_out(&self.node, pid);
+        let mut pid = pid_out(self.node(), pid);
         if pid.node.is_empty() {
             // In the bucket a pid names its node: no frame says who wrote it.
-            pid.node = self.me.into();
+            pid.node = self.me().into();
         }
         wire::encode(&NameValue {
             pid,
-            inc: self.inc,
+            inc: self.inc(),
             scope,
         })
     }
 
     fn kv_delete(&self, name: &str, revision: u64, done: impl FnOnce(KvReply) + Send + 'static) {
-        self.transport.kv(
+        self.transport().kv(
             KvOp::Delete {
                 bucket: Bucket::Names,
                 key: key_of(name),
@@ -251,7 +281,7 @@ impl Cluster {
     ) {
         let c = self.clone();
         let value = self.value_of(pid, scope_number(scope));
-        self.transport.kv(
+        self.transport().kv(
             KvOp::Create {
                 bucket: Bucket::Names,
                 key: key_of(&name),
@@ -272,7 +302,7 @@ impl Cluster {
         match r {
             KvReply::Written(revision) => {
                 let still = {
-                    let mut owned = self.names.owned.lock();
+                    let mut owned = self.names().owned.lock();
                     match owned.get_mut(&name) {
                         Some(o) if o.pid == pid => {
                             o.revision = revision;
@@ -300,12 +330,12 @@ impl Cluster {
                     }
                     return;
                 }
-                self.names.replica.write().insert(
+                self.names().replica.write().insert(
                     name.clone(),
                     Entry {
                         pid,
-                        owner: self.me.to_string(),
-                        inc: self.inc,
+                        owner: self.me().to_string(),
+                        inc: self.inc(),
                         scope: scope_number(scope),
                         revision,
                     },
@@ -322,7 +352,7 @@ impl Cluster {
             KvReply::Exists => {
                 if matches!(scope, Scope::Consistent | Scope::Strong) {
                     let same = self
-                        .names
+                        .names()
                         .replica
                         .read()
                         .get(&name)
@@ -345,7 +375,7 @@ impl Cluster {
                 // EVENTUAL or exported: read who holds it; the watch logic revokes or keeps.
                 let c = self.clone();
                 let key = key_of(&name);
-                self.transport.kv(
+                self.transport().kv(
                     KvOp::Get {
                         bucket: Bucket::Names,
                         key: key.clone(),
@@ -378,7 +408,7 @@ impl Cluster {
 
     fn strong_sync(self: &Arc<Self>, name: String, revision: u64, reply: ReplyTo) {
         let peers = self.up_peers();
-        let id = self.names.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = self.names().next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut waiting = FxHashSet::default();
         for p in peers {
             if self.send_item(p, &Item::NameSync { id, revision }) {
@@ -389,32 +419,32 @@ impl Cluster {
             self.reply_bool(reply, Ok(true));
             return;
         }
-        let now = self.names.now.lock().unwrap_or_else(Instant::now);
-        self.names.syncs.lock().insert(
+        let now = self.names().now.lock().unwrap_or_else(Instant::now);
+        self.names().syncs.lock().insert(
             id,
             StrongWait {
                 reply,
                 name,
                 revision,
                 waiting,
-                deadline: now + self.settings.registry_timeout,
+                deadline: now + self.settings().registry_timeout,
             },
         );
     }
 
     /// A peer asks to be told when this node's replica has `revision`.
-    pub(crate) fn name_sync(&self, src: u32, id: u64, revision: u64) {
-        if self.names.revision.load(Ordering::Acquire) >= revision {
+    fn name_sync(&self, src: u32, id: u64, revision: u64) {
+        if self.names().revision.load(Ordering::Acquire) >= revision {
             self.send_item(src, &Item::NameAck { id });
         } else {
-            self.names.acks_due.lock().push((src, id, revision));
+            self.names().acks_due.lock().push((src, id, revision));
         }
     }
 
     /// A peer's replica has a STRONG name's revision.
-    pub(crate) fn name_ack(&self, src: u32, id: u64) {
+    fn name_ack(&self, src: u32, id: u64) {
         let done = {
-            let mut syncs = self.names.syncs.lock();
+            let mut syncs = self.names().syncs.lock();
             match syncs.get_mut(&id) {
                 Some(w) => {
                     w.waiting.remove(&src);
@@ -434,9 +464,9 @@ impl Cluster {
 
     /// A peer was declared down: its names are released cluster-wide, and STRONG
     /// registrations stop waiting for it.
-    pub(crate) fn names_node_down(&self, peer: &str) {
+    fn names_node_down(&self, peer: &str) {
         let stale: Vec<(String, u64)> = self
-            .names
+            .names()
             .replica
             .read()
             .iter()
@@ -446,9 +476,9 @@ impl Cluster {
         for (name, rev) in stale {
             self.kv_delete(&name, rev, |_| {});
         }
-        if let Some(idx) = self.node.peers.find(peer) {
+        if let Some(idx) = self.node().peers.find(peer) {
             let done: Vec<StrongWait> = {
-                let mut syncs = self.names.syncs.lock();
+                let mut syncs = self.names().syncs.lock();
                 let ids: Vec<u64> = syncs
                     .iter_mut()
                     .filter_map(|(id, w)| {
@@ -465,10 +495,10 @@ impl Cluster {
     }
 
     /// Deadlines of STRONG registrations, retries of unpublished names.
-    pub(crate) fn names_tick(&self, now: Instant) {
-        *self.names.now.lock() = Some(now);
+    fn names_tick(&self, now: Instant) {
+        *self.names().now.lock() = Some(now);
         let expired: Vec<StrongWait> = {
-            let mut syncs = self.names.syncs.lock();
+            let mut syncs = self.names().syncs.lock();
             let ids: Vec<u64> = syncs
                 .iter()
                 .filter(|(_, w)| now >= w.deadline)
@@ -480,11 +510,11 @@ impl Cluster {
             let missing: Vec<&str> = w
                 .waiting
                 .iter()
-                .filter_map(|i| self.node.peers.name(*i))
+                .filter_map(|i| self.node().peers.name(*i))
                 .collect();
             let mut missing: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
             missing.sort();
-            let pid = self.names.owned.lock().remove(&w.name).map(|o| o.pid);
+            let pid = self.names().owned.lock().remove(&w.name).map(|o| o.pid);
             if let Some(pid) = pid {
                 self.forget_replica(&w.name, pid);
             }
@@ -499,9 +529,10 @@ impl Cluster {
             );
         }
         let retry = {
-            let mut last = self.names.last_retry.lock();
-            let due = last
-                .is_none_or(|t| now.saturating_duration_since(t) >= self.settings.registry_timeout);
+            let mut last = self.names().last_retry.lock();
+            let due = last.is_none_or(|t| {
+                now.saturating_duration_since(t) >= self.settings().registry_timeout
+            });
             if due {
                 *last = Some(now);
             }
@@ -509,7 +540,7 @@ impl Cluster {
         };
         if retry {
             let pending: Vec<(String, Owned)> = self
-                .names
+                .names()
                 .owned
                 .lock()
                 .iter()
@@ -526,24 +557,20 @@ impl Cluster {
         }
     }
 
-    fn self_arc(&self) -> Option<Arc<Cluster>> {
-        self.weak.upgrade()
-    }
-
     /// A change of the names bucket (from the watch, in bucket order): the replica follows,
     /// names taken from this node are revoked or claimed again, names of dead owners are
     /// released, and STRONG acknowledgements that were waiting go out.
-    pub fn on_names(&self, key: &str, value: Option<&[u8]>, revision: u64) {
-        self.names.revision.fetch_max(revision, Ordering::AcqRel);
+    fn on_names(&self, key: &str, value: Option<&[u8]>, revision: u64) {
+        self.names().revision.fetch_max(revision, Ordering::AcqRel);
         let Some(name) = name_of(key) else { return };
         match value.and_then(|v| wire::decode::<NameValue<'_>>(v).ok()) {
             None => {
-                self.names.replica.write().remove(&name);
-                let ours = self.names.owned.lock().get(&name).copied();
+                self.names().replica.write().remove(&name);
+                let ours = self.names().owned.lock().get(&name).copied();
                 if let Some(o) = ours {
                     if o.revision != 0 && o.revision < revision {
                         // Deleted behind this node's back (it was cut off): claim it again.
-                        self.names
+                        self.names()
                             .owned
                             .lock()
                             .entry(name.clone())
@@ -552,24 +579,24 @@ impl Cluster {
                             me.publish_name(name.clone(), o.pid, o.scope, None);
                         }
                     }
-                } else if self.settings.export_local {
-                    if let Some(pid) = self.node.registry.lookup_local(&name) {
+                } else if self.settings().export_local {
+                    if let Some(pid) = self.node().registry.lookup_local(&name) {
                         self.local_changed(&name, Some(pid));
                     }
                 }
             }
             Some(v) => {
                 let Some(pid) = self
-                    .node
+                    .node()
                     .peers
                     .intern(if v.pid.node.is_empty() {
-                        self.me
+                        self.me()
                     } else {
                         &v.pid.node
                     })
                     .and_then(|src| {
                         pid_in(
-                            &self.node,
+                            self.node(),
                             &WPid {
                                 node: "".into(),
                                 ..v.pid.clone()
@@ -581,7 +608,7 @@ impl Cluster {
                     return;
                 };
                 let owner = if v.pid.node.is_empty() {
-                    self.me.to_string()
+                    self.me().to_string()
                 } else {
                     v.pid.node.to_string()
                 };
@@ -595,15 +622,15 @@ impl Cluster {
                 // Names of a previous run of this node are stale. (Names of a node declared
                 // down are swept when it is declared down, not here: a node cut off from a
                 // peer that still reaches the bucket would otherwise fight it for its names.)
-                let stale = owner == self.me && v.inc < self.inc;
-                self.names.replica.write().insert(name.clone(), entry);
+                let stale = owner == self.me() && v.inc < self.inc();
+                self.names().replica.write().insert(name.clone(), entry);
                 if stale {
                     self.kv_delete(&name, revision, |_| {});
                 }
                 let revoked = {
-                    let mut owned = self.names.owned.lock();
+                    let mut owned = self.names().owned.lock();
                     match owned.get(&name) {
-                        Some(o) if o.pid == pid && owner == self.me => None,
+                        Some(o) if o.pid == pid && owner == self.me() => None,
                         Some(_) => owned.remove(&name),
                         None => None,
                     }
@@ -618,7 +645,7 @@ impl Cluster {
                             reason: Some(format!("name revoked: {name}").into_boxed_str()),
                             at: unix_now(),
                         };
-                        self.node.post(o.pid, |slot| Envelope::Event {
+                        self.node().post(o.pid, |slot| Envelope::Event {
                             to: o.pid,
                             slot,
                             event,
@@ -628,8 +655,8 @@ impl Cluster {
             }
         }
         let due: Vec<(u32, u64)> = {
-            let mut acks = self.names.acks_due.lock();
-            let rev = self.names.revision.load(Ordering::Acquire);
+            let mut acks = self.names().acks_due.lock();
+            let rev = self.names().revision.load(Ordering::Acquire);
             let (ready, wait): (Vec<_>, Vec<_>) = acks.drain(..).partition(|a| a.2 <= rev);
             *acks = wait;
             ready.into_iter().map(|(s, id, _)| (s, id)).collect()
@@ -640,27 +667,32 @@ impl Cluster {
     }
 
     /// Every cluster name with its holder, for the status command.
-    pub fn names_list(&self) -> Vec<(String, String, &'static str)> {
+    fn names_list(&self) -> Vec<(String, String, &'static str)> {
         let mut v: Vec<_> = self
-            .names
+            .names()
             .replica
             .read()
             .iter()
-            .map(|(n, e)| (n.clone(), self.node.format_pid(e.pid), scope_name(e.scope)))
+            .map(|(n, e)| {
+                (
+                    n.clone(),
+                    self.node().format_pid(e.pid),
+                    scope_name(e.scope),
+                )
+            })
             .collect();
         v.sort();
         v
     }
-}
 
-impl ClusterNames for Cluster {
+    /// [`starling_core::ClusterNames::lookup`]: the holder of a cluster name, if it is alive.
     fn lookup(&self, name: &str) -> Option<Pid> {
-        let r = self.names.replica.read();
+        let r = self.names().replica.read();
         let e = r.get(name)?;
         let ok = if e.pid.node == 0 {
-            self.node.is_alive(e.pid)
+            self.node().is_alive(e.pid)
         } else {
-            self.node
+            self.node()
                 .peers
                 .info(e.pid.node)
                 .is_some_and(|i| i.state != PeerState::Down)
@@ -668,6 +700,7 @@ impl ClusterNames for Cluster {
         ok.then_some(e.pid)
     }
 
+    /// [`starling_core::ClusterNames::register`].
     fn register(
         &self,
         name: &str,
@@ -684,7 +717,7 @@ impl ClusterNames for Cluster {
                 "cluster names are registered on the node of their process",
             ));
         }
-        if !self.node.is_alive(pid) {
+        if !self.node().is_alive(pid) {
             return Err(ErrorValue::new(ErrorKind::NotFound, "process not found"));
         }
         let taken = || ErrorValue::new(ErrorKind::AlreadyExists, "name already registered");
@@ -701,7 +734,7 @@ impl ClusterNames for Cluster {
         match scope {
             Scope::Eventual => {
                 {
-                    let mut owned = self.names.owned.lock();
+                    let mut owned = self.names().owned.lock();
                     match owned.get(name) {
                         Some(o) if o.pid == pid => {
                             drop(owned);
@@ -720,12 +753,12 @@ impl ClusterNames for Cluster {
                         },
                     );
                 }
-                self.names.replica.write().insert(
+                self.names().replica.write().insert(
                     name.to_string(),
                     Entry {
                         pid,
-                        owner: self.me.to_string(),
-                        inc: self.inc,
+                        owner: self.me().to_string(),
+                        inc: self.inc(),
                         scope: 1,
                         revision: 0,
                     },
@@ -739,6 +772,7 @@ impl ClusterNames for Cluster {
         Ok(())
     }
 
+    /// [`starling_core::ClusterNames::unregister`].
     fn unregister(
         &self,
         name: &str,
@@ -747,7 +781,7 @@ impl ClusterNames for Cluster {
         reply: ReplyTo,
     ) -> Result<(), ErrorValue> {
         let removed = {
-            let mut owned = self.names.owned.lock();
+            let mut owned = self.names().owned.lock();
             match owned.get(name) {
                 Some(o)
                     if o.scope != Scope::Local && (scope == Scope::Eventual || o.pid == caller) =>
@@ -782,14 +816,16 @@ impl ClusterNames for Cluster {
         Ok(())
     }
 
+    /// [`starling_core::ClusterNames::local_changed`]: exported LOCAL names follow the local
+    /// registry.
     fn local_changed(&self, name: &str, pid: Option<Pid>) {
-        if !self.settings.export_local {
+        if !self.settings().export_local {
             return;
         }
         match pid {
             Some(pid) if pid.node == 0 => {
                 {
-                    let mut owned = self.names.owned.lock();
+                    let mut owned = self.names().owned.lock();
                     if owned.get(name).is_some_and(|o| o.pid == pid) || owned.contains_key(name) {
                         return;
                     }
@@ -809,7 +845,7 @@ impl ClusterNames for Cluster {
             Some(_) => {}
             None => {
                 let removed = {
-                    let mut owned = self.names.owned.lock();
+                    let mut owned = self.names().owned.lock();
                     match owned.get(name) {
                         Some(o) if o.scope == Scope::Local => owned.remove(name),
                         _ => None,
@@ -825,6 +861,8 @@ impl ClusterNames for Cluster {
         }
     }
 }
+
+impl<T: NameHost> Names for T {}
 
 #[cfg(test)]
 mod tests {

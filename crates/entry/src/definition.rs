@@ -7,9 +7,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::entry::Origin;
 use crate::error::{EntryRef, LoadError, Site};
 use crate::id::EntryId;
+use crate::origin::Origin;
 use crate::yaml::{self, Node, line_of};
 
 /// Top-level keys of a single-entry file that are not fields of the entry.

@@ -1,16 +1,15 @@
 //! A loaded entry: its id, kind, free-form meta and data, where it came from, and the checked
 //! spec of the kinds Starling runs.
-
-use std::path::PathBuf;
+//!
+//! The spec ([`EntrySpec`]) is defined with the kinds in [`crate::kind`], the place
+//! ([`Origin`]) in [`crate::origin`]; both are re-exported here.
 
 use serde_json::{Map, Value};
 
 use crate::error::{EntryRef, Site};
 use crate::id::EntryId;
-use crate::kind::{
-    FsDirectorySpec, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec, HttpStaticSpec, LuaSpec,
-    ProcessHostSpec, ServiceSpec, TerminalHostSpec,
-};
+pub use crate::kind::EntrySpec;
+pub use crate::origin::Origin;
 
 /// One named definition of the registry.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,104 +41,9 @@ impl Entry {
     }
 }
 
-/// Where an entry is defined.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// The definition file.
-    pub file: PathBuf,
-    /// 1-based line where the entry's mapping starts (for a single-entry file: the line of its
-    /// `name:`), when the parser reported it.
-    pub line: Option<usize>,
-    /// 0-based position in the file's `entries:` list; `None` for a single-entry file.
-    pub index: Option<usize>,
-}
-
-/// The typed form of an entry, by kind.
-///
-/// Deliberately exhaustive: a new kind should make every `match` in the workspace fail to
-/// compile until it is handled.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EntrySpec {
-    /// `process.host`: runs Lua processes on a worker pool.
-    ProcessHost(ProcessHostSpec),
-    /// `terminal.host`: runs one process bound to the terminal.
-    TerminalHost(TerminalHostSpec),
-    /// `process.lua`: a Lua process definition.
-    LuaProcess(LuaSpec),
-    /// `library.lua`: a Lua chunk whose value other entries import.
-    LuaLibrary(LuaSpec),
-    /// `function.lua`: a Lua function called through the `funcs` module.
-    LuaFunction(LuaSpec),
-    /// `process.service`: a supervised process.
-    Service(ServiceSpec),
-    /// `http.service`: an HTTP listener.
-    HttpService(HttpServiceSpec),
-    /// `http.router`: a URL prefix with middleware under an `http.service`.
-    HttpRouter(HttpRouterSpec),
-    /// `http.endpoint`: a route answered by a `function.lua` entry.
-    HttpEndpoint(HttpEndpointSpec),
-    /// `http.static`: files of an `fs.directory` served under a path.
-    HttpStatic(HttpStaticSpec),
-    /// `fs.directory`: a directory on disk.
-    FsDirectory(FsDirectorySpec),
-    /// `process.native`: a process written in Rust, registered by the program embedding the
-    /// runtime ([`crate::Project::add_native`]); never read from a definition file.
-    NativeProcess,
-    /// `env.storage.*` and `env.variable`.
-    Env(crate::kind::EnvSpec),
-    /// Any other kind: loaded (with one warning) and otherwise ignored.
-    Unsupported,
-}
-
-impl EntrySpec {
-    /// The Lua spec of `process.lua`, `library.lua` and `function.lua` entries.
-    pub fn lua(&self) -> Option<&LuaSpec> {
-        match self {
-            EntrySpec::LuaProcess(spec)
-            | EntrySpec::LuaLibrary(spec)
-            | EntrySpec::LuaFunction(spec) => Some(spec),
-            _ => None,
-        }
-    }
-
-    /// The lifecycle of hosts and services.
-    pub fn lifecycle(&self) -> Option<&crate::lifecycle::Lifecycle> {
-        match self {
-            EntrySpec::ProcessHost(spec) => Some(&spec.lifecycle),
-            EntrySpec::TerminalHost(spec) => Some(&spec.lifecycle),
-            EntrySpec::Service(spec) => Some(&spec.lifecycle),
-            EntrySpec::HttpService(spec) => Some(&spec.lifecycle),
-            _ => None,
-        }
-    }
-
-    /// Whether this is a host kind (`process.host` or `terminal.host`).
-    pub fn is_host(&self) -> bool {
-        matches!(self, EntrySpec::ProcessHost(_) | EntrySpec::TerminalHost(_))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kind::TerminalHostSpec;
-    use crate::lifecycle::Lifecycle;
-
-    #[test]
-    fn spec_helpers() {
-        let terminal = EntrySpec::TerminalHost(TerminalHostSpec {
-            hide_logs: false,
-            lifecycle: Lifecycle {
-                auto_start: true,
-                ..Lifecycle::default()
-            },
-        });
-        assert!(terminal.is_host());
-        assert!(terminal.lifecycle().expect("host lifecycle").auto_start);
-        assert!(terminal.lua().is_none());
-        assert!(!EntrySpec::Unsupported.is_host());
-        assert!(EntrySpec::Unsupported.lifecycle().is_none());
-    }
 
     #[test]
     fn site_names_the_entry() {

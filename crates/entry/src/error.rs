@@ -1,11 +1,14 @@
 //! Errors of the entry layer: every message is lowercase and names the failing input (file,
 //! YAML line, entry id or index, command-line argument), so a user can go and fix it.
+//!
+//! [`IdError`] is defined beside the id it parses ([`crate::id`]) and re-exported here.
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use crate::id::EntryId;
+pub use crate::id::IdError;
 
 /// A malformed Go duration string (SPEC 8.3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,21 +35,6 @@ pub enum DurationError {
     /// A negative duration where only zero or more makes sense (lifecycle timeouts).
     #[error("duration {0:?} must not be negative")]
     Negative(String),
-}
-
-/// A malformed entry id (`namespace:name`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IdError {
-    /// The empty string.
-    #[error("entry id is empty")]
-    Empty,
-    /// No colon, or nothing before it.
-    #[error("entry id {0:?} has no namespace (expected namespace:name)")]
-    MissingNamespace(String),
-    /// Nothing after the first colon.
-    #[error("entry id {0:?} has no name (expected namespace:name)")]
-    MissingName(String),
 }
 
 /// Which entry of a definition file a [`Site`] points at.

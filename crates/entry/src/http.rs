@@ -12,9 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::entry::{Entry, EntrySpec};
+use crate::entry::Entry;
 use crate::error::LoadError;
 use crate::id::EntryId;
+use crate::kind::EntrySpec;
 use crate::kind::{HttpEndpointSpec, RouteSegment};
 
 /// Runs the checks over every entry (sorted by id); the first problem is the error.

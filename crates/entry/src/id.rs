@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::IdError;
-
 /// The id of an entry in the registry: `namespace:name`.
 ///
 /// Namespaces are dot-separated (`app`, `app.api.v2`); names may contain dots, dashes and
@@ -71,6 +69,21 @@ impl FromStr for EntryId {
         }
         Ok(EntryId::new(namespace, name))
     }
+}
+
+/// A malformed entry id (`namespace:name`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The empty string.
+    #[error("entry id is empty")]
+    Empty,
+    /// No colon, or nothing before it.
+    #[error("entry id {0:?} has no namespace (expected namespace:name)")]
+    MissingNamespace(String),
+    /// Nothing after the first colon.
+    #[error("entry id {0:?} has no name (expected namespace:name)")]
+    MissingName(String),
 }
 
 #[cfg(test)]

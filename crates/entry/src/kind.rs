@@ -1,4 +1,5 @@
-//! Entry kinds Starling runs (SPEC 2): their names, typed specs and checks.
+//! Entry kinds Starling runs (SPEC 2): their names, typed specs and checks, and
+//! [`EntrySpec`], the typed form of an entry, one variant per kind.
 
 mod env;
 pub(crate) mod fields;
@@ -31,9 +32,10 @@ pub use self::http::{
 pub use self::lua::{LuaSpec, SourceOrigin};
 pub use self::service::{CONTROL_HOST, ServiceSpec};
 
-use crate::entry::{EntrySpec, Origin};
 use crate::error::{LoadError, Site};
 use crate::id::EntryId;
+use crate::lifecycle::Lifecycle;
+use crate::origin::Origin;
 use fields::Fields;
 
 /// `process.host`.
@@ -82,6 +84,71 @@ pub const SUPPORTED_KINDS: [&str; 17] = [
     HTTP_STATIC,
     FS_DIRECTORY,
 ];
+
+/// The typed form of an entry, by kind.
+///
+/// Deliberately exhaustive: a new kind should make every `match` in the workspace fail to
+/// compile until it is handled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntrySpec {
+    /// `process.host`: runs Lua processes on a worker pool.
+    ProcessHost(ProcessHostSpec),
+    /// `terminal.host`: runs one process bound to the terminal.
+    TerminalHost(TerminalHostSpec),
+    /// `process.lua`: a Lua process definition.
+    LuaProcess(LuaSpec),
+    /// `library.lua`: a Lua chunk whose value other entries import.
+    LuaLibrary(LuaSpec),
+    /// `function.lua`: a Lua function called through the `funcs` module.
+    LuaFunction(LuaSpec),
+    /// `process.service`: a supervised process.
+    Service(ServiceSpec),
+    /// `http.service`: an HTTP listener.
+    HttpService(HttpServiceSpec),
+    /// `http.router`: a URL prefix with middleware under an `http.service`.
+    HttpRouter(HttpRouterSpec),
+    /// `http.endpoint`: a route answered by a `function.lua` entry.
+    HttpEndpoint(HttpEndpointSpec),
+    /// `http.static`: files of an `fs.directory` served under a path.
+    HttpStatic(HttpStaticSpec),
+    /// `fs.directory`: a directory on disk.
+    FsDirectory(FsDirectorySpec),
+    /// `process.native`: a process written in Rust, registered by the program embedding the
+    /// runtime ([`crate::Project::add_native`]); never read from a definition file.
+    NativeProcess,
+    /// `env.storage.*` and `env.variable`.
+    Env(EnvSpec),
+    /// Any other kind: loaded (with one warning) and otherwise ignored.
+    Unsupported,
+}
+
+impl EntrySpec {
+    /// The Lua spec of `process.lua`, `library.lua` and `function.lua` entries.
+    pub fn lua(&self) -> Option<&LuaSpec> {
+        match self {
+            EntrySpec::LuaProcess(spec)
+            | EntrySpec::LuaLibrary(spec)
+            | EntrySpec::LuaFunction(spec) => Some(spec),
+            _ => None,
+        }
+    }
+
+    /// The lifecycle of hosts and services.
+    pub fn lifecycle(&self) -> Option<&Lifecycle> {
+        match self {
+            EntrySpec::ProcessHost(spec) => Some(&spec.lifecycle),
+            EntrySpec::TerminalHost(spec) => Some(&spec.lifecycle),
+            EntrySpec::Service(spec) => Some(&spec.lifecycle),
+            EntrySpec::HttpService(spec) => Some(&spec.lifecycle),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a host kind (`process.host` or `terminal.host`).
+    pub fn is_host(&self) -> bool {
+        matches!(self, EntrySpec::ProcessHost(_) | EntrySpec::TerminalHost(_))
+    }
+}
 
 /// What the spec of one entry is built from.
 #[derive(Debug)]
@@ -166,6 +233,22 @@ mod tests {
             source_line: None,
         })
         .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn spec_helpers() {
+        let terminal = EntrySpec::TerminalHost(TerminalHostSpec {
+            hide_logs: false,
+            lifecycle: Lifecycle {
+                auto_start: true,
+                ..Lifecycle::default()
+            },
+        });
+        assert!(terminal.is_host());
+        assert!(terminal.lifecycle().expect("host lifecycle").auto_start);
+        assert!(terminal.lua().is_none());
+        assert!(!EntrySpec::Unsupported.is_host());
+        assert!(EntrySpec::Unsupported.lifecycle().is_none());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod interpolate;
 pub mod kind;
 pub mod lifecycle;
 pub mod lock;
+pub mod origin;
 mod overrides;
 pub mod project;
 pub mod read;
@@ -37,13 +38,14 @@ mod yaml;
 
 pub use config::Config;
 pub use duration::{format_go_duration, parse_go_duration};
-pub use entry::{Entry, EntrySpec, Origin};
-pub use error::{DurationError, EntryRef, IdError, LoadError, Site};
-pub use id::EntryId;
+pub use entry::Entry;
+pub use error::{DurationError, EntryRef, LoadError, Site};
+pub use id::{EntryId, IdError};
 pub use kind::{
-    FsDirectorySpec, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec, HttpStaticSpec, LuaSpec,
-    ProcessHostSpec, RoutePath, RouteSegment, ServiceSpec, SourceOrigin, TerminalHostSpec,
+    EntrySpec, FsDirectorySpec, HttpEndpointSpec, HttpRouterSpec, HttpServiceSpec, HttpStaticSpec,
+    LuaSpec, ProcessHostSpec, RoutePath, RouteSegment, ServiceSpec, SourceOrigin, TerminalHostSpec,
 };
 pub use lifecycle::{Lifecycle, RestartPolicy, Startup};
 pub use lock::{LockFile, read_lock, write_lock};
+pub use origin::Origin;
 pub use project::{LoadOptions, NATIVE_KIND, Project, load_definitions, load_project};

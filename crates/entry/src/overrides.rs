@@ -125,7 +125,7 @@ fn set(map: &mut Map<String, Value>, path: &[String], value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Origin;
+    use crate::origin::Origin;
     use serde_json::json;
     use std::collections::BTreeMap;
 

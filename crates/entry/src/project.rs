@@ -101,12 +101,12 @@ impl Project {
                         kind: NATIVE_KIND.into(),
                         meta: serde_json::Map::new(),
                         data: serde_json::Map::new(),
-                        origin: crate::entry::Origin {
+                        origin: crate::origin::Origin {
                             file: PathBuf::from("<native>"),
                             line: None,
                             index: None,
                         },
-                        spec: crate::entry::EntrySpec::NativeProcess,
+                        spec: crate::kind::EntrySpec::NativeProcess,
                     },
                 );
                 Ok(())
@@ -301,7 +301,7 @@ fn load_raw_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Origin;
+    use crate::origin::Origin;
     use serde_json::Map;
 
     fn raw(ns: &str, name: &str, file: &str, line: usize) -> RawEntry {
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(p.entries[0].kind, NATIVE_KIND);
         assert!(matches!(
             p.entries[0].spec,
-            crate::entry::EntrySpec::NativeProcess
+            crate::kind::EntrySpec::NativeProcess
         ));
         let clash = p.add_native("app:b").expect_err("defined in YAML");
         assert!(clash.contains("/base/app.yaml:"), "{clash}");
@@ -384,7 +384,7 @@ mod tests {
                 line: None,
                 index: None,
             },
-            spec: crate::entry::EntrySpec::Unsupported,
+            spec: crate::kind::EntrySpec::Unsupported,
         };
         let project = Project {
             dir: PathBuf::from("."),

@@ -13,9 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::entry::{Entry, EntrySpec};
+use crate::entry::Entry;
 use crate::error::LoadError;
 use crate::id::EntryId;
+use crate::kind::EntrySpec;
 
 /// Runs the checks over every entry (sorted by id); the first problem is the error.
 pub(crate) fn check_services(entries: &[Entry]) -> Result<(), LoadError> {
@@ -132,9 +133,9 @@ fn find_cycle<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Origin;
     use crate::kind::{ProcessHostSpec, ServiceSpec};
     use crate::lifecycle::Lifecycle;
+    use crate::origin::Origin;
     use serde_json::Map;
 
     fn entry(name: &str, kind: &str, spec: EntrySpec) -> Entry {

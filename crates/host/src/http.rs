@@ -48,8 +48,9 @@ fn has_servers(project: &Project) -> bool {
         .any(|e| matches!(e.spec, EntrySpec::HttpService(_)))
 }
 
-/// Declares a host per `http.service` entry.
-pub(crate) fn declare(builder: &mut NodeBuilder, project: &Project) {
+/// Declares a host per `http.service` entry, whose processes may each queue
+/// `DEFAULT_MAX_MAILBOX` messages and `mailbox_bytes` bytes.
+pub(crate) fn declare(builder: &mut NodeBuilder, project: &Project, mailbox_bytes: usize) {
     for e in &project.entries {
         if let EntrySpec::HttpService(_) = &e.spec {
             let id = builder.host(&e.id.to_string(), HostKind::Process);
@@ -57,7 +58,7 @@ pub(crate) fn declare(builder: &mut NodeBuilder, project: &Project) {
                 id,
                 Limits {
                     items: DEFAULT_MAX_MAILBOX,
-                    bytes: crate::runtime::DEFAULT_MAILBOX_BYTES,
+                    bytes: mailbox_bytes,
                 },
             );
         }

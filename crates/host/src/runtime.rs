@@ -359,7 +359,7 @@ fn boot(
             _ => {}
         }
     }
-    crate::http::declare(&mut builder, &project);
+    crate::http::declare(&mut builder, &project, DEFAULT_MAILBOX_BYTES);
     let node = builder.build();
     {
         let log = log.clone();

@@ -14,8 +14,8 @@ use starling_core::{
     SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
 };
 
-use crate::engine::{ProcInner, TaskFuture};
 use crate::error::{RegisterError, RelationError, SendError, SpawnError};
+use crate::proc::{ProcInner, TaskFuture};
 
 /// A native process's handle on the runtime: its pid, its inbox and events, and everything
 /// it can do to other processes.
@@ -640,7 +640,7 @@ fn start_spawn(s: Spawn<'_>) -> Result<Started, SpawnError> {
     let spawned = inner
         .local
         .spawn(inner.slot, req, &mut |slot, pid, args| match &shared {
-            Some(sh) => sh.start(slot, pid, args),
+            Some(sh) => sh.clone().start_here(slot, pid, args),
             None => Err(ErrorValue::new(ErrorKind::Internal, "native engine gone")),
         });
     match spawned {

@@ -15,23 +15,18 @@
 //!   INTERNAL error naming the panic.
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 
-use rustc_hash::{FxHashMap, FxHashSet};
 use starling_core::{
-    Engine, Envelope, ErrorKind, ErrorValue, ExitReason, ExitResult, Local, Node, Pid, StartArgs,
-    Step, Wakeup, panic_error,
+    Engine, Envelope, ErrorKind, ErrorValue, ExitReason, Local, Node, Pid, StartArgs, Step, Wakeup,
+    panic_error,
 };
 
 use crate::context::Context;
-use crate::kinds::Kinds;
-
-/// A task of a process: a future with no result.
-pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
+use crate::kinds::{Kinds, ProcessFuture};
+use crate::proc::{ProcData, ProcInner, StartHere, TaskFuture};
 
 /// State of the worker's native processes, shared with their contexts.
 pub(crate) struct Shared {
@@ -44,52 +39,9 @@ pub(crate) struct Shared {
 struct Proc {
     inner: Rc<ProcInner>,
     /// The body; `None` while it is being polled.
-    main: Option<crate::kinds::ProcessFuture>,
+    main: Option<ProcessFuture>,
     tasks: Vec<TaskFuture>,
     waker: Waker,
-}
-
-/// What a process's [`Context`] shares with the engine.
-pub(crate) struct ProcInner {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) local: Rc<Local>,
-    pub(crate) slot: u32,
-    pub(crate) pid: Pid,
-    pub(crate) state: RefCell<ProcData>,
-}
-
-/// Mutable per-process state used by the context's futures.
-#[derive(Default)]
-pub(crate) struct ProcData {
-    next_token: u64,
-    /// Tokens of requests (spawns on other workers) still awaited.
-    pending: FxHashSet<u64>,
-    /// Replies to them, until their future takes them.
-    done: FxHashMap<u64, ExitResult>,
-    /// Tasks started during the current poll, polled before the step ends.
-    pub(crate) new_tasks: Vec<TaskFuture>,
-}
-
-impl ProcData {
-    /// A fresh request token, awaited until [`ProcData::take`] or [`ProcData::forget`].
-    pub(crate) fn expect(&mut self) -> u64 {
-        self.next_token += 1;
-        self.pending.insert(self.next_token);
-        self.next_token
-    }
-
-    /// The reply to `token`, once it has come.
-    pub(crate) fn take(&mut self, token: u64) -> Option<ExitResult> {
-        let r = self.done.remove(&token)?;
-        self.pending.remove(&token);
-        Some(r)
-    }
-
-    /// Stops waiting for `token` (its future was dropped).
-    pub(crate) fn forget(&mut self, token: u64) {
-        self.pending.remove(&token);
-        self.done.remove(&token);
-    }
 }
 
 /// Wakes a process from any thread by queueing a step on its worker.
@@ -124,7 +76,7 @@ impl Shared {
             ));
         };
         let inner = Rc::new(ProcInner {
-            shared: Rc::downgrade(self),
+            shared: Rc::downgrade(self) as Weak<dyn StartHere>,
             local: self.local.clone(),
             slot,
             pid,
@@ -187,9 +139,7 @@ impl Shared {
             for w in wakeups {
                 // Timers only make the process run; the sleeping future checks the clock.
                 if let Wakeup::Done(token, result) = w {
-                    if st.pending.contains(&token) {
-                        st.done.insert(token, result);
-                    }
+                    st.deliver(token, result);
                 }
             }
         }
@@ -228,6 +178,12 @@ impl Shared {
             .get_mut(slot as usize)
             .and_then(|p| p.take());
         drop(p);
+    }
+}
+
+impl StartHere for Shared {
+    fn start_here(self: Rc<Self>, slot: u32, pid: Pid, args: StartArgs) -> Result<(), ErrorValue> {
+        self.start(slot, pid, args)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod kinds;
+mod proc;
 
 pub use context::{Context, Dest, Spawn};
 pub use engine::NativeEngine;

@@ -135,8 +135,8 @@ impl LuaSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Origin;
     use crate::error::{EntryRef, Site};
+    use crate::origin::Origin;
     use serde_json::json;
 
     fn build(data: Value, method_required: bool) -> Result<LuaSpec, String> {
