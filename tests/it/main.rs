@@ -2,6 +2,7 @@
 //! user would, and the embedding API in-process.
 
 mod api;
+mod architecture;
 mod cli;
 mod cluster;
 mod commands;

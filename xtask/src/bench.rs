@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::child::{self, Finished};
+use crate::fmt::fmt_num;
 
 /// Command-line options of `bench`.
 #[derive(Debug)]
@@ -703,24 +704,6 @@ fn median(v: &[f64]) -> Option<f64> {
     } else {
         (s[n / 2 - 1] + s[n / 2]) / 2.0
     })
-}
-
-pub(crate) fn fmt_num(v: f64, decimals: usize) -> String {
-    if decimals == 0 {
-        // Thousands separators for the big integral figures.
-        let s = format!("{:.0}", v);
-        let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-        let mut out = String::new();
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        format!("{sign}{out}")
-    } else {
-        format!("{v:.decimals$}")
-    }
 }
 
 /// Machine and build description printed above the table.

@@ -260,7 +260,7 @@ pub(crate) fn run(bin: &Path, quick: bool) -> Result<String> {
         "one sender -> one remote receiver, 64 B",
         format!(
             "{} msgs/s, lost {}, out of order {}",
-            crate::bench::fmt_num(get(&stream, "messages,"), 0),
+            crate::fmt::fmt_num(get(&stream, "messages,"), 0),
             get(&stream, "lost"),
             get(&stream, "order")
         ),
@@ -270,7 +270,7 @@ pub(crate) fn run(bin: &Path, quick: bool) -> Result<String> {
         &format!("echo across nodes, {} clients x {}", s.echo.0, s.echo.1),
         format!(
             "{} req/s, p50 {:.0} us, p99 {:.0} us, lost {}",
-            crate::bench::fmt_num(get(&echo, &format!("x {}:", s.echo.1)), 0),
+            crate::fmt::fmt_num(get(&echo, &format!("x {}:", s.echo.1)), 0),
             get(&echo, "p50"),
             get(&echo, "p99"),
             get(&echo, "lost")

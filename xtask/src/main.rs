@@ -18,6 +18,7 @@ mod bench;
 mod bench_http;
 mod child;
 mod cluster_bench;
+mod fmt;
 mod soak;
 mod test;
 

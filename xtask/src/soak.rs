@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{expect_numbers, fmt_num, release_binary, workspace_root};
+use crate::bench::{expect_numbers, release_binary, workspace_root};
 use crate::child;
+use crate::fmt::fmt_num;
 
 /// Command-line options of `soak`.
 #[derive(Debug)]
