@@ -1,7 +1,6 @@
 //! Number formatting shared by the benchmark tables.
 
 /// `v` with `decimals` decimals; integral figures (`decimals == 0`) get thousands separators.
-
 pub(crate) fn fmt_num(v: f64, decimals: usize) -> String {
     if decimals == 0 {
         // Thousands separators for the big integral figures.
