@@ -148,7 +148,7 @@ pub(crate) fn start(
     }
     #[cfg(not(feature = "http"))]
     {
-        let _ = (node, setup);
+        let _ = (node, setup, rt);
         unreachable!("no runtime without the feature")
     }
 }

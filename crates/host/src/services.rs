@@ -26,6 +26,8 @@ pub struct HostServices {
     /// `system.exit` requests for the control loop.
     pub(crate) exit: Sender<i32>,
     /// The HTTP server and client, when built with the `http` feature.
+    // Read only by the `http` service, which exists with the feature.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) http: Option<crate::http::HttpRuntime>,
 }
 
