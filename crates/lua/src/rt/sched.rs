@@ -97,7 +97,7 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
                 }
             }
             Resumed::Returned => {
-                if let Some(reason) = p.exit.borrow_mut().take() {
+                if let Some(reason) = p.exit.take() {
                     return Ok(Step::Exit(reason));
                 }
                 // A finished coroutine.spawn task.
@@ -109,10 +109,9 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
                 }
             }
             Resumed::Failed(msg) => {
-                let e =
-                    p.error.borrow_mut().take().map(|e| *e).unwrap_or_else(|| {
-                        ErrorValue::new(ErrorKind::Unknown, msg).retryable(None)
-                    });
+                let e = p
+                    .take_error()
+                    .unwrap_or_else(|| ErrorValue::new(ErrorKind::Unknown, msg).retryable(None));
                 return Ok(Step::Exit(ExitReason::error(e)));
             }
         }
