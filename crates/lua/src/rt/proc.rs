@@ -127,7 +127,8 @@ impl ProcState {
             entry,
             // Nearly every process has exactly one task: no room for more until needed.
             tasks: RefCell::new(slab::Slab::with_capacity(1)),
-            ready: RefCell::new(VecDeque::new()),
+            // Its first push (the main task) would reserve 4 slots: 1 fits the usual process.
+            ready: RefCell::new(VecDeque::with_capacity(1)),
             next_id: Cell::new(1),
             special_waits: RefCell::new(Vec::new()),
             rare: OnceCell::new(),
