@@ -350,13 +350,15 @@ impl Local {
 
     /// Takes the timers fired and requests completed since the last call.
     pub fn take_wakeups(&self, slot: u32) -> Vec<Wakeup> {
-        self.with(slot, |p| std::mem::take(&mut p.wakeups))
+        self.with(slot, |p| p.wakeups.take().map(|w| *w))
+            .flatten()
             .unwrap_or_default()
     }
 
     /// True when the process has timers fired or requests completed to look at.
     pub fn has_wakeups(&self, slot: u32) -> bool {
-        self.with(slot, |p| !p.wakeups.is_empty()).unwrap_or(false)
+        self.with(slot, |p| p.wakeups.as_ref().is_some_and(|w| !w.is_empty()))
+            .unwrap_or(false)
     }
 
     /// The next message of the inbox.
@@ -706,7 +708,9 @@ impl Local {
                 match procs.get_mut(t.slot as usize) {
                     Some(p) if p.pid.num == t.num => {
                         p.timers = p.timers.saturating_sub(1);
-                        p.wakeups.push(Wakeup::Timer(t.token));
+                        p.wakeups
+                            .get_or_insert_default()
+                            .push(Wakeup::Timer(t.token));
                         true
                     }
                     _ => false,
@@ -873,7 +877,9 @@ impl Local {
                         // remote spawn's success records it for the pid the answer names.
                         r.spawn_answered(token, &result, |s| node.parse_pid(s).ok());
                     }
-                    p.wakeups.push(Wakeup::Done(token, result));
+                    p.wakeups
+                        .get_or_insert_default()
+                        .push(Wakeup::Done(token, result));
                 });
                 if hit.is_some() {
                     self.notify(slot);

@@ -52,6 +52,11 @@ use crate::rt::values::{
 /// A raw Luau thread.
 type State = *mut ffi::lua_State;
 
+// STARLING-PATCHES.md, patch 5: Starling's addition to the vendored Luau C API (lgc.cpp).
+unsafe extern "C-unwind" {
+    fn lua_trimparked(l: State) -> c_int;
+}
+
 /// Stack slots of the scratch thread the encoder walks tables on.
 const SCRATCH_SLOTS: c_int = 3 * 1024;
 
@@ -1344,6 +1349,21 @@ impl Thread {
             if !main.is_null() {
                 ffi::lua_unref(main, self.r);
             }
+        }
+    }
+
+    /// Cuts a thread parked in a C function's yield to the stack and CallInfos it holds, as
+    /// the garbage collector does when it next traverses it (STARLING-PATCHES.md, patch 5);
+    /// its next resume gives the reserves back. A thread that is not parked that way, or is
+    /// already trimmed, is left alone.
+    pub(crate) fn trim(self) {
+        // SAFETY: the thread is alive (referenced) and suspended, not running: the engine
+        // calls this right after `lua_resume` returned. `lua_trimparked` checks the parked
+        // state itself, runs the reallocations in a protected call (a failed one leaves the
+        // sizes as they were) and never raises; it only moves the thread's own stack and
+        // CallInfo array, fixing the pointers into them (open upvalues, frames).
+        unsafe {
+            lua_trimparked(self.l);
         }
     }
 

@@ -201,7 +201,7 @@ fn finish_slow(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<()> {
     let rest: Vec<Value> = args.into_iter().skip(1).collect();
     let reason = main_result(&rest)?;
     let _ = lua;
-    *p.exit.borrow_mut() = Some(reason);
+    p.exit.set(Some(reason));
     Ok(())
 }
 

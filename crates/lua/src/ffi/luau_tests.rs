@@ -1,6 +1,6 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
 //! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2)
-//! and the trimming of parked threads (patch 4).
+//! and the trimming of parked threads (patches 4 and 5).
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
 //! no Rust value with a destructor when they do, and only touch thread-local counters or the
@@ -304,6 +304,54 @@ fn threads_parked_in_a_c_yield_are_trimmed_and_resume_intact() {
     // Each returns 2i + i + 1 + 10.
     let n = PARKED as i64;
     assert_eq!(total, (1..=n).map(|i| 3 * i + 11).sum::<i64>());
+}
+
+/// `lua_trimparked` (patch 5) on `co`'s thread.
+fn trim_now(co: &Thread) -> c_int {
+    // SAFETY: `co` is a live, suspended coroutine of a VM on this thread (nothing runs while
+    // the test holds it); the function checks the parked state itself and never raises.
+    unsafe { super::lua_trimparked(co.to_pointer() as *mut ffi::lua_State) }
+}
+
+#[test]
+fn trimparked_trims_a_parked_thread_at_once_and_nothing_else() {
+    let lua = Lua::new();
+    let make: Function = lua
+        .load(
+            r#"
+            return function()
+                return coroutine.create(function(x)
+                    local local_value = x * 2
+                    local a, b = coroutine.yield()
+                    return local_value + a + b
+                end)
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let cos: Vec<Thread> = (0..PARKED).map(|_| make.call(()).unwrap()).collect();
+    // Not started: nothing to trim.
+    assert_eq!(trim_now(&cos[0]), 0);
+    for (i, co) in cos.iter().enumerate() {
+        co.resume::<()>(i as i64).unwrap();
+    }
+    // No collection in between: the bytes freed are the trim's own.
+    let before = lua.used_memory();
+    assert!(cos.iter().all(|co| trim_now(co) == 1));
+    let freed = before.saturating_sub(lua.used_memory()) / PARKED;
+    assert!(
+        freed > 300,
+        "trimming freed {freed} bytes per parked thread"
+    );
+    // Already trimmed.
+    assert_eq!(trim_now(&cos[0]), 0);
+    for (i, co) in cos.iter().enumerate() {
+        let v: i64 = co.resume((i as i64, 1)).unwrap();
+        assert_eq!(v, 3 * i as i64 + 1);
+        // Finished: not parked any more.
+        assert_eq!(trim_now(co), 0);
+    }
 }
 
 #[test]

@@ -53,9 +53,9 @@ pub(crate) fn install_raw(
             }
             // The task body's `finish` ends the process with it.
             if let Some(p) = c.try_current() {
-                let mut slot = p.error.borrow_mut();
+                let mut slot = p.rare().error.borrow_mut();
                 if slot.is_none() {
-                    *slot = Some(Box::new(err.clone()));
+                    *slot = Some(err.clone());
                 }
             }
             Ok(LuaErrorObject(err))

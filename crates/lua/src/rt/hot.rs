@@ -744,17 +744,17 @@ pub(crate) fn finish(s: &mut Stack) -> Out {
     };
     let ok = s.truthy(1);
     if !ok {
-        let e = p.error.borrow_mut().take().map(|e| *e).unwrap_or_else(|| {
+        let e = p.take_error().unwrap_or_else(|| {
             let msg = s
                 .bytes(2)
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_else(|| "unknown error".to_string());
             ErrorValue::new(ErrorKind::Unknown, msg).retryable(None)
         });
-        *p.exit.borrow_mut() = Some(starling_core::ExitReason::error(e));
+        p.exit.set(Some(starling_core::ExitReason::error(e)));
         return Out::Pushed(0);
     }
-    if ctx.task() != Some(p.main.get()) {
+    if ctx.task() != Some(crate::rt::proc::MAIN_TASK) {
         return Out::Pushed(0);
     }
     // A second return value that is a string or an error object makes the run a failure.
@@ -775,7 +775,7 @@ pub(crate) fn finish(s: &mut Stack) -> Out {
             } else {
                 v
             };
-            *p.exit.borrow_mut() = Some(starling_core::ExitReason::normal(v));
+            p.exit.set(Some(starling_core::ExitReason::normal(v)));
             Out::Pushed(0)
         }
         None => Out::Fallback,

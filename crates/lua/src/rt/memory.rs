@@ -102,7 +102,7 @@ pub(crate) fn out_of_memory(lua: &Lua, ctx: &Ctx, e: &Value) -> bool {
     let Some(p) = ctx.try_current() else {
         return false;
     };
-    if p.out_of_memory.get() {
+    if p.out_of_memory() {
         return true;
     }
     let oom = match e {
@@ -129,7 +129,7 @@ pub(crate) fn is_memory_error(e: &mlua::Error) -> bool {
 
 /// Marks `p` as out of memory and asks the worker to end it at its next interrupt.
 pub(crate) fn mark_out_of_memory(lua: &Lua, ctx: &Ctx, p: &ProcState) {
-    if p.out_of_memory.replace(true) {
+    if p.set_out_of_memory() {
         return;
     }
     ctx.local.kill(p.pid, memory_error(lua));
@@ -177,7 +177,7 @@ pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Ste
         return step;
     };
     drop(mem);
-    let oom = p.out_of_memory.get()
+    let oom = p.out_of_memory()
         || reason
             .result()
             .as_ref()
@@ -186,7 +186,7 @@ pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Ste
     if !oom {
         return Step::Exit(reason);
     }
-    p.out_of_memory.set(true);
+    p.set_out_of_memory();
     let mut err = memory_error(lua);
     if let Err(raised) = reason.result() {
         err.stack = raised.stack.clone();
@@ -195,7 +195,7 @@ pub(crate) fn after_step(lua: &Lua, ctx: &Ctx, p: &ProcState, step: Step) -> Ste
 }
 
 fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState, mem: Rc<Memory>, mut used: usize) {
-    if used <= mem.soft || p.out_of_memory.get() {
+    if used <= mem.soft || p.out_of_memory() {
         return;
     }
     if used >= mem.collected.get() + mem.limit / 16 {
@@ -210,7 +210,7 @@ fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState, mem: Rc<Memory>, mut used: us
     let Some(thread) = p
         .tasks
         .borrow()
-        .get(p.main.get() as usize)
+        .get(crate::rt::proc::MAIN_TASK as usize)
         .map(|t| t.thread)
     else {
         return;
@@ -226,7 +226,7 @@ fn soft_limit(lua: &Lua, ctx: &Ctx, p: &ProcState, mem: Rc<Memory>, mut used: us
     if mine >= most {
         let limit = mem.limit;
         drop(mem);
-        p.out_of_memory.set(true);
+        p.set_out_of_memory();
         ctx.local.kill(p.pid, memory_error_value(Some(limit)));
     }
 }

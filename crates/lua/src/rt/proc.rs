@@ -128,7 +128,14 @@ pub(crate) struct Rare {
     pub(crate) raw_mode: Cell<u32>,
     /// Its own random generator, made by its first `math.randomseed` (see `rt::random`).
     pub(crate) rng: std::cell::OnceCell<Cell<u64>>,
+    /// The error its failed task ended with, captured by the task body's handler.
+    pub(crate) error: RefCell<Option<ErrorValue>>,
+    /// Set when the process ran out of Lua memory: it is ending.
+    pub(crate) out_of_memory: Cell<bool>,
 }
+
+/// The task id of a process's main task: the first task of its (empty) task table.
+pub(crate) const MAIN_TASK: u32 = 0;
 
 /// The engine half of a process.
 pub(crate) struct ProcState {
@@ -137,21 +144,17 @@ pub(crate) struct ProcState {
     pub(crate) entry: Rc<Prepared>,
     pub(crate) tasks: RefCell<slab::Slab<Task>>,
     pub(crate) ready: RefCell<VecDeque<u32>>,
-    pub(crate) main: Cell<u32>,
     next_id: Cell<u64>,
     /// Tasks waiting on the inbox or the events (shared channel objects: the process is the
     /// one running).
     pub(crate) special_waits: RefCell<Vec<(Special, Waiter)>>,
-    /// What few processes use (worker tokens, subscriptions, channels, raw mode): made on
-    /// first use, so an idle process pays 8 bytes for it.
+    /// What few processes use (worker tokens, subscriptions, channels, raw mode, the error of
+    /// a failed task, running out of memory): made on first use, so an idle process pays 8
+    /// bytes for it.
     rare: OnceCell<Box<Rare>>,
-    /// Set when the process ran out of Lua memory: it is ending.
-    pub(crate) out_of_memory: Cell<bool>,
-    /// The error its failed task ended with, captured by the task body's handler.
-    pub(crate) error: RefCell<Option<Box<ErrorValue>>>,
     /// How it ended, set by the task body's last call when the main task returns or a task
     /// fails.
-    pub(crate) exit: RefCell<Option<starling_core::ExitReason>>,
+    pub(crate) exit: Cell<Option<starling_core::ExitReason>>,
     /// Its global table (a registry reference).
     pub(crate) env: Cell<i32>,
 }
@@ -164,14 +167,12 @@ impl ProcState {
             entry,
             // Nearly every process has exactly one task: no room for more until needed.
             tasks: RefCell::new(slab::Slab::with_capacity(1)),
-            ready: RefCell::new(VecDeque::new()),
-            main: Cell::new(0),
+            // Its first push (the main task) would reserve 4 slots: 1 fits the usual process.
+            ready: RefCell::new(VecDeque::with_capacity(1)),
             next_id: Cell::new(1),
             special_waits: RefCell::new(Vec::new()),
             rare: OnceCell::new(),
-            out_of_memory: Cell::new(false),
-            error: RefCell::new(None),
-            exit: RefCell::new(None),
+            exit: Cell::new(None),
             env: Cell::new(env),
         }
     }
@@ -184,6 +185,22 @@ impl ProcState {
     /// The rarely used parts if they were ever made.
     pub(crate) fn rare_if_made(&self) -> Option<&Rare> {
         self.rare.get().map(|r| &**r)
+    }
+
+    /// Whether the process ran out of Lua memory (it is ending).
+    pub(crate) fn out_of_memory(&self) -> bool {
+        self.rare_if_made().is_some_and(|r| r.out_of_memory.get())
+    }
+
+    /// Marks the process as out of memory; true if it already was.
+    pub(crate) fn set_out_of_memory(&self) -> bool {
+        self.rare().out_of_memory.replace(true)
+    }
+
+    /// Takes the error a failed task ended with, if the handler captured one.
+    pub(crate) fn take_error(&self) -> Option<ErrorValue> {
+        self.rare_if_made()
+            .and_then(|r| r.error.borrow_mut().take())
     }
 
     /// Adds a worker token completed by `c` (stale timers are cancelled on `local`'s heap

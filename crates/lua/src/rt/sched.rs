@@ -58,16 +58,17 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
         let resumable = {
             let mut tasks = p.tasks.borrow_mut();
             tasks.get_mut(tid as usize).map(|t| {
-                let nargs = if t.fresh {
+                let fresh = t.fresh;
+                let nargs = if fresh {
                     t.fresh = false;
                     t.thread.top() - 1
                 } else {
                     0
                 };
-                (t.thread, nargs)
+                (t.thread, nargs, fresh)
             })
         };
-        let Some((thread, nargs)) = resumable else {
+        let Some((thread, nargs, fresh)) = resumable else {
             continue;
         };
         ctx.set_task(Some(tid));
@@ -77,6 +78,13 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
         ctx.set_task(None);
         match resumed {
             Resumed::Pending => {
+                if fresh {
+                    // Its first park: most processes spend their life parked, so cut the
+                    // thread to what it holds now rather than when a collection reaches it
+                    // (its initial sizes are about 1 KB; issue 10). Later parks are left to
+                    // the collector, so a task that parks often does not pay every time.
+                    thread.trim();
+                }
                 if ctx.local.is_killed(p.slot) {
                     return Ok(Step::Blocked);
                 }
@@ -89,7 +97,7 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
                 }
             }
             Resumed::Returned => {
-                if let Some(reason) = p.exit.borrow_mut().take() {
+                if let Some(reason) = p.exit.take() {
                     return Ok(Step::Exit(reason));
                 }
                 // A finished coroutine.spawn task.
@@ -101,10 +109,9 @@ fn run(lua: &Lua, ctx: &Ctx, p: &Rc<ProcState>) -> mlua::Result<Step> {
                 }
             }
             Resumed::Failed(msg) => {
-                let e =
-                    p.error.borrow_mut().take().map(|e| *e).unwrap_or_else(|| {
-                        ErrorValue::new(ErrorKind::Unknown, msg).retryable(None)
-                    });
+                let e = p
+                    .take_error()
+                    .unwrap_or_else(|| ErrorValue::new(ErrorKind::Unknown, msg).retryable(None));
                 return Ok(Step::Exit(ExitReason::error(e)));
             }
         }

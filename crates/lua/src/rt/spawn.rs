@@ -88,7 +88,7 @@ fn init(
         let thread = ffi::new_thread(lua, &ctx.refs().task_body, &main, args)?;
         memory::set_category(thread, slot);
         let tid = p.add_task(thread);
-        p.main.set(tid);
+        debug_assert_eq!(tid, crate::rt::proc::MAIN_TASK);
         Ok(())
     });
     match started {
@@ -131,7 +131,7 @@ fn init_raw(
         Ok(made) => {
             memory::set_category(made.thread, slot);
             let tid = p.add_task(made.thread);
-            p.main.set(tid);
+            debug_assert_eq!(tid, crate::rt::proc::MAIN_TASK);
             ctx.store(slot, Some(p));
             Ok(())
         }
@@ -262,7 +262,7 @@ pub(crate) fn close_task(ctx: &Ctx, co: &mlua::Thread) -> Result<(), &'static st
         // A plain coroutine.
         return Ok(());
     };
-    if task == p.main.get() {
+    if task == crate::rt::proc::MAIN_TASK {
         return Err("cannot close the main task of a process");
     }
     if ctx.task() == Some(task) {
@@ -282,7 +282,7 @@ pub(crate) fn release(lua: &Lua, ctx: &Ctx, slot: u32) {
                 let _ = t.set_raw(false);
             }
         }
-        reclaim = p.out_of_memory.get();
+        reclaim = p.out_of_memory();
         drop_process(lua, &p);
     }
     ctx.store(slot, None);

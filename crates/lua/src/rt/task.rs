@@ -131,8 +131,10 @@ mod tests {
             "{}",
             std::mem::size_of::<Task>()
         );
-        // Issue 10: what few processes use is boxed apart (`Rare`), and so is the error.
+        // Issue 10: what few processes use is boxed apart (`Rare`, with the error of a failed
+        // task and the out-of-memory mark). 176 bytes keeps its `Rc` (16 more) in mimalloc's
+        // 192-byte size class; at 177 it takes 224.
         let proc_state = std::mem::size_of::<crate::rt::proc::ProcState>();
-        assert!(proc_state <= 208, "ProcState is {proc_state} bytes");
+        assert!(proc_state <= 176, "ProcState is {proc_state} bytes");
     }
 }

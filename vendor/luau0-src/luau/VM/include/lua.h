@@ -268,6 +268,8 @@ LUA_API int lua_pcallyieldable(lua_State* L, int nargs, int nresults, int errfun
 LUA_API int lua_yield(lua_State* L, int nresults);
 LUA_API int lua_break(lua_State* L);
 LUA_API int lua_resume(lua_State* L, lua_State* from, int narg);
+// STARLING: patch 5 (lgc.cpp): trims a thread parked in a C function's yield to what it holds
+LUA_API int lua_trimparked(lua_State* L);
 LUA_API int lua_resumeerror(lua_State* L, lua_State* from);
 LUA_API int lua_status(lua_State* L);
 LUA_API int lua_isyieldable(lua_State* L);

@@ -578,6 +578,19 @@ static void shrinkstackprotected(lua_State* L)
     LUAU_ASSERT(status == LUA_OK || status == LUA_ERRMEM);
 }
 
+// STARLING: patch 5 (STARLING-PATCHES.md). Trims a parked thread now, as shrinkstack would at
+// the GC's next traversal of it (same conditions, same protected call: a failed reallocation
+// leaves the sizes as they were). The engine calls it when a task parks for the first time, so
+// a new process holds only what it uses instead of its initial sizes until a collection cycle
+// reaches it. Returns 1 when the thread was parked and untrimmed, 0 otherwise (nothing done).
+int lua_trimparked(lua_State* L)
+{
+    if (L->trimmed || L->status != LUA_YIELD || L->isactive || L->ci == L->base_ci || !ci_func(L->ci)->isC || L->size_ci > LUAI_MAXCALLS)
+        return 0;
+    shrinkstackprotected(L);
+    return 1;
+}
+
 /*
 ** traverse one gray object, turning it to black.
 ** Returns `quantity' traversed.
