@@ -14,7 +14,7 @@
 //! no-ops). A node that finds one of its names deleted or taken behind its back (it was cut
 //! off meanwhile) claims it again, or revokes it from its holder with CANCEL.
 //!
-//! The logic is the [`Names`] trait, implemented for any [`NameHost`] (what it needs of the
+//! The logic is the `Names` trait, implemented for any `NameHost` (what it needs of the
 //! cluster it belongs to; [`Cluster`](crate::Cluster) implements it), so this module does not
 //! depend on the cluster module.
 
