@@ -19,7 +19,8 @@ NATS_SERVER="$(command -v nats-server || echo /usr/sbin/nats-server)"
 [ -x "$NATS_SERVER" ] || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Nodes first, the server last, so the nodes can say goodbye.
+cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 "$NATS_SERVER" -a 127.0.0.1 -p "$PORT" -js -sd "$LOGS/nats" >"$LOGS/nats.log" 2>&1 &

@@ -805,6 +805,23 @@ fn a_stopped_node_is_declared_down_and_fires_its_own_relations_on_resume() {
     assert!(b.output().contains("EVENT pid.link.down"), "{}", b.output());
 }
 
+/// A node whose server is gone still stops on SIGTERM: its goodbye is best effort (it used
+/// to wait for a reconnection forever after logging `stopped`).
+#[test]
+fn a_node_stops_when_its_server_is_gone() {
+    let mut nats = NatsServer::start();
+    let p = watch_project();
+    let mut a = NodeProc::start(p.path(), "a", &nats.url, &[]);
+    a.wait_for("peer ready");
+    let _ = nats.child.kill();
+    let _ = nats.child.wait();
+    a.wait_for("disconnected from NATS");
+    a.signal("TERM");
+    // Exit code of a run stopped by SIGTERM (SPEC §3): any, as long as it ends.
+    let _ = a.wait_exit();
+    assert!(a.output().contains("stopped"), "{}", a.output());
+}
+
 #[test]
 fn a_cut_link_to_the_server_is_a_partition_and_heals() {
     let nats = NatsServer::start();

@@ -341,8 +341,14 @@ async fn bridge(
         tokio::select! {
             _ = stop.notified() => {
                 cluster.leave();
-                publish_all(&client, &transport, &mut pending).await;
-                let _ = client.flush().await;
+                // The goodbye is best effort: with the server gone, a flush would wait for a
+                // reconnection that never comes and the node would never exit (peers then see
+                // the silence instead, after `node_timeout`).
+                let goodbye = async {
+                    publish_all(&client, &transport, &mut pending).await;
+                    let _ = client.flush().await;
+                };
+                let _ = tokio::time::timeout(LEAVE_TIMEOUT, goodbye).await;
                 break;
             }
             Some(m) = data.next() => cluster.on_frame(&m.payload, Instant::now()),
@@ -388,6 +394,9 @@ fn on_entry(cluster: &Cluster, e: &kv::Entry) {
     let value = (e.operation == kv::Operation::Put).then_some(&e.value[..]);
     cluster.on_names(&e.key, value, e.revision);
 }
+
+/// How long a stopping node tries to send its last frames and goodbye.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Frames published per turn of the bridge loop: a sender that keeps the outbox full must not
 /// keep the loop from reading its peers' heartbeats (a node flooding another declared it down
