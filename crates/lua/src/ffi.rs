@@ -2,6 +2,8 @@
 //! engine's hot paths (send, receive, select, messages, resumes), plus the VM hooks mlua does
 //! not expose (the interrupt, safe environments, memory categories, userdata tags).
 //!
+//! Its test submodule (`ffi/luau_tests.rs`, the Luau patch tests that need raw calls) is part
+//! of the fence: the same invariants hold there, with a `// SAFETY:` comment on every block.
 //! Everything else in the crate is safe and reaches Luau either through mlua or through the
 //! types here. mlua's generic callbacks cost a handle per argument and a `catch_unwind` plus
 //! several allocations per call; a raw C function here reads its arguments in place, and a
