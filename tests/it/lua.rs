@@ -52,6 +52,7 @@ lua_tests!(
     process_links,
     process_control,
     process_spawner,
+    process_chunk_cache,
     libraries,
     functions,
     lua_typed_syntax,

@@ -361,12 +361,14 @@ impl Ctx {
                 Some(m) => crate::ffi::make_ref(lua, m.as_str())?,
                 None => mlua::ffi::LUA_NOREF,
             },
+            inert: crate::ffi::chunk_is_inert(lua, &chunk)?,
         };
         Ok(Prepared {
             code,
             chunk,
             meta,
             recipe,
+            method_cache: std::cell::Cell::new(mlua::ffi::LUA_NOREF),
         })
     }
 }

@@ -59,6 +59,14 @@ unsafe extern "C-unwind" {
     fn lua_trimparked(l: State) -> c_int;
 }
 
+// STARLING-PATCHES.md, patch 6: whether a chunk's own code can only make values (lapi.cpp).
+unsafe extern "C-unwind" {
+    fn lua_isinertchunk(l: State, idx: c_int) -> c_int;
+}
+
+/// An entry's method cache (see [`make_process`]) once the entry is known not to qualify.
+pub(crate) const NOT_CACHEABLE: c_int = -2;
+
 /// Stack slots of the scratch thread the encoder walks tables on.
 const SCRATCH_SLOTS: c_int = 3 * 1024;
 
@@ -86,6 +94,9 @@ thread_local! {
     static DEFERRED_UNREFS: RefCell<Vec<c_int>> = const { RefCell::new(Vec::new()) };
     /// The main thread of this thread's VM.
     static MAIN: Cell<State> = const { Cell::new(std::ptr::null_mut()) };
+    /// Registry reference of the C function [`make_process`] calls, made once per VM (a fresh
+    /// closure per spawn was garbage the collector had to find).
+    static MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1095,6 +1106,8 @@ pub(crate) struct Recipe {
     pub(crate) body: c_int,
     /// The method name (a string), or `LUA_NOREF` to run the chunk itself.
     pub(crate) method: c_int,
+    /// The chunk is inert ([`chunk_is_inert`]): running it only makes values.
+    pub(crate) inert: bool,
 }
 
 /// A process made by [`make_process`].
@@ -1116,11 +1129,119 @@ pub(crate) enum MakeError {
 struct MakeCall<'a> {
     recipe: Recipe,
     args: &'a Payload,
+    /// The entry's method cache (see [`make_process`]).
+    cache: &'a Cell<c_int>,
     /// Where the global table's reference goes as soon as it exists (the chunk's top level
     /// may `require`, which reads it).
     env: &'a Cell<c_int>,
     made: Option<Made>,
     error: Option<MakeError>,
+}
+
+/// The body of [`make_process`]'s protected call (kept as one C function per VM, [`MAKER`]).
+unsafe extern "C-unwind" fn make(l: State) -> c_int {
+    // SAFETY: called by `lua_pcall` below with the `MakeCall` as a light userdata; every
+    // raise is caught by that call. Panic-free: no indexing, no unwrap.
+    unsafe {
+        let call = &mut *(ffi::lua_tolightuserdata(l, 1) as *mut MakeCall<'_>);
+        ffi::lua_settop(l, 0);
+        let r = call.recipe;
+        ffi::lua_checkstack(l, 8);
+        // 1: env
+        ffi::lua_createtable(l, 0, 0);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.meta);
+        ffi::lua_setmetatable(l, 1);
+        ffi::lua_setsafeenv(l, 1, 1);
+        let env = ffi::lua_ref(l, 1);
+        call.env.set(env);
+        let cached = call.cache.get();
+        if r.method != ffi::LUA_NOREF && cached > 0 {
+            // 2: a copy of the cached method, with env
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, cached);
+            ffi::lua_clonefunction(l, -1);
+            ffi::lua_remove(l, 2);
+            ffi::lua_pushvalue(l, 1);
+            ffi::lua_setfenv(l, 2);
+        } else if !make_method(l, call) {
+            return 0;
+        }
+        // 3: the thread, holding body, main, args...
+        let t = ffi::lua_newthread(l);
+        let tref = ffi::lua_ref(l, 3);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.body);
+        ffi::lua_xmove(l, t, 1);
+        ffi::lua_pushvalue(l, 2);
+        ffi::lua_xmove(l, t, 1);
+        let n = call.args.values.len();
+        ffi::lua_checkstack(t, n as c_int + 4);
+        for i in 0..n {
+            decode_value(t, call.args, i);
+        }
+        call.made = Some(Made {
+            thread: Thread { l: t, r: tref },
+        });
+        0
+    }
+}
+
+/// Slot 2 of [`make`]'s stack: the chunk's copy with the environment at slot 1 and, when the
+/// entry has a method, the chunk run and its method found. Fills the entry's method cache on
+/// the first call for an inert chunk. False when it failed (the error is in `call`).
+///
+/// # Safety
+/// Called by [`make`] only, inside its protected call, with slot 1 the new environment.
+unsafe fn make_method(l: State, call: &mut MakeCall<'_>) -> bool {
+    let r = call.recipe;
+    // SAFETY: see the contract; every raise is caught by the protected call around `make`.
+    unsafe {
+        // 2: the chunk's copy, with env
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.chunk);
+        ffi::lua_clonefunction(l, -1);
+        ffi::lua_remove(l, 2);
+        ffi::lua_pushvalue(l, 1);
+        ffi::lua_setfenv(l, 2);
+        if r.method != ffi::LUA_NOREF {
+            // Run the chunk; its first result holds the method.
+            if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK {
+                let mut len = 0usize;
+                let p = ffi::luaL_tolstring_(l, -1, &mut len);
+                let text = String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len))
+                    .into_owned();
+                call.error = Some(MakeError::Raised(text));
+                return false;
+            }
+            // 2: the chunk's result
+            match ffi::lua_type(l, 2) {
+                ffi::LUA_TTABLE => {
+                    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.method);
+                    ffi::lua_gettable(l, 2);
+                    ffi::lua_remove(l, 2);
+                }
+                ffi::LUA_TFUNCTION => {}
+                _ => {
+                    ffi::lua_settop(l, 1);
+                    ffi::lua_pushnil(l);
+                }
+            }
+            if ffi::lua_type(l, 2) != ffi::LUA_TFUNCTION {
+                call.error = Some(MakeError::NoMethod);
+                return false;
+            }
+            if r.inert && call.cache.get() == ffi::LUA_NOREF {
+                // The first spawn on this VM decides: a Lua method without upvalues is kept,
+                // and later spawns copy it instead of running the chunk.
+                if ffi::lua_iscfunction(l, 2) == 0 && ffi::lua_getupvalue(l, 2, 1).is_null() {
+                    ffi::lua_clonefunction(l, 2);
+                    call.cache.set(ffi::lua_ref(l, -1));
+                    ffi::lua_settop(l, -2);
+                } else {
+                    ffi::lua_settop(l, 2);
+                    call.cache.set(NOT_CACHEABLE);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Makes a process in one protected call on the main thread: its global table (reading
@@ -1131,75 +1252,8 @@ pub(crate) fn make_process(
     recipe: Recipe,
     args: &Payload,
     env: &Cell<c_int>,
+    cache: &Cell<c_int>,
 ) -> Result<Made, MakeError> {
-    unsafe extern "C-unwind" fn make(l: State) -> c_int {
-        // SAFETY: called by `lua_pcall` below with the `MakeCall` as a light userdata; every
-        // raise is caught by that call. Panic-free: no indexing, no unwrap.
-        unsafe {
-            let call = &mut *(ffi::lua_tolightuserdata(l, 1) as *mut MakeCall<'_>);
-            ffi::lua_settop(l, 0);
-            let r = call.recipe;
-            ffi::lua_checkstack(l, 8);
-            // 1: env
-            ffi::lua_createtable(l, 0, 0);
-            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.meta);
-            ffi::lua_setmetatable(l, 1);
-            ffi::lua_setsafeenv(l, 1, 1);
-            let env = ffi::lua_ref(l, 1);
-            call.env.set(env);
-            // 2: the chunk's copy, with env
-            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.chunk);
-            ffi::lua_clonefunction(l, -1);
-            ffi::lua_remove(l, 2);
-            ffi::lua_pushvalue(l, 1);
-            ffi::lua_setfenv(l, 2);
-            if r.method != ffi::LUA_NOREF {
-                // Run the chunk; its first result holds the method.
-                if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK {
-                    let mut len = 0usize;
-                    let p = ffi::luaL_tolstring_(l, -1, &mut len);
-                    let text =
-                        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len))
-                            .into_owned();
-                    call.error = Some(MakeError::Raised(text));
-                    return 0;
-                }
-                // 2: the chunk's result
-                match ffi::lua_type(l, 2) {
-                    ffi::LUA_TTABLE => {
-                        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.method);
-                        ffi::lua_gettable(l, 2);
-                        ffi::lua_remove(l, 2);
-                    }
-                    ffi::LUA_TFUNCTION => {}
-                    _ => {
-                        ffi::lua_settop(l, 1);
-                        ffi::lua_pushnil(l);
-                    }
-                }
-                if ffi::lua_type(l, 2) != ffi::LUA_TFUNCTION {
-                    call.error = Some(MakeError::NoMethod);
-                    return 0;
-                }
-            }
-            // 3: the thread, holding body, main, args...
-            let t = ffi::lua_newthread(l);
-            let tref = ffi::lua_ref(l, 3);
-            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r.body);
-            ffi::lua_xmove(l, t, 1);
-            ffi::lua_pushvalue(l, 2);
-            ffi::lua_xmove(l, t, 1);
-            let n = call.args.values.len();
-            ffi::lua_checkstack(t, n as c_int + 4);
-            for i in 0..n {
-                decode_value(t, call.args, i);
-            }
-            call.made = Some(Made {
-                thread: Thread { l: t, r: tref },
-            });
-            0
-        }
-    }
     let main = MAIN.get();
     if main.is_null() {
         return Err(MakeError::Raised("no Lua VM on this thread".into()));
@@ -1207,6 +1261,7 @@ pub(crate) fn make_process(
     let mut call = MakeCall {
         recipe,
         args,
+        cache,
         env,
         made: None,
         error: None,
@@ -1215,7 +1270,7 @@ pub(crate) fn make_process(
     // touches `call` through the pointer, which outlives the call.
     let status = unsafe {
         let top = ffi::lua_gettop(main);
-        ffi::lua_pushcfunction(main, make);
+        ffi::lua_rawgeti_(main, ffi::LUA_REGISTRYINDEX, MAKER.get());
         ffi::lua_pushlightuserdata(main, &mut call as *mut MakeCall<'_> as *mut c_void);
         let status = ffi::lua_pcall(main, 1, 0, 0);
         let msg = if status != ffi::LUA_OK {
@@ -1700,20 +1755,39 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     let lua = Lua::new_with(libs, LuaOptions::new())?;
     // SAFETY: sets the VM-wide interrupt (invariant 6) and makes the scratch thread, grown once
     // and kept alive by a registry reference for the VM's life.
-    let (scratch, main) = unsafe {
-        lua.exec_raw::<(mlua::LightUserData, mlua::LightUserData)>((), |l| {
+    let (scratch, main, maker) = unsafe {
+        lua.exec_raw::<(mlua::LightUserData, mlua::LightUserData, c_int)>((), |l| {
             (*ffi::lua_callbacks(l)).interrupt = Some(interrupt);
             let s = ffi::lua_newthread(l);
             ffi::lua_ref(l, -1);
             ffi::lua_settop(l, 0);
             ffi::lua_checkstack(s, SCRATCH_SLOTS + 8);
+            ffi::lua_pushcfunction(l, make);
+            let maker = ffi::lua_ref(l, -1);
+            ffi::lua_settop(l, 0);
             ffi::lua_pushlightuserdata(l, s as *mut c_void);
             ffi::lua_pushlightuserdata(l, ffi::lua_mainthread(l) as *mut c_void);
+            ffi::lua_pushinteger(l, maker as i64);
         })?
     };
     SCRATCH.set(scratch.0 as State);
     MAIN.set(main.0 as State);
+    MAKER.set(maker);
     Ok(lua)
+}
+
+/// Whether running `chunk` can only make values: no call, no global read or write (see
+/// STARLING-PATCHES.md, patch 6). Such a chunk's results are the same on every run, so an
+/// entry whose method also captures nothing needs the chunk run only once per VM.
+pub(crate) fn chunk_is_inert(lua: &Lua, chunk: &mlua::Function) -> mlua::Result<bool> {
+    // SAFETY: reads the code of the function mlua pushed; `lua_isinertchunk` never raises
+    // or allocates.
+    unsafe {
+        lua.exec_raw::<bool>(chunk, |l| {
+            ffi::lua_pushboolean(l, lua_isinertchunk(l, -1));
+            ffi::lua_remove(l, -2);
+        })
+    }
 }
 
 /// Marks a table as a "safe environment", so Luau may use the import constants resolved when

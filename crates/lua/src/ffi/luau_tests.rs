@@ -1,6 +1,6 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
-//! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2)
-//! and the trimming of parked threads (patches 4 and 5).
+//! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2),
+//! the trimming of parked threads (patches 4 and 5) and the inert-chunk test (patch 6).
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
 //! no Rust value with a destructor when they do, and only touch thread-local counters or the
@@ -538,4 +538,49 @@ fn a_trimmed_thread_can_be_closed_and_its_upvalues_survive() {
         .unwrap();
     let n = PARKED as i64;
     assert_eq!(total, (1..=n).map(|i| 3 * i).sum::<i64>());
+}
+
+#[test]
+fn inert_chunks_are_told_from_chunks_that_can_act() {
+    let lua = new_lua().unwrap();
+    let inert = [
+        "",
+        "return function() end",
+        // A call inside a function the chunk makes is not the chunk's own.
+        "local function f() print('x') end\nreturn { f = f }",
+        "local N = 10\nlocal t = { a = 1, b = { 2, 3 } }\nt.c = N * 2 .. 'x'\nfor i = 1, 3 do t[i] = -i end\nreturn t, #t.b",
+        "local M = {}\nfunction M.run() return helper() end\nfunction M:m() return self end\nreturn M",
+        "local a, b = ...\nif a then b = 1 else b = 2 end\nreturn { a = a, b = b }",
+    ];
+    let active = [
+        "print('loaded')\nreturn {}",
+        "local up = string.upper\nreturn { f = function() return up end }",
+        "count = 0\nreturn {}",
+        "local x = count\nreturn {}",
+        "local t = setmetatable({}, {})\nreturn t",
+        "local s = ('x'):rep(3)\nreturn {}",
+        "for k in pairs({}) do end\nreturn {}",
+        "local t = {}\nfor k, v in t do end\nreturn t",
+    ];
+    for src in inert {
+        let f: Function = lua.load(src).into_function().unwrap();
+        assert!(super::chunk_is_inert(&lua, &f).unwrap(), "inert: {src}");
+    }
+    for src in active {
+        let f: Function = lua.load(src).into_function().unwrap();
+        assert!(!super::chunk_is_inert(&lua, &f).unwrap(), "can act: {src}");
+    }
+    // A closure with an upvalue, and a C function, are never inert chunks.
+    let with_upvalue: Function = lua
+        .load("local n = 0\nreturn function() n = n + 1 end")
+        .eval()
+        .unwrap();
+    assert!(!super::chunk_is_inert(&lua, &with_upvalue).unwrap());
+    let c: Function = lua
+        .globals()
+        .get::<mlua::Table>("string")
+        .unwrap()
+        .get("upper")
+        .unwrap();
+    assert!(!super::chunk_is_inert(&lua, &c).unwrap());
 }

@@ -122,7 +122,7 @@ fn init_raw(
     if own_slice {
         ffi::begin_slice(None, pid.num, std::time::Instant::now(), ctx.watchdog);
     }
-    let made = ffi::make_process(recipe, args, &p.env);
+    let made = ffi::make_process(recipe, args, &p.env, &p.entry.method_cache);
     if own_slice {
         ffi::end_slice();
     }

@@ -270,6 +270,8 @@ LUA_API int lua_break(lua_State* L);
 LUA_API int lua_resume(lua_State* L, lua_State* from, int narg);
 // STARLING: patch 5 (lgc.cpp): trims a thread parked in a C function's yield to what it holds
 LUA_API int lua_trimparked(lua_State* L);
+// STARLING: patch 6 (lapi.cpp): whether running a function can only make values (no calls)
+LUA_API int lua_isinertchunk(lua_State* L, int idx);
 LUA_API int lua_resumeerror(lua_State* L, lua_State* from);
 LUA_API int lua_status(lua_State* L);
 LUA_API int lua_isyieldable(lua_State* L);

@@ -3,6 +3,7 @@
 #include "lapi.h"
 
 #include "lbytecode.h"
+#include "Luau/BytecodeUtils.h" // STARLING: patch 6 (getOpLength)
 #include "lobject.h"
 #include "lstate.h"
 #include "lstring.h"
@@ -2125,6 +2126,102 @@ void lua_clonefunction(lua_State* L, int idx)
         setobj2n(L, &newcl->l.uprefs[i], &cl->l.uprefs[i]);
     setclvalue(L, L->top, newcl);
     api_incr_top(L);
+}
+
+// STARLING: patch 6 (STARLING-PATCHES.md). Whether running the Lua function at idx can have no
+// effect outside the values it makes: its own code (not the functions it creates) only loads
+// constants, moves registers, makes closures and tables and reads and writes them, does
+// arithmetic, compares and jumps, and returns. No call of any kind, no global read or write, no
+// upvalue: so every value it touches is a constant or something it made, which has no
+// metatable, and two runs from the same arguments make equal results. Returns 1 if so, 0 if
+// not (also for C functions and anything that is not a function). Never raises.
+int lua_isinertchunk(lua_State* L, int idx)
+{
+    StkId o = index2addr(L, idx);
+    if (!isLfunction(o))
+        return 0;
+    Closure* cl = clvalue(o);
+    if (cl->nupvalues != 0)
+        return 0;
+    const Proto* p = cl->l.p;
+    int pc = 0;
+    while (pc < p->sizecode)
+    {
+        LuauOpcode op = LuauOpcode(LUAU_INSN_OP(p->code[pc]));
+        switch (op)
+        {
+        case LOP_NOP:
+        case LOP_LOADNIL:
+        case LOP_LOADB:
+        case LOP_LOADN:
+        case LOP_LOADK:
+        case LOP_LOADKX:
+        case LOP_MOVE:
+        case LOP_CLOSEUPVALS:
+        case LOP_GETTABLE:
+        case LOP_SETTABLE:
+        case LOP_GETTABLEKS:
+        case LOP_SETTABLEKS:
+        case LOP_GETTABLEN:
+        case LOP_SETTABLEN:
+        case LOP_NEWCLOSURE:
+        case LOP_DUPCLOSURE:
+        case LOP_CAPTURE:
+        case LOP_RETURN:
+        case LOP_JUMP:
+        case LOP_JUMPBACK:
+        case LOP_JUMPX:
+        case LOP_JUMPIF:
+        case LOP_JUMPIFNOT:
+        case LOP_JUMPIFEQ:
+        case LOP_JUMPIFLE:
+        case LOP_JUMPIFLT:
+        case LOP_JUMPIFNOTEQ:
+        case LOP_JUMPIFNOTLE:
+        case LOP_JUMPIFNOTLT:
+        case LOP_JUMPXEQKNIL:
+        case LOP_JUMPXEQKB:
+        case LOP_JUMPXEQKN:
+        case LOP_JUMPXEQKS:
+        case LOP_ADD:
+        case LOP_SUB:
+        case LOP_MUL:
+        case LOP_DIV:
+        case LOP_MOD:
+        case LOP_POW:
+        case LOP_IDIV:
+        case LOP_ADDK:
+        case LOP_SUBK:
+        case LOP_MULK:
+        case LOP_DIVK:
+        case LOP_MODK:
+        case LOP_POWK:
+        case LOP_IDIVK:
+        case LOP_SUBRK:
+        case LOP_DIVRK:
+        case LOP_AND:
+        case LOP_OR:
+        case LOP_ANDK:
+        case LOP_ORK:
+        case LOP_CONCAT:
+        case LOP_NOT:
+        case LOP_MINUS:
+        case LOP_LENGTH:
+        case LOP_NEWTABLE:
+        case LOP_DUPTABLE:
+        case LOP_SETLIST:
+        case LOP_FORNPREP:
+        case LOP_FORNLOOP:
+        case LOP_GETVARARGS:
+        case LOP_PREPVARARGS:
+        case LOP_COVERAGE:
+            pc += Luau::getOpLength(op);
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int lua_usesexport(lua_State* L, int idx)
