@@ -28,8 +28,8 @@
 //! 4. Stack discipline: a body pushes at most a few values (within `LUA_MINSTACK`); the write phase checks
 //!    the stack before building anything larger; the scratch thread's stack is grown once at
 //!    VM creation and the encoder never uses more than that.
-//! 5. Userdata tags [`TAG_CHAN`], [`TAG_MSG`] and [`TAG_PAYLOAD`] are Starling's (mlua uses
-//!    tags 0 and 1). A tagged userdata holds a Rust value written in place at creation and
+//! 5. Userdata tags [`TAG_CHAN`] to [`TAG_DURATION`] (see [`is_ours`]) are Starling's (mlua
+//!    uses tags 0 and 1). A tagged userdata holds a Rust value written in place at creation and
 //!    dropped by the tag's destructor; destructors only drop Rust values and never call Luau.
 //! 6. The interrupt replaces `lua_callbacks(L)->interrupt` directly, so nobody may call
 //!    mlua's `Lua::set_interrupt` on these VMs.
@@ -48,7 +48,8 @@ use rustc_hash::FxHashMap;
 use starling_core::{ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
 
 use crate::rt::values::{
-    EventTable, MsgData, PayloadData, PidStrings, TAG_CHAN, TAG_MSG, TAG_PAYLOAD, Tagged,
+    EventTable, LuaDuration, LuaTime, MsgData, PayloadData, PidStrings, TAG_CHAN, TAG_DURATION,
+    Tagged,
 };
 
 /// A raw Luau thread.
@@ -320,6 +321,10 @@ pub(crate) enum Item {
     PayloadArray(Rc<Payload>),
     /// A new tagged userdata holding a payload.
     Payload(PayloadData),
+    /// A new tagged userdata holding a Time.
+    Time(LuaTime),
+    /// A new tagged userdata holding a Duration.
+    Duration(LuaDuration),
     /// The value at `index` of a payload, as Lua values.
     Decode(Rc<Payload>, u32),
     /// Every value of a payload: nothing, one value, or an array of the values.
@@ -536,6 +541,8 @@ unsafe fn push_item(l: State, item: Item) {
                 ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
             }
             Item::Message(m) => push_udata(l, m),
+            Item::Time(t) => push_udata(l, t),
+            Item::Duration(d) => push_udata(l, d),
             Item::MsgTopic(i) => {
                 let t = ffi::lua_touserdatatagged(l, i, MsgData::TAG) as *const MsgData;
                 match t.as_ref() {
@@ -857,7 +864,7 @@ impl Encoder {
             ffi::LUA_TUSERDATA => {
                 // SAFETY: reads the tag of a userdata.
                 let tag = unsafe { ffi::lua_userdatatag(self.s, i) };
-                if tag == TAG_CHAN || tag == TAG_MSG || tag == TAG_PAYLOAD {
+                if is_ours(tag) {
                     Value::Nil
                 } else {
                     return None;
@@ -946,7 +953,7 @@ fn crosses(s: State, i: c_int) -> bool {
         ffi::LUA_TUSERDATA => {
             // SAFETY: reads a userdata tag.
             let tag = unsafe { ffi::lua_userdatatag(s, i) };
-            !(tag == TAG_CHAN || tag == TAG_MSG || tag == TAG_PAYLOAD)
+            !is_ours(tag)
         }
         _ => false,
     }
@@ -1702,6 +1709,49 @@ pub(crate) fn raw_metatable(lua: &Lua, v: mlua::Value) -> mlua::Result<Option<ml
             }
             ffi::lua_remove(l, -2);
         })
+    }
+}
+
+/// Whether a userdata tag is one of Starling's tagged types (invariant 5). None of them
+/// crosses a process boundary: a payload copy makes them nil.
+fn is_ours(tag: c_int) -> bool {
+    (TAG_CHAN..=TAG_DURATION).contains(&tag)
+}
+
+/// The tag of a userdata value (mlua's own userdata have tag 0 or 1), or `None`.
+pub(crate) fn tag_of(lua: &Lua, v: &mlua::Value) -> Option<c_int> {
+    if !matches!(v, mlua::Value::UserData(_)) {
+        return None;
+    }
+    // SAFETY: reads the tag of the userdata mlua pushed; no allocation.
+    unsafe {
+        lua.exec_raw::<c_int>(v, |l| {
+            let tag = ffi::lua_userdatatag(l, -1);
+            ffi::lua_pushinteger(l, tag as i64);
+            ffi::lua_remove(l, -2);
+        })
+        .ok()
+    }
+}
+
+/// A copy of the `T` in a tagged userdata value, or `None` if `v` holds no `T` (the slow
+/// paths' way to read the values the raw functions make).
+pub(crate) fn tagged<T: Tagged + Clone>(lua: &Lua, v: &mlua::Value) -> Option<T> {
+    if !matches!(v, mlua::Value::UserData(_)) {
+        return None;
+    }
+    // SAFETY: mlua pushes the value; the pointer read is to the `T` written at creation when
+    // the tag is `T::TAG` (invariant 5), else null. The userdata stays alive after the call,
+    // held by `v`, so the pointer is valid while the copy is made.
+    unsafe {
+        let p = lua
+            .exec_raw::<mlua::LightUserData>(v, |l| {
+                let p = ffi::lua_touserdatatagged(l, -1, T::TAG);
+                ffi::lua_pushlightuserdata(l, p);
+                ffi::lua_remove(l, -2);
+            })
+            .ok()?;
+        (p.0 as *const T).as_ref().cloned()
     }
 }
 

@@ -150,9 +150,10 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     Ok(())
 }
 
-/// The metatables of Starling's tagged userdata: messages and payloads (channels are set up
-/// by the channel module).
+/// The metatables of Starling's tagged userdata: messages, payloads, times and durations
+/// (channels are set up by the channel module).
 fn install_tags(lua: &Lua) -> mlua::Result<()> {
+    crate::userdata::time::install(lua)?;
     let msg = lua.create_table()?;
     let methods = lua.create_table()?;
     methods.raw_set("topic", c_function::<hot::MsgTopic>(lua, c"topic", None)?)?;

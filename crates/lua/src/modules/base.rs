@@ -10,6 +10,8 @@ use mlua::{Lua, MultiValue, Table, Value};
 use crate::args::seal;
 use crate::args::tostring;
 use crate::engine::{Ctx, misuse};
+use crate::ffi::c_function;
+use crate::rt::hot;
 use crate::modules::logger::emit;
 use crate::services::Level;
 
@@ -73,27 +75,30 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     // string.upper/lower: Unicode simple case mapping for valid UTF-8 (SPEC §11.11); an error
     // object stands for its message, as in `strings.lua`.
     let string: Table = g.get("string")?;
+    // A string argument takes the raw path (`rt::hot`); these twins take the rest.
+    let upper = lua.create_function(|lua, s: Value| {
+        let s = subject(lua, s, "upper")?;
+        let b = s.as_bytes();
+        match std::str::from_utf8(&b) {
+            Ok(text) if !text.is_ascii() => lua.create_string(text.to_uppercase()),
+            _ => lua.create_string(b.to_ascii_uppercase()),
+        }
+    })?;
     string.raw_set(
         "upper",
-        lua.create_function(|lua, s: Value| {
-            let s = subject(lua, s, "upper")?;
-            let b = s.as_bytes();
-            match std::str::from_utf8(&b) {
-                Ok(text) if !text.is_ascii() => lua.create_string(text.to_uppercase()),
-                _ => lua.create_string(b.to_ascii_uppercase()),
-            }
-        })?,
+        c_function::<hot::StringUpper>(lua, c"upper", Some(&upper))?,
     )?;
+    let lower = lua.create_function(|lua, s: Value| {
+        let s = subject(lua, s, "lower")?;
+        let b = s.as_bytes();
+        match std::str::from_utf8(&b) {
+            Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
+            _ => lua.create_string(b.to_ascii_lowercase()),
+        }
+    })?;
     string.raw_set(
         "lower",
-        lua.create_function(|lua, s: Value| {
-            let s = subject(lua, s, "lower")?;
-            let b = s.as_bytes();
-            match std::str::from_utf8(&b) {
-                Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
-                _ => lua.create_string(b.to_ascii_lowercase()),
-            }
-        })?,
+        c_function::<hot::StringLower>(lua, c"lower", Some(&lower))?,
     )?;
     lua.load(STRINGS)
         .set_name("=starling.strings")

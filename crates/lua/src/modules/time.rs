@@ -7,13 +7,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{IntoLua, Lua, MultiValue, Table, Value};
 use starling_core::ErrorKind;
 
 use crate::args::seal;
 use crate::engine::Ctx;
 use crate::modules::channel::new_chan_charged;
 use crate::rt::chan::{self, ChanKind, ChanState};
+use crate::rt::hot;
 use crate::rt::proc::{Completion, ProcState};
 use crate::rt::task::{Got, WaitKind, Waiter, Waker};
 use crate::userdata::error::fail;
@@ -86,7 +87,7 @@ impl Completion for AfterFired {
         let Some(st) = self.0.upgrade() else {
             return Ok(());
         };
-        let now = Value::UserData(lua.create_userdata(LuaTime::now())?);
+        let now = LuaTime::now().into_lua(lua)?;
         // The owner may have closed the channel already; the tick is then dropped.
         chan::offer(lua, p, &st, now);
         chan::close_outside(lua, p, &st);
@@ -143,7 +144,10 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
         })?,
     )?;
 
-    t.raw_set("now", lua.create_function(|_, ()| Ok(LuaTime::now()))?)?;
+    t.raw_set(
+        "now",
+        crate::ffi::c_function::<hot::TimeNow>(lua, c"now", None)?,
+    )?;
     t.raw_set(
         "unix",
         lua.create_function(|lua, (sec, nsec): (Value, Value)| {
@@ -242,9 +246,7 @@ pub(crate) fn module(lua: &Lua, ctx: &Rc<Ctx>, prelude: &Table) -> mlua::Result<
     t.raw_set(
         "parse_duration",
         lua.create_function(|lua, v: Value| match duration_arg(&v) {
-            Ok(ns) => Ok(MultiValue::from_vec(vec![Value::UserData(
-                lua.create_userdata(LuaDuration(ns))?,
-            )])),
+            Ok(ns) => Ok(MultiValue::from_vec(vec![LuaDuration(ns).into_lua(lua)?])),
             Err(e) => fail(lua, ErrorKind::Invalid, e),
         })?,
     )?;

@@ -18,7 +18,8 @@ use crate::ffi::{Item, Kind, Out, RawFn, Stack};
 use crate::rt::chan::{self, Chan, ChanKind, Recv, Sent};
 use crate::rt::sched;
 use crate::rt::task::{self, Got, Special, WaitKind, Waiter};
-use crate::rt::values::{EventTable, MsgData, PayloadData};
+use crate::rt::values::{EventTable, LuaDuration, LuaTime, MsgData, PayloadData};
+use crate::userdata::time::sub_times;
 
 fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
     Out::Raise(format!(
@@ -782,6 +783,67 @@ pub(crate) fn finish(s: &mut Stack) -> Out {
     }
 }
 
+// ----- strings -----
+
+/// `string.upper(s)` / `string.lower(s)` on a string (SPEC §11.11: Unicode simple case mapping
+/// for valid UTF-8, bytes otherwise). Numbers and error objects go to the mlua twin.
+fn case_map(s: &Stack, upper: bool) -> Out {
+    if s.kind(1) != Kind::String {
+        return Out::Fallback;
+    }
+    let Some(b) = s.bytes(1) else {
+        return Out::Fallback;
+    };
+    let out = match std::str::from_utf8(b) {
+        Ok(text) if !text.is_ascii() => {
+            let t = if upper {
+                text.to_uppercase()
+            } else {
+                text.to_lowercase()
+            };
+            t.into_bytes()
+        }
+        _ if upper && !b.iter().any(u8::is_ascii_lowercase) => return Out::One(Item::At(1)),
+        _ if !upper && !b.iter().any(u8::is_ascii_uppercase) => return Out::One(Item::At(1)),
+        _ if upper => b.to_ascii_uppercase(),
+        _ => b.to_ascii_lowercase(),
+    };
+    Out::One(Item::Str(out.into_boxed_slice()))
+}
+
+/// `string.upper(s)`.
+pub(crate) fn string_upper(s: &mut Stack) -> Out {
+    case_map(s, true)
+}
+
+/// `string.lower(s)`.
+pub(crate) fn string_lower(s: &mut Stack) -> Out {
+    case_map(s, false)
+}
+
+// ----- time -----
+
+/// `time.now()`: the current time in the local zone.
+pub(crate) fn time_now(_s: &mut Stack) -> Out {
+    Out::One(Item::Time(LuaTime::now()))
+}
+
+/// `t:sub(u)`: the Duration from `u` to `t`.
+pub(crate) fn time_sub(s: &mut Stack) -> Out {
+    match (s.udata::<LuaTime>(1), s.udata::<LuaTime>(2)) {
+        (Some(a), Some(b)) => Out::One(Item::Duration(sub_times(a, b))),
+        _ => Out::Fallback,
+    }
+}
+
+/// `d:nanoseconds()`.
+pub(crate) fn duration_nanoseconds(s: &mut Stack) -> Out {
+    match s.udata::<LuaDuration>(1) {
+        Some(d) => Out::One(Item::Num(d.0 as f64)),
+        None => Out::Fallback,
+    }
+}
+
 /// Declares the body types the C functions are made from (see `ffi::RawFn`).
 macro_rules! raw_fns {
     ($($ty:ident => $f:ident),* $(,)?) => {
@@ -824,4 +886,9 @@ raw_fns!(
     SpawnMonitored => spawn_monitored,
     SpawnLinked => spawn_linked,
     SpawnLinkedMonitored => spawn_linked_monitored,
+    StringUpper => string_upper,
+    StringLower => string_lower,
+    TimeNow => time_now,
+    TimeSub => time_sub,
+    DurationNanoseconds => duration_nanoseconds,
 );

@@ -1,11 +1,14 @@
 //! The Rust values kept inside Starling's tagged userdata (received messages, payload
-//! objects) and the event tables built for `process.events()`.
+//! objects, times and durations) and the event tables built for `process.events()`.
 
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::rc::Rc;
 
+use jiff::Timestamp;
 use starling_core::{ExitReason, Payload, Pid, Value};
+
+use crate::userdata::loc::Loc;
 
 /// Userdata tag of channels.
 pub(crate) const TAG_CHAN: c_int = 20;
@@ -13,11 +16,37 @@ pub(crate) const TAG_CHAN: c_int = 20;
 pub(crate) const TAG_MSG: c_int = 21;
 /// Userdata tag of payload objects.
 pub(crate) const TAG_PAYLOAD: c_int = 22;
+/// Userdata tag of Time values.
+pub(crate) const TAG_TIME: c_int = 23;
+/// Userdata tag of Duration values.
+pub(crate) const TAG_DURATION: c_int = 24;
 
 /// A Rust value kept in a tagged userdata (see `ffi`).
 pub(crate) trait Tagged: 'static {
     /// Its tag.
     const TAG: c_int;
+}
+
+/// A point in time with the location it is shown in (a Time, SPEC §8.2; its methods are in
+/// `userdata::time`).
+#[derive(Debug, Clone)]
+pub struct LuaTime {
+    /// The instant.
+    pub ts: Timestamp,
+    /// Location for calendar methods and formatting.
+    pub loc: Loc,
+}
+
+impl Tagged for LuaTime {
+    const TAG: c_int = TAG_TIME;
+}
+
+/// A span of time in nanoseconds (a Duration: Go's `time.Duration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LuaDuration(pub i64);
+
+impl Tagged for LuaDuration {
+    const TAG: c_int = TAG_DURATION;
 }
 
 /// A received message (SPEC §5.3): topic, sender and payload, converted to Lua lazily. The

@@ -6,9 +6,16 @@
 
 use jiff::civil::DateTime;
 use jiff::{SignedDuration, Timestamp};
-use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataMethods, Value};
+use std::os::raw::c_int;
+
+use mlua::{
+    AnyUserData, FromLuaMulti, IntoLua, IntoLuaMulti, Lua, MetaMethod, Table, UserData,
+    UserDataMethods, Value,
+};
 
 use crate::modules::time::layout::{self, Fields};
+use crate::rt::hot;
+use crate::rt::values::Tagged;
 pub use crate::userdata::loc::Loc;
 
 /// Nanoseconds from Go's zero time (0001-01-01 UTC) to the Unix epoch.
@@ -29,14 +36,7 @@ impl UserData for LuaLocation {
     }
 }
 
-/// A point in time with the location it is shown in.
-#[derive(Debug, Clone)]
-pub struct LuaTime {
-    /// The instant.
-    pub ts: Timestamp,
-    /// Location for calendar methods and formatting.
-    pub loc: Loc,
-}
+pub use crate::rt::values::{LuaDuration, LuaTime};
 
 impl LuaTime {
     /// The current time in the local zone.
@@ -65,10 +65,6 @@ impl LuaTime {
     }
 }
 
-/// A span of time in nanoseconds (Go's `time.Duration`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LuaDuration(pub i64);
-
 /// Reads a duration argument: nanoseconds as a number, a Duration, or a Go duration string.
 pub fn duration_arg(v: &Value) -> Result<i64, String> {
     match v {
@@ -81,9 +77,10 @@ pub fn duration_arg(v: &Value) -> Result<i64, String> {
                 .map_err(|_| "invalid duration: not UTF-8".to_string())?;
             starling_entry::parse_go_duration(&s).map_err(|e| e.to_string())
         }
-        Value::UserData(ud) => match ud.borrow::<LuaDuration>() {
-            Ok(d) => Ok(d.0),
-            Err(_) => Err("invalid duration: expected number, string or Duration".into()),
+        Value::UserData(_) => match vm().and_then(|lua| crate::ffi::tagged::<LuaDuration>(&lua, v))
+        {
+            Some(d) => Ok(d.0),
+            None => Err("invalid duration: expected number, string or Duration".into()),
         },
         other => Err(format!(
             "invalid duration: expected number, string or Duration, got {}",
@@ -96,10 +93,19 @@ fn bad_arg(pos: usize, func: &str, msg: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::runtime(format!("bad argument #{pos} to '{func}' ({msg})"))
 }
 
+/// The VM of the running process (time values are read through it).
+fn vm() -> Option<Lua> {
+    crate::engine::Ctx::get().and_then(|c| c.lua())
+}
+
 fn type_name(v: &Value) -> &'static str {
+    let tag = match v {
+        Value::UserData(_) => vm().and_then(|lua| crate::ffi::tag_of(&lua, v)),
+        _ => None,
+    };
     match v {
-        Value::UserData(ud) if ud.is::<LuaTime>() => "Time",
-        Value::UserData(ud) if ud.is::<LuaDuration>() => "Duration",
+        _ if tag == Some(LuaTime::TAG) => "Time",
+        _ if tag == Some(LuaDuration::TAG) => "Duration",
         Value::UserData(ud) if ud.is::<LuaLocation>() => "Location",
         Value::Nil => "no value",
         other => other.type_name(),
@@ -131,9 +137,9 @@ pub(crate) fn opt_int_arg(v: &Value, pos: usize, func: &str) -> mlua::Result<i64
 /// A required Time argument.
 pub(crate) fn time_arg(v: &Value, pos: usize, func: &str) -> mlua::Result<LuaTime> {
     match v {
-        Value::UserData(ud) => {
-            if let Ok(t) = ud.borrow::<LuaTime>() {
-                return Ok(t.clone());
+        Value::UserData(_) => {
+            if let Some(t) = vm().and_then(|lua| crate::ffi::tagged::<LuaTime>(&lua, v)) {
+                return Ok(t);
             }
             Err(bad_arg(
                 pos,
@@ -202,30 +208,76 @@ fn add_ns(ts: Timestamp, ns: i128) -> mlua::Result<Timestamp> {
 }
 
 fn duration_only(v: &Value, func: &str) -> mlua::Result<i64> {
-    match v {
-        Value::UserData(ud) if ud.is::<LuaDuration>() => Ok(ud.borrow::<LuaDuration>()?.0),
-        other => Err(bad_arg(
-            1,
-            func,
-            format!("Duration expected, got {}", type_name(other)),
-        )),
+    let d = match v {
+        Value::UserData(_) => vm().and_then(|lua| crate::ffi::tagged::<LuaDuration>(&lua, v)),
+        _ => None,
+    };
+    d.map(|d| d.0)
+        .ok_or_else(|| bad_arg(1, func, format!("Duration expected, got {}", type_name(v))))
+}
+
+/// A Time or Duration method: `f(lua, self, args)`, with `self` checked to be a `T`.
+fn method<T, A, R>(
+    lua: &Lua,
+    methods: &Table,
+    name: &'static str,
+    f: impl Fn(&Lua, &T, A) -> mlua::Result<R> + 'static,
+) -> mlua::Result<()>
+where
+    T: Tagged + Clone,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    let func = lua.create_function(move |lua, (this, args): (Value, A)| {
+        let Some(t) = crate::ffi::tagged::<T>(lua, &this) else {
+            return Err(bad_arg(
+                1,
+                name,
+                format!("{} expected, got {}", tag_name(T::TAG), type_name(&this)),
+            ));
+        };
+        f(lua, &t, args)
+    })?;
+    methods.raw_set(name, func)
+}
+
+fn tag_name(tag: c_int) -> &'static str {
+    if tag == LuaTime::TAG {
+        "Time"
+    } else {
+        "Duration"
     }
 }
 
-impl UserData for LuaTime {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("sub", |_, t, other: Value| {
-            let o = time_arg(&other, 1, "sub")?;
-            let ns = t.ts.as_nanosecond() - o.ts.as_nanosecond();
-            Ok(LuaDuration(
-                ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-            ))
-        });
-        m.add_method("add", |_, t, d: Value| {
-            let ns = duration_arg(&d).map_err(|e| bad_arg(1, "add", e))?;
-            Ok(t.with_ts(add_ns(t.ts, ns.into())?))
-        });
-        m.add_method("add_date", |_, t, (y, mo, d): (Value, Value, Value)| {
+/// Sets the metatables of Time and Duration values (once per VM). `sub` and `nanoseconds`
+/// (the pair every latency measurement runs) and `time.now` are raw C functions
+/// (`rt::hot`); the functions here are their slow twins for bad arguments.
+pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
+    let methods = lua.create_table()?;
+    let sub = lua.create_function(|lua, (this, other): (Value, Value)| {
+        let Some(t) = crate::ffi::tagged::<LuaTime>(lua, &this) else {
+            return Err(bad_arg(
+                1,
+                "sub",
+                format!("Time expected, got {}", type_name(&this)),
+            ));
+        };
+        let o = time_arg(&other, 1, "sub")?;
+        Ok(sub_times(&t, &o))
+    })?;
+    methods.raw_set(
+        "sub",
+        crate::ffi::c_function::<hot::TimeSub>(lua, c"sub", Some(&sub))?,
+    )?;
+    method(lua, &methods, "add", |_, t: &LuaTime, d: Value| {
+        let ns = duration_arg(&d).map_err(|e| bad_arg(1, "add", e))?;
+        Ok(t.with_ts(add_ns(t.ts, ns.into())?))
+    })?;
+    method(
+        lua,
+        &methods,
+        "add_date",
+        |_, t: &LuaTime, (y, mo, d): (Value, Value, Value)| {
             let (y, mo, d) = (
                 opt_int_arg(&y, 1, "add_date")?,
                 opt_int_arg(&mo, 2, "add_date")?,
@@ -243,131 +295,210 @@ impl UserData for LuaTime {
             ];
             let ts = civil(parts, &t.loc).map_err(mlua::Error::runtime)?;
             Ok(t.with_ts(ts))
-        });
-        m.add_method("before", |_, t, o: Value| {
-            Ok(t.ts < time_arg(&o, 1, "before")?.ts)
-        });
-        m.add_method("after", |_, t, o: Value| {
-            Ok(t.ts > time_arg(&o, 1, "after")?.ts)
-        });
-        m.add_method("equal", |_, t, o: Value| {
-            Ok(t.ts == time_arg(&o, 1, "equal")?.ts)
-        });
-        m.add_method("format", |_, t, layout: Value| match layout {
+        },
+    )?;
+    method(lua, &methods, "before", |_, t: &LuaTime, o: Value| {
+        Ok(t.ts < time_arg(&o, 1, "before")?.ts)
+    })?;
+    method(lua, &methods, "after", |_, t: &LuaTime, o: Value| {
+        Ok(t.ts > time_arg(&o, 1, "after")?.ts)
+    })?;
+    method(lua, &methods, "equal", |_, t: &LuaTime, o: Value| {
+        Ok(t.ts == time_arg(&o, 1, "equal")?.ts)
+    })?;
+    method(
+        lua,
+        &methods,
+        "format",
+        |_, t: &LuaTime, layout: Value| match layout {
             Value::String(s) => Ok(t.format(&s.to_str()?)),
             other => Err(bad_arg(
                 1,
                 "format",
                 format!("string expected, got {}", type_name(&other)),
             )),
-        });
-        m.add_method("format_rfc3339", |_, t, ()| {
-            Ok(t.format("2006-01-02T15:04:05Z07:00"))
-        });
-        m.add_method("unix", |_, t, ()| Ok(t.ts.as_second()));
-        m.add_method("unix_nano", |_, t, ()| {
-            Ok(t.ts.as_nanosecond().clamp(i64::MIN.into(), i64::MAX.into()) as i64)
-        });
-        m.add_method("date", |_, t, ()| {
-            let f = t.fields();
-            Ok((f.year, f.month, f.day))
-        });
-        m.add_method("clock", |_, t, ()| {
-            let f = t.fields();
-            Ok((f.hour, f.minute, f.second))
-        });
-        m.add_method("year", |_, t, ()| Ok(t.fields().year));
-        m.add_method("month", |_, t, ()| Ok(t.fields().month));
-        m.add_method("day", |_, t, ()| Ok(t.fields().day));
-        m.add_method("hour", |_, t, ()| Ok(t.fields().hour));
-        m.add_method("minute", |_, t, ()| Ok(t.fields().minute));
-        m.add_method("second", |_, t, ()| Ok(t.fields().second));
-        m.add_method("nanosecond", |_, t, ()| Ok(t.fields().nanos));
-        m.add_method("weekday", |_, t, ()| Ok(t.fields().weekday));
-        m.add_method("year_day", |_, t, ()| Ok(t.fields().year_day));
-        // Go's zero Time is January 1, year 1, 00:00:00 UTC.
-        m.add_method("is_zero", |_, t, ()| {
-            Ok(t.ts.as_nanosecond() == -ZERO_TO_UNIX_NS)
-        });
-        m.add_method("utc", |_, t, ()| {
-            Ok(LuaTime {
-                ts: t.ts,
-                loc: Loc::utc(),
-            })
-        });
-        m.add_method("in_local", |_, t, ()| {
-            Ok(LuaTime {
-                ts: t.ts,
-                loc: Loc::local(),
-            })
-        });
-        m.add_method("in_location", |_, t, l: Value| {
-            if l.is_nil() {
-                return Err(bad_arg(1, "in_location", "Location expected, got no value"));
-            }
-            Ok(LuaTime {
-                ts: t.ts,
-                loc: loc_arg(&l, 1, "in_location", Loc::utc)?,
-            })
-        });
-        m.add_method("location", |_, t, ()| Ok(LuaLocation(t.loc.clone())));
-        m.add_method("truncate", |_, t, d: Value| {
-            let d = i128::from(duration_only(&d, "truncate")?);
-            if d <= 0 {
-                return Ok(t.clone());
-            }
-            let since_zero = t.ts.as_nanosecond() + ZERO_TO_UNIX_NS;
-            Ok(t.with_ts(add_ns(t.ts, -since_zero.rem_euclid(d))?))
-        });
-        m.add_method("round", |_, t, d: Value| {
-            let d = i128::from(duration_only(&d, "round")?);
-            if d <= 0 {
-                return Ok(t.clone());
-            }
-            let r = (t.ts.as_nanosecond() + ZERO_TO_UNIX_NS).rem_euclid(d);
-            // Halfway values round up.
-            let delta = if r + r < d { -r } else { d - r };
-            Ok(t.with_ts(add_ns(t.ts, delta)?))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, t, ()| {
-            Ok(t.format("2006-01-02T15:04:05.999999999Z07:00"))
-        });
-        m.add_meta_method(MetaMethod::Eq, |_, t, o: AnyUserData| {
-            Ok(o.borrow::<LuaTime>().is_ok_and(|o| o.ts == t.ts))
-        });
-        m.add_meta_method(MetaMethod::Lt, |_, t, o: Value| {
-            Ok(t.ts < time_arg(&o, 2, "__lt")?.ts)
-        });
-        m.add_meta_method(MetaMethod::Le, |_, t, o: Value| {
-            Ok(t.ts <= time_arg(&o, 2, "__le")?.ts)
-        });
+        },
+    )?;
+    method(lua, &methods, "format_rfc3339", |_, t: &LuaTime, ()| {
+        Ok(t.format("2006-01-02T15:04:05Z07:00"))
+    })?;
+    method(lua, &methods, "unix", |_, t: &LuaTime, ()| {
+        Ok(t.ts.as_second())
+    })?;
+    method(lua, &methods, "unix_nano", |_, t: &LuaTime, ()| {
+        Ok(t.ts.as_nanosecond().clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+    })?;
+    method(lua, &methods, "date", |_, t: &LuaTime, ()| {
+        let f = t.fields();
+        Ok((f.year, f.month, f.day))
+    })?;
+    method(lua, &methods, "clock", |_, t: &LuaTime, ()| {
+        let f = t.fields();
+        Ok((f.hour, f.minute, f.second))
+    })?;
+    method(lua, &methods, "year", |_, t: &LuaTime, ()| {
+        Ok(t.fields().year)
+    })?;
+    method(lua, &methods, "month", |_, t: &LuaTime, ()| {
+        Ok(t.fields().month)
+    })?;
+    method(lua, &methods, "day", |_, t: &LuaTime, ()| {
+        Ok(t.fields().day)
+    })?;
+    method(lua, &methods, "hour", |_, t: &LuaTime, ()| {
+        Ok(t.fields().hour)
+    })?;
+    method(lua, &methods, "minute", |_, t: &LuaTime, ()| {
+        Ok(t.fields().minute)
+    })?;
+    method(lua, &methods, "second", |_, t: &LuaTime, ()| {
+        Ok(t.fields().second)
+    })?;
+    method(lua, &methods, "nanosecond", |_, t: &LuaTime, ()| {
+        Ok(t.fields().nanos)
+    })?;
+    method(lua, &methods, "weekday", |_, t: &LuaTime, ()| {
+        Ok(t.fields().weekday)
+    })?;
+    method(lua, &methods, "year_day", |_, t: &LuaTime, ()| {
+        Ok(t.fields().year_day)
+    })?;
+    // Go's zero Time is January 1, year 1, 00:00:00 UTC.
+    method(lua, &methods, "is_zero", |_, t: &LuaTime, ()| {
+        Ok(t.ts.as_nanosecond() == -ZERO_TO_UNIX_NS)
+    })?;
+    method(lua, &methods, "utc", |_, t: &LuaTime, ()| {
+        Ok(LuaTime {
+            ts: t.ts,
+            loc: Loc::utc(),
+        })
+    })?;
+    method(lua, &methods, "in_local", |_, t: &LuaTime, ()| {
+        Ok(LuaTime {
+            ts: t.ts,
+            loc: Loc::local(),
+        })
+    })?;
+    method(lua, &methods, "in_location", |_, t: &LuaTime, l: Value| {
+        if l.is_nil() {
+            return Err(bad_arg(1, "in_location", "Location expected, got no value"));
+        }
+        Ok(LuaTime {
+            ts: t.ts,
+            loc: loc_arg(&l, 1, "in_location", Loc::utc)?,
+        })
+    })?;
+    method(lua, &methods, "location", |_, t: &LuaTime, ()| {
+        Ok(LuaLocation(t.loc.clone()))
+    })?;
+    method(lua, &methods, "truncate", |_, t: &LuaTime, d: Value| {
+        let d = i128::from(duration_only(&d, "truncate")?);
+        if d <= 0 {
+            return Ok(t.clone());
+        }
+        let since_zero = t.ts.as_nanosecond() + ZERO_TO_UNIX_NS;
+        Ok(t.with_ts(add_ns(t.ts, -since_zero.rem_euclid(d))?))
+    })?;
+    method(lua, &methods, "round", |_, t: &LuaTime, d: Value| {
+        let d = i128::from(duration_only(&d, "round")?);
+        if d <= 0 {
+            return Ok(t.clone());
+        }
+        let r = (t.ts.as_nanosecond() + ZERO_TO_UNIX_NS).rem_euclid(d);
+        // Halfway values round up.
+        let delta = if r + r < d { -r } else { d - r };
+        Ok(t.with_ts(add_ns(t.ts, delta)?))
+    })?;
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", methods)?;
+    method(lua, &meta, "__tostring", |_, t: &LuaTime, ()| {
+        Ok(t.format("2006-01-02T15:04:05.999999999Z07:00"))
+    })?;
+    method(lua, &meta, "__eq", |lua, t: &LuaTime, o: Value| {
+        Ok(crate::ffi::tagged::<LuaTime>(lua, &o).is_some_and(|o| o.ts == t.ts))
+    })?;
+    method(lua, &meta, "__lt", |_, t: &LuaTime, o: Value| {
+        Ok(t.ts < time_arg(&o, 2, "__lt")?.ts)
+    })?;
+    method(lua, &meta, "__le", |_, t: &LuaTime, o: Value| {
+        Ok(t.ts <= time_arg(&o, 2, "__le")?.ts)
+    })?;
+    meta.raw_set("__metatable", false)?;
+    meta.set_readonly(true);
+    crate::ffi::register_tag::<LuaTime>(lua, &meta)?;
+
+    let methods = lua.create_table()?;
+    let nanoseconds = lua.create_function(|lua, this: Value| {
+        match crate::ffi::tagged::<LuaDuration>(lua, &this) {
+            Some(d) => Ok(d.0),
+            None => Err(bad_arg(
+                1,
+                "nanoseconds",
+                format!("Duration expected, got {}", type_name(&this)),
+            )),
+        }
+    })?;
+    methods.raw_set(
+        "nanoseconds",
+        crate::ffi::c_function::<hot::DurationNanoseconds>(
+            lua,
+            c"nanoseconds",
+            Some(&nanoseconds),
+        )?,
+    )?;
+    method(lua, &methods, "microseconds", |_, d: &LuaDuration, ()| {
+        Ok(d.0 / 1_000)
+    })?;
+    method(lua, &methods, "milliseconds", |_, d: &LuaDuration, ()| {
+        Ok(d.0 / 1_000_000)
+    })?;
+    method(lua, &methods, "seconds", |_, d: &LuaDuration, ()| {
+        Ok(d.0 as f64 / 1e9)
+    })?;
+    method(lua, &methods, "minutes", |_, d: &LuaDuration, ()| {
+        Ok(d.0 as f64 / 60e9)
+    })?;
+    method(lua, &methods, "hours", |_, d: &LuaDuration, ()| {
+        Ok(d.0 as f64 / 3600e9)
+    })?;
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", methods)?;
+    method(lua, &meta, "__tostring", |_, d: &LuaDuration, ()| {
+        Ok(starling_entry::format_go_duration(d.0))
+    })?;
+    method(lua, &meta, "__eq", |lua, d: &LuaDuration, o: Value| {
+        Ok(crate::ffi::tagged::<LuaDuration>(lua, &o).is_some_and(|o| o.0 == d.0))
+    })?;
+    method(lua, &meta, "__lt", |_, d: &LuaDuration, o: Value| {
+        Ok(d.0 < duration_only(&o, "__lt")?)
+    })?;
+    method(lua, &meta, "__le", |_, d: &LuaDuration, o: Value| {
+        Ok(d.0 <= duration_only(&o, "__le")?)
+    })?;
+    meta.raw_set("__metatable", false)?;
+    meta.set_readonly(true);
+    crate::ffi::register_tag::<LuaDuration>(lua, &meta)
+}
+
+/// `a:sub(b)`: the duration from `b` to `a`, clamped to a Duration's range.
+pub(crate) fn sub_times(a: &LuaTime, b: &LuaTime) -> LuaDuration {
+    let ns = a.ts.as_nanosecond() - b.ts.as_nanosecond();
+    LuaDuration(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+impl IntoLua for LuaTime {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        Ok(Value::UserData(crate::ffi::new_udata(lua, self)?))
     }
 }
 
-impl UserData for LuaDuration {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("nanoseconds", |_, d, ()| Ok(d.0));
-        m.add_method("microseconds", |_, d, ()| Ok(d.0 / 1_000));
-        m.add_method("milliseconds", |_, d, ()| Ok(d.0 / 1_000_000));
-        m.add_method("seconds", |_, d, ()| Ok(d.0 as f64 / 1e9));
-        m.add_method("minutes", |_, d, ()| Ok(d.0 as f64 / 60e9));
-        m.add_method("hours", |_, d, ()| Ok(d.0 as f64 / 3600e9));
-        m.add_meta_method(MetaMethod::ToString, |_, d, ()| {
-            Ok(starling_entry::format_go_duration(d.0))
-        });
-        m.add_meta_method(MetaMethod::Eq, |_, d, o: AnyUserData| {
-            Ok(o.borrow::<LuaDuration>().is_ok_and(|o| o.0 == d.0))
-        });
-        m.add_meta_method(MetaMethod::Lt, |_, d, o: AnyUserData| {
-            Ok(d.0 < o.borrow::<LuaDuration>()?.0)
-        });
-        m.add_meta_method(MetaMethod::Le, |_, d, o: AnyUserData| {
-            Ok(d.0 <= o.borrow::<LuaDuration>()?.0)
-        });
+impl IntoLua for LuaDuration {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        Ok(Value::UserData(crate::ffi::new_udata(lua, self)?))
     }
 }
 
-/// Creates a Time userdata value.
+/// Creates a Time value.
 pub(crate) fn time_value(lua: &Lua, ts: Timestamp, loc: Loc) -> mlua::Result<Value> {
-    Ok(Value::UserData(lua.create_userdata(LuaTime { ts, loc })?))
+    LuaTime { ts, loc }.into_lua(lua)
 }

@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use mlua::{Lua, UserData, UserDataMethods, Value};
+use mlua::{IntoLua, Lua, UserData, UserDataMethods, Value};
 use starling_core::Pid;
 
 use crate::engine::Ctx;
@@ -103,7 +103,7 @@ pub(crate) fn on_fire(
         t.due.set(None);
         return Ok(());
     };
-    let v = Value::UserData(lua.create_userdata(LuaTime::now())?);
+    let v = LuaTime::now().into_lua(lua)?;
     // A full buffer drops the tick; a channel the script closed stops the timer.
     let open = !st.borrow().closed;
     chan::offer(lua, p, &st, v);
