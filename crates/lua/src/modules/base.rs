@@ -11,8 +11,8 @@ use crate::args::seal;
 use crate::args::tostring;
 use crate::engine::{Ctx, misuse};
 use crate::ffi::c_function;
-use crate::rt::hot;
 use crate::modules::logger::emit;
+use crate::rt::hot;
 use crate::services::Level;
 
 /// String functions that accept error objects (see the file).
