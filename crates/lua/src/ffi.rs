@@ -795,7 +795,7 @@ fn encode_fast(l: State, from: c_int, to: c_int) -> Option<Payload> {
     }
     let mut e = Encoder {
         s: scratch,
-        seen: FxHashMap::default(),
+        seen: Seen::default(),
         tables: Vec::new(),
     };
     let mut values = Vec::with_capacity((to - from + 1).max(0) as usize);
@@ -825,8 +825,46 @@ fn encode_fast(l: State, from: c_int, to: c_int) -> Option<Payload> {
 
 struct Encoder {
     s: State,
-    seen: FxHashMap<*const c_void, u32>,
+    seen: Seen,
     tables: Vec<Table>,
+}
+
+/// The tables an encode has walked, by address: the first few in place (a message is
+/// usually one or two tables; a hash map cost an allocation and a rehash per send), the rest
+/// in a map.
+#[derive(Default)]
+struct Seen {
+    few: [(usize, u32); SEEN_IN_PLACE],
+    len: usize,
+    many: FxHashMap<usize, u32>,
+}
+
+/// Tables [`Seen`] keeps without allocating.
+const SEEN_IN_PLACE: usize = 8;
+
+impl Seen {
+    fn get(&self, p: *const c_void) -> Option<u32> {
+        let key = p as usize;
+        let few = self.few.get(..self.len).unwrap_or(&[]);
+        match few.iter().find(|(k, _)| *k == key) {
+            Some((_, n)) => Some(*n),
+            None if self.len == SEEN_IN_PLACE => self.many.get(&key).copied(),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, p: *const c_void, n: u32) {
+        let key = p as usize;
+        match self.few.get_mut(self.len) {
+            Some(slot) => {
+                *slot = (key, n);
+                self.len += 1;
+            }
+            None => {
+                self.many.insert(key, n);
+            }
+        }
+    }
 }
 
 /// Scratch slots one nesting level of a table walk uses: the table, a key and a value.
@@ -878,8 +916,8 @@ impl Encoder {
     fn table(&mut self, i: c_int) -> Option<Value> {
         // SAFETY: reads the table's address.
         let p = unsafe { ffi::lua_topointer(self.s, i) };
-        if let Some(n) = self.seen.get(&p) {
-            return Some(Value::Table(*n));
+        if let Some(n) = self.seen.get(p) {
+            return Some(Value::Table(n));
         }
         // SAFETY: reads the scratch stack height.
         let used = unsafe { ffi::lua_gettop(self.s) };

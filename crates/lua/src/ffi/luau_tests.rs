@@ -1,6 +1,7 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
 //! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2),
-//! the trimming of parked threads (patches 4 and 5) and the inert-chunk test (patch 6).
+//! the trimming of parked threads (patches 4 and 5) and the inert-chunk test (patch 6); also
+//! the encoder's table of walked tables, which lives inside the fence.
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
 //! no Rust value with a destructor when they do, and only touch thread-local counters or the
@@ -583,4 +584,18 @@ fn inert_chunks_are_told_from_chunks_that_can_act() {
         .get("upper")
         .unwrap();
     assert!(!super::chunk_is_inert(&lua, &c).unwrap());
+}
+
+#[test]
+fn seen_tables_are_found_in_place_and_past_it() {
+    let mut seen = super::Seen::default();
+    let addr = |i: usize| (0x1000 + i * 64) as *const std::ffi::c_void;
+    for i in 0..20 {
+        assert_eq!(seen.get(addr(i)), None, "table {i} before its walk");
+        seen.insert(addr(i), i as u32);
+    }
+    for i in 0..20 {
+        assert_eq!(seen.get(addr(i)), Some(i as u32), "table {i}");
+    }
+    assert_eq!(seen.get(addr(20)), None);
 }
