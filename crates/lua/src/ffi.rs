@@ -65,6 +65,11 @@ unsafe extern "C-unwind" {
     fn lua_isinertchunk(l: State, idx: c_int) -> c_int;
 }
 
+// STARLING-PATCHES.md, patch 7: empties a thread the engine lets go of (lstate.cpp).
+unsafe extern "C-unwind" {
+    fn lua_dropthread(l: State) -> c_int;
+}
+
 /// An entry's method cache (see [`make_process`]) once the entry is known not to qualify.
 pub(crate) const NOT_CACHEABLE: c_int = -2;
 
@@ -1439,6 +1444,20 @@ impl Thread {
             lua.exec_raw::<mlua::Thread>((), |l| {
                 ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
             })
+        }
+    }
+
+    /// Empties the thread of a process that has ended: frames, upvalues and values gone, its
+    /// stack and CallInfo array cut to the smallest sizes now rather than when the collector
+    /// frees it (STARLING-PATCHES.md, patch 7). Scripts that still hold it see a dead
+    /// coroutine. Only for threads no process can run again.
+    pub(crate) fn empty(self) {
+        // SAFETY: the thread is alive (referenced) and not running: the engine calls this while
+        // dropping an ended process, outside any step of it. `lua_dropthread` checks that the
+        // thread is not active, runs in a protected call (a failed reallocation leaves it as
+        // it was) and never raises.
+        unsafe {
+            lua_dropthread(self.l);
         }
     }
 

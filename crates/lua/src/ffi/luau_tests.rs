@@ -1,6 +1,7 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
 //! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2),
-//! the trimming of parked threads (patches 4 and 5) and the inert-chunk test (patch 6); also
+//! the trimming of parked threads (patches 4 and 5), the inert-chunk test (patch 6) and the
+//! emptying of threads let go of (patch 7); also
 //! the encoder's table of walked tables, which lives inside the fence.
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
@@ -598,4 +599,68 @@ fn seen_tables_are_found_in_place_and_past_it() {
         assert_eq!(seen.get(addr(i)), Some(i as u32), "table {i}");
     }
     assert_eq!(seen.get(addr(20)), None);
+}
+
+/// `lua_dropthread` (patch 7) on `co`'s thread.
+fn drop_now(co: &Thread) -> c_int {
+    // SAFETY: `co` is a live coroutine of a VM on this thread, not running (nothing runs while
+    // the test holds it); the function checks that itself and never raises.
+    unsafe { super::lua_dropthread(co.to_pointer() as *mut ffi::lua_State) }
+}
+
+#[test]
+fn dropped_threads_free_their_stacks_at_once_and_stay_dead() {
+    let lua = Lua::new();
+    let make: Function = lua
+        .load(
+            r#"
+            return function(kind)
+                local co = coroutine.create(function(x)
+                    local captured = { x }
+                    local inner = function() return captured[1] end
+                    if kind == "error" then
+                        error("boom")
+                    end
+                    if kind == "park" then
+                        coroutine.yield(inner())
+                    end
+                    -- deep enough to grow the stack and the CallInfo array
+                    local function deep(n) if n == 0 then return inner() end return deep(n - 1) + 0 end
+                    return deep(40)
+                end)
+                return co
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut cos = Vec::new();
+    for (i, kind) in ["done", "error", "park"]
+        .iter()
+        .cycle()
+        .take(300)
+        .enumerate()
+    {
+        let co: Thread = make.call(*kind).unwrap();
+        let r = co.resume::<mlua::Value>(i as i64);
+        assert_eq!(r.is_err(), *kind == "error", "{kind}");
+        cos.push(co);
+    }
+    let before = lua.used_memory();
+    assert!(cos.iter().all(|co| drop_now(co) == 1));
+    let freed = before.saturating_sub(lua.used_memory()) / cos.len();
+    assert!(freed > 200, "dropping freed {freed} bytes per thread");
+    let status: Function = lua.load("return coroutine.status").eval().unwrap();
+    let resume: Function = lua.load("return coroutine.resume").eval().unwrap();
+    for co in &cos {
+        assert_eq!(status.call::<String>(co).unwrap(), "dead");
+        let (ok, msg): (bool, String) = resume.call(co).unwrap();
+        assert!(!ok && msg.contains("dead"), "{msg}");
+    }
+    // The collector walks and frees them as any other thread.
+    lua.gc_collect().unwrap();
+    drop(cos);
+    lua.gc_collect().unwrap();
+    let v: i64 = lua.load("return 1 + 1").eval().unwrap();
+    assert_eq!(v, 2);
 }

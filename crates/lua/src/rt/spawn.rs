@@ -224,7 +224,10 @@ fn drop_process(lua: &Lua, p: &ProcState) {
             }
         }
     }
+    // Its threads can never run again: their stacks go now, not when the collector gets to
+    // them (with a large heap that is long after).
     for t in p.tasks.borrow_mut().drain() {
+        t.thread.empty();
         t.thread.release();
     }
     if let Some(rare) = rare {

@@ -272,6 +272,8 @@ LUA_API int lua_resume(lua_State* L, lua_State* from, int narg);
 LUA_API int lua_trimparked(lua_State* L);
 // STARLING: patch 6 (lapi.cpp): whether running a function can only make values (no calls)
 LUA_API int lua_isinertchunk(lua_State* L, int idx);
+// STARLING: patch 7 (lstate.cpp): empties a thread the engine lets go of, to the smallest sizes
+LUA_API int lua_dropthread(lua_State* L);
 LUA_API int lua_resumeerror(lua_State* L, lua_State* from);
 LUA_API int lua_status(lua_State* L);
 LUA_API int lua_isyieldable(lua_State* L);

@@ -168,6 +168,44 @@ void luaE_freethread(lua_State* L, lua_State* L1, lua_Page* page)
     luaM_freegco(L, L1, sizeof(lua_State), L1->memcat, page);
 }
 
+// STARLING: patch 7 (STARLING-PATCHES.md). Empties a thread the engine is letting go of (its
+// process has ended): as lua_resetthread, but down to the smallest stack and CallInfo array a
+// thread may have, so their memory goes back at once instead of when a collection cycle frees
+// the thread (with a large heap that takes long, and every process ending meanwhile left its
+// stacks behind). Runs the reallocations in a protected call (a failure leaves the thread as it
+// was). Returns 1 when done, 0 for an active thread or a main thread (nothing done). Never
+// raises.
+static void dropthread(lua_State* L, void* ud)
+{
+    luaF_close(L, L->stack);
+    CallInfo* ci = L->base_ci;
+    ci->p = nullptr;
+    ci->func = L->stack;
+    ci->base = ci->func + 1;
+    ci->top = ci->base + LUA_MINSTACK;
+    setnilvalue(ci->func);
+    L->ci = ci;
+    L->status = LUA_OK;
+    L->base = ci->base;
+    L->top = ci->base;
+    L->nCcalls = L->baseCcalls = 0;
+    L->finalizers = nullptr;
+    L->trimmed = false;
+    if (L->size_ci != 1)
+        luaD_reallocCI(L, 1);
+    if (L->stacksize != 1 + LUA_MINSTACK + EXTRA_STACK)
+        luaD_reallocstack(L, 1 + LUA_MINSTACK, 0);
+    for (int i = 0; i < L->stacksize; i++)
+        setnilvalue(L->stack + i);
+}
+
+int lua_dropthread(lua_State* L)
+{
+    if (L->isactive || L == L->global->mainthread)
+        return 0;
+    return luaD_rawrunprotected(L, dropthread, nullptr) == LUA_OK;
+}
+
 void lua_resetthread(lua_State* L)
 {
     api_check(L, !L->isactive);
