@@ -1,8 +1,8 @@
 //! Tests of Starling's patches to Luau (vendor/luau0-src/STARLING-PATCHES.md) that need the
 //! raw VM: the pattern matcher's interrupt calls (patch 3), the initial thread sizes (patch 2),
 //! the trimming of parked threads (patches 4 and 5), the inert-chunk test (patch 6) and the
-//! emptying of threads let go of (patch 7); also
-//! the encoder's table of walked tables, which lives inside the fence.
+//! emptying of threads let go of (patch 7); also the encoder's table of walked tables, which
+//! lives inside the fence.
 //!
 //! The raw functions below follow the module's rules: they raise only with `luaL_error`, hold
 //! no Rust value with a destructor when they do, and only touch thread-local counters or the

@@ -19,7 +19,6 @@ use crate::rt::chan::{self, Chan, ChanKind, Recv, Sent};
 use crate::rt::sched;
 use crate::rt::task::{self, Got, Special, WaitKind, Waiter};
 use crate::rt::values::{EventTable, LuaDuration, LuaTime, MsgData, PayloadData};
-use crate::userdata::time::sub_times;
 
 fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
     Out::Raise(format!(
@@ -831,7 +830,7 @@ pub(crate) fn time_now(_s: &mut Stack) -> Out {
 /// `t:sub(u)`: the Duration from `u` to `t`.
 pub(crate) fn time_sub(s: &mut Stack) -> Out {
     match (s.udata::<LuaTime>(1), s.udata::<LuaTime>(2)) {
-        (Some(a), Some(b)) => Out::One(Item::Duration(sub_times(a, b))),
+        (Some(a), Some(b)) => Out::One(Item::Duration(a.since(b))),
         _ => Out::Fallback,
     }
 }

@@ -41,6 +41,15 @@ impl Tagged for LuaTime {
     const TAG: c_int = TAG_TIME;
 }
 
+impl LuaTime {
+    /// `self:sub(earlier)`: the duration from `earlier` to `self`, clamped to a Duration's
+    /// range.
+    pub(crate) fn since(&self, earlier: &LuaTime) -> LuaDuration {
+        let ns = self.ts.as_nanosecond() - earlier.ts.as_nanosecond();
+        LuaDuration(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    }
+}
+
 /// A span of time in nanoseconds (a Duration: Go's `time.Duration`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LuaDuration(pub i64);

@@ -263,7 +263,7 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
             ));
         };
         let o = time_arg(&other, 1, "sub")?;
-        Ok(sub_times(&t, &o))
+        Ok(t.since(&o))
     })?;
     methods.raw_set(
         "sub",
@@ -478,12 +478,6 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     meta.raw_set("__metatable", false)?;
     meta.set_readonly(true);
     crate::ffi::register_tag::<LuaDuration>(lua, &meta)
-}
-
-/// `a:sub(b)`: the duration from `b` to `a`, clamped to a Duration's range.
-pub(crate) fn sub_times(a: &LuaTime, b: &LuaTime) -> LuaDuration {
-    let ns = a.ts.as_nanosecond() - b.ts.as_nanosecond();
-    LuaDuration(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 
 impl IntoLua for LuaTime {
