@@ -93,6 +93,13 @@ thread_local! {
     static SMALL_GOAL: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread's VM holds a large heap (past [`LARGE_HEAP`], until it is back under
+/// [`SMALL_HEAP`]): a collection cycle then takes long, so what can be freed without the
+/// collector is worth freeing at once.
+pub(crate) fn heap_is_large() -> bool {
+    !SMALL_GOAL.get()
+}
+
 /// Sets the VM's GC goal from how much memory it holds (see [`SMALL_HEAP`]).
 fn pace_gc(lua: &Lua, used: usize) {
     let small = SMALL_GOAL.get();
