@@ -26,7 +26,7 @@ use mlua::{Lua, Table as LuaTable, Value as LuaValue};
 use starling_core::{ErrorKind, ErrorValue, Payload, Table, Value};
 use starling_lua::fuzzing::{first_from_payload, from_payload, to_payload};
 use starling_lua::userdata::error::LuaErrorObject;
-use starling_lua::userdata::time::LuaDuration;
+use starling_lua::userdata::time::{Loc, LuaLocation};
 
 thread_local! {
     static LUA: RefCell<Option<Lua>> = const { RefCell::new(None) };
@@ -230,7 +230,10 @@ impl Parts<'_> {
                 ))
                 .expect("error object"),
             ),
-            13 => LuaValue::UserData(lua.create_userdata(LuaDuration(5)).expect("duration")),
+            13 => LuaValue::UserData(
+                lua.create_userdata(LuaLocation(Loc::utc()))
+                    .expect("location"),
+            ),
             14 => LuaValue::Thread(lua.create_thread(self.function.clone()).expect("thread")),
             _ => match u.int_in_range(0..=2u8)? {
                 0 => LuaValue::Buffer(lua.create_buffer(u.arbitrary::<&[u8]>()?).expect("buffer")),
