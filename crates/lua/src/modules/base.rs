@@ -35,6 +35,21 @@ fn subject(lua: &Lua, v: Value, func: &str) -> mlua::Result<mlua::LuaString> {
     }
 }
 
+/// The slow half of `string.upper` / `string.lower`: numbers and error objects stand for
+/// their text.
+fn case_twin(lua: &Lua, func: &'static str, upper: bool) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, s: Value| {
+        let s = subject(lua, s, func)?;
+        let b = s.as_bytes();
+        match std::str::from_utf8(&b) {
+            Ok(text) if !text.is_ascii() && upper => lua.create_string(text.to_uppercase()),
+            Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
+            _ if upper => lua.create_string(b.to_ascii_uppercase()),
+            _ => lua.create_string(b.to_ascii_lowercase()),
+        }
+    })
+}
+
 pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     let c = ctx.clone();
     g.raw_set(
@@ -76,29 +91,13 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     // object stands for its message, as in `strings.lua`.
     let string: Table = g.get("string")?;
     // A string argument takes the raw path (`rt::hot`); these twins take the rest.
-    let upper = lua.create_function(|lua, s: Value| {
-        let s = subject(lua, s, "upper")?;
-        let b = s.as_bytes();
-        match std::str::from_utf8(&b) {
-            Ok(text) if !text.is_ascii() => lua.create_string(text.to_uppercase()),
-            _ => lua.create_string(b.to_ascii_uppercase()),
-        }
-    })?;
     string.raw_set(
         "upper",
-        c_function::<hot::StringUpper>(lua, c"upper", Some(&upper))?,
+        c_function::<hot::StringUpper>(lua, c"upper", Some(&case_twin(lua, "upper", true)?))?,
     )?;
-    let lower = lua.create_function(|lua, s: Value| {
-        let s = subject(lua, s, "lower")?;
-        let b = s.as_bytes();
-        match std::str::from_utf8(&b) {
-            Ok(text) if !text.is_ascii() => lua.create_string(text.to_lowercase()),
-            _ => lua.create_string(b.to_ascii_lowercase()),
-        }
-    })?;
     string.raw_set(
         "lower",
-        c_function::<hot::StringLower>(lua, c"lower", Some(&lower))?,
+        c_function::<hot::StringLower>(lua, c"lower", Some(&case_twin(lua, "lower", false)?))?,
     )?;
     lua.load(STRINGS)
         .set_name("=starling.strings")

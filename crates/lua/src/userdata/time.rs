@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use std::os::raw::c_int;
 
 use mlua::{
-    AnyUserData, FromLuaMulti, IntoLua, IntoLuaMulti, Lua, MetaMethod, Table, UserData,
+    AnyUserData, FromLuaMulti, Function, IntoLua, IntoLuaMulti, Lua, MetaMethod, Table, UserData,
     UserDataMethods, Value,
 };
 
@@ -216,7 +216,31 @@ fn duration_only(v: &Value, func: &str) -> mlua::Result<i64> {
         .ok_or_else(|| bad_arg(1, func, format!("Duration expected, got {}", type_name(v))))
 }
 
-/// A Time or Duration method: `f(lua, self, args)`, with `self` checked to be a `T`.
+/// A Time or Duration method as a function: `f(lua, self, args)`, with `self` checked to be
+/// a `T`.
+fn method_fn<T, A, R>(
+    lua: &Lua,
+    name: &'static str,
+    f: impl Fn(&Lua, &T, A) -> mlua::Result<R> + 'static,
+) -> mlua::Result<Function>
+where
+    T: Tagged + Clone,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    lua.create_function(move |lua, (this, args): (Value, A)| {
+        let Some(t) = crate::ffi::tagged::<T>(lua, &this) else {
+            return Err(bad_arg(
+                1,
+                name,
+                format!("{} expected, got {}", tag_name(T::TAG), type_name(&this)),
+            ));
+        };
+        f(lua, &t, args)
+    })
+}
+
+/// [`method_fn`], set as `methods[name]`.
 fn method<T, A, R>(
     lua: &Lua,
     methods: &Table,
@@ -228,17 +252,7 @@ where
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
-    let func = lua.create_function(move |lua, (this, args): (Value, A)| {
-        let Some(t) = crate::ffi::tagged::<T>(lua, &this) else {
-            return Err(bad_arg(
-                1,
-                name,
-                format!("{} expected, got {}", tag_name(T::TAG), type_name(&this)),
-            ));
-        };
-        f(lua, &t, args)
-    })?;
-    methods.raw_set(name, func)
+    methods.raw_set(name, method_fn(lua, name, f)?)
 }
 
 fn tag_name(tag: c_int) -> &'static str {
@@ -254,16 +268,8 @@ fn tag_name(tag: c_int) -> &'static str {
 /// (`rt::hot`); the functions here are their slow twins for bad arguments.
 pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     let methods = lua.create_table()?;
-    let sub = lua.create_function(|lua, (this, other): (Value, Value)| {
-        let Some(t) = crate::ffi::tagged::<LuaTime>(lua, &this) else {
-            return Err(bad_arg(
-                1,
-                "sub",
-                format!("Time expected, got {}", type_name(&this)),
-            ));
-        };
-        let o = time_arg(&other, 1, "sub")?;
-        Ok(t.since(&o))
+    let sub = method_fn(lua, "sub", |_, t: &LuaTime, other: Value| {
+        Ok(t.since(&time_arg(&other, 1, "sub")?))
     })?;
     methods.raw_set(
         "sub",
@@ -428,16 +434,7 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     crate::ffi::register_tag::<LuaTime>(lua, &meta)?;
 
     let methods = lua.create_table()?;
-    let nanoseconds = lua.create_function(|lua, this: Value| {
-        match crate::ffi::tagged::<LuaDuration>(lua, &this) {
-            Some(d) => Ok(d.0),
-            None => Err(bad_arg(
-                1,
-                "nanoseconds",
-                format!("Duration expected, got {}", type_name(&this)),
-            )),
-        }
-    })?;
+    let nanoseconds = method_fn(lua, "nanoseconds", |_, d: &LuaDuration, ()| Ok(d.0))?;
     methods.raw_set(
         "nanoseconds",
         crate::ffi::c_function::<hot::DurationNanoseconds>(
