@@ -71,7 +71,7 @@ impl Local {
                 format!("host {host_name} not running"),
             ));
         }
-        if req.host == self.host && !self.terminal && (self.router)(&req.entry) == engine {
+        if self.creates_here(engine, req.host, &req.entry) {
             return self
                 .create(req, engine, build, Some(caller))
                 .map(Spawned::Done);
@@ -97,6 +97,27 @@ impl Local {
             return Err(e);
         }
         Ok(Spawned::Pending(child))
+    }
+
+    /// True when a spawn of `entry` on `host` by the process in `caller` is created at once,
+    /// inside the caller's step, by the callback it passes to [`Local::spawn`] (unless it
+    /// fails first). An engine may then hand the child its arguments without a payload.
+    pub fn spawns_here(&self, caller: u32, host: crate::pid::HostId, entry: &str) -> bool {
+        let engine = self
+            .procs
+            .borrow()
+            .get(caller as usize)
+            .map(|p| p.engine as usize);
+        engine.is_some_and(|engine| {
+            self.remote_target(host).is_none()
+                && self.node.host_running(host)
+                && self.creates_here(engine, host, entry)
+        })
+    }
+
+    /// The routing rule for a spawn created inside the caller's step (see the module header).
+    fn creates_here(&self, engine: usize, host: crate::pid::HostId, entry: &str) -> bool {
+        host == self.host && !self.terminal && (self.router)(entry) == engine
     }
 
     /// The node and local host a spawn on `host` goes to, when not this node.

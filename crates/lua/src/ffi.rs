@@ -33,6 +33,9 @@
 //!    dropped by the tag's destructor; destructors only drop Rust values and never call Luau.
 //! 6. The interrupt replaces `lua_callbacks(L)->interrupt` directly, so nobody may call
 //!    mlua's `Lua::set_interrupt` on these VMs.
+//! 7. A [`StackArgs`] names slots of the stack of a C function that is still running: it
+//!    borrows that function's [`Stack`], so it cannot outlive the frame, and nothing pops
+//!    the slots while it exists (popping takes `&mut Stack`).
 
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -295,6 +298,58 @@ impl Stack {
     pub(crate) fn encode(&mut self, from: c_int, to: c_int) -> Option<Payload> {
         encode(self.l, from, to)
     }
+
+    /// True when each value at `from..=to` is nil, a boolean, a number or a string: values a
+    /// payload would carry unchanged (strings are immutable, so sharing one is copying it),
+    /// which [`Stack::args`] may then hand to a new process of this VM as they are. A table
+    /// must be copied, so it takes the payload.
+    pub(crate) fn are_scalars(&self, from: c_int, to: c_int) -> bool {
+        (from..=to).all(|i| {
+            // SAFETY: reads a type; `l` is a live thread of this VM (invariant 1).
+            let t = unsafe { ffi::lua_type(self.l, i) };
+            matches!(
+                t,
+                ffi::LUA_TNIL | ffi::LUA_TBOOLEAN | ffi::LUA_TNUMBER | ffi::LUA_TSTRING
+            )
+        })
+    }
+
+    /// The values at `from..=to` as the arguments of a process made on this VM while this C
+    /// function runs (checked with [`Stack::are_scalars`]).
+    pub(crate) fn args(&self, from: c_int, to: c_int) -> StackArgs<'_> {
+        StackArgs {
+            l: self.l,
+            from,
+            to,
+            _stack: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Spawn arguments read in place from the stack of the C function making the process (see
+/// [`Stack::args`]); they live as long as the borrow of that stack.
+#[derive(Copy, Clone)]
+pub(crate) struct StackArgs<'a> {
+    l: State,
+    from: c_int,
+    to: c_int,
+    _stack: std::marker::PhantomData<&'a Stack>,
+}
+
+impl StackArgs<'_> {
+    /// The arguments as a payload (for a process whose start needs one).
+    pub(crate) fn encode(&self) -> Option<Payload> {
+        encode(self.l, self.from, self.to)
+    }
+}
+
+/// Where [`make_process`] takes the main function's arguments from.
+#[derive(Copy, Clone)]
+pub(crate) enum Args<'a> {
+    /// Decoded from a payload.
+    Payload(&'a Payload),
+    /// Copied from the spawning C function's stack.
+    Stack(StackArgs<'a>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1178,7 +1233,7 @@ pub(crate) enum MakeError {
 
 struct MakeCall<'a> {
     recipe: Recipe,
-    args: &'a Payload,
+    args: Args<'a>,
     /// The entry's method cache (see [`make_process`]).
     cache: &'a Cell<c_int>,
     /// Where the global table's reference goes as soon as it exists (the chunk's top level
@@ -1222,10 +1277,22 @@ unsafe extern "C-unwind" fn make(l: State) -> c_int {
         ffi::lua_xmove(l, t, 1);
         ffi::lua_pushvalue(l, 2);
         ffi::lua_xmove(l, t, 1);
-        let n = call.args.values.len();
-        ffi::lua_checkstack(t, n as c_int + 4);
-        for i in 0..n {
-            decode_value(t, call.args, i);
+        match call.args {
+            Args::Payload(args) => {
+                let n = args.values.len();
+                ffi::lua_checkstack(t, n as c_int + 4);
+                for i in 0..n {
+                    decode_value(t, args, i);
+                }
+            }
+            Args::Stack(a) => {
+                // The spawning function's values, still on its stack (the borrow in
+                // `StackArgs`), copied to the new thread of the same VM.
+                ffi::lua_checkstack(t, (a.to - a.from + 1).max(0) + 4);
+                for i in a.from..=a.to {
+                    ffi::lua_xpush(a.l, t, i);
+                }
+            }
         }
         call.made = Some(Made {
             thread: Thread { l: t, r: tref },
@@ -1300,7 +1367,7 @@ unsafe fn make_method(l: State, call: &mut MakeCall<'_>) -> bool {
 /// process current), and the main task's thread holding `body(main, args...)`.
 pub(crate) fn make_process(
     recipe: Recipe,
-    args: &Payload,
+    args: Args<'_>,
     env: &Cell<c_int>,
     cache: &Cell<c_int>,
 ) -> Result<Made, MakeError> {

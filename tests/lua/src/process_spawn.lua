@@ -77,6 +77,45 @@ local function main()
     sev = recv_topic(inbox, "exit")
     assert(sev.from == sp.pid and sev.result.value == 5)
 
+    -- A child made at once on the spawner's own worker takes scalar arguments straight from
+    -- the spawner's stack (no payload): nils keep their places, numbers, booleans and strings
+    -- arrive as sent, the count includes trailing nils. `spawned`, `args` and `exit` come from
+    -- two processes, so they are collected by topic.
+    local function collect(n)
+        local got = {}
+        for _ = 1, n do
+            local msg = recv(inbox, "a report")
+            got[msg:topic()] = msg:payload():data()
+        end
+        return got
+    end
+    local long = string.rep("x", 300)
+    assert(process.spawn("test.helpers:spawner", "test:processes", me, "test.helpers:report", "test:processes",
+        me, nil, true, false, 2.5, -7, "s", long, nil))
+    local got = collect(3)
+    assert(got.spawned and got.spawned.err == nil, tostring(got.spawned and got.spawned.err))
+    rep = assert(got.args, "no args report")
+    assert(rep.pid == got.spawned.pid, tostring(rep.pid))
+    assert(rep.n == 8, "8 args after parent, got " .. tostring(rep.n))
+    local a = rep.args
+    assert(a[1] == nil and a[2] == true and a[3] == false and a[4] == 2.5 and a[5] == -7)
+    assert(a[6] == "s" and a[7] == long and a[8] == nil)
+    assert(got.exit and got.exit.from == got.spawned.pid)
+    -- the same with a table among them: copied through a payload, so later changes stay out
+    assert(process.spawn("test.helpers:spawner", "test:processes", me, "test.helpers:report", "test:processes",
+        me, "t", { k = "v" }, 3))
+    got = collect(3)
+    rep = assert(got.args, "no args report")
+    assert(rep.n == 3 and rep.args[1] == "t" and rep.args[2].k == "v" and rep.args[3] == 3)
+    -- and for an entry with imported libraries (its start takes a payload: made from the stack)
+    assert(process.spawn("test.helpers:spawner", "test:processes", me, "test.helpers:libraries_peer",
+        "test:processes", me))
+    got = collect(3)
+    assert(got.spawned and got.spawned.err == nil, tostring(got.spawned and got.spawned.err))
+    assert(got.exit and got.exit.from == got.spawned.pid)
+    got.spawned, got.exit = nil, nil
+    assert(next(got) ~= nil, "libraries_peer reported nothing")
+
     -- EXIT: result.value is the first return value
     local before = os.time()
     ev = run_to_exit(events, "test.helpers:ret", "test:processes", 42)

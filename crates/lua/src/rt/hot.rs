@@ -622,7 +622,9 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
         };
         (entry, host)
     };
-    let Some(args) = (if top >= 3 {
+    // A child made here, at once, takes scalar arguments straight from this stack.
+    let direct = top >= 3 && ctx.local.spawns_here(p.slot, host, &entry) && s.are_scalars(3, top);
+    let Some(args) = (if top >= 3 && !direct {
         s.encode(3, top)
     } else {
         Some(Payload::empty())
@@ -642,9 +644,13 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
         num: 0,
         setup: None,
     };
-    let spawned = ctx.local.spawn(p.slot, req, &mut |slot, pid, args| {
-        crate::rt::spawn::start(&lua, &ctx, slot, pid, args)
-    });
+    let direct = direct.then(|| s.args(3, top));
+    let spawned = ctx
+        .local
+        .spawn(p.slot, req, &mut |slot, pid, args| match direct {
+            Some(stack) => crate::rt::spawn::start_from_stack(&lua, &ctx, slot, pid, args, stack),
+            None => crate::rt::spawn::start(&lua, &ctx, slot, pid, args),
+        });
     match spawned {
         Ok(Spawned::Done(child)) => Out::One(Item::Str(ctx.pid_string(child).into_bytes().into())),
         Ok(Spawned::Pending(_)) => {

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
-use starling_core::{ErrorKind, ErrorValue, Payload, Pid, StartArgs};
+use starling_core::{ErrorKind, ErrorValue, Pid, StartArgs};
 
 use crate::engine::{Ctx, misuse};
 use crate::ffi;
@@ -28,7 +28,29 @@ pub(crate) fn start(
     args: StartArgs,
 ) -> Result<(), ErrorValue> {
     let prepared = ctx.prepare(lua, &args.entry, args.function)?;
-    init(lua, ctx, slot, pid, prepared, &args.args)
+    init(
+        lua,
+        ctx,
+        slot,
+        pid,
+        prepared,
+        ffi::Args::Payload(&args.args),
+    )
+}
+
+/// [`start`] for a child made inside its parent's C function, its arguments read from that
+/// function's stack instead of a payload (`args.args` is empty; see
+/// `starling_core::Local::spawns_here`).
+pub(crate) fn start_from_stack(
+    lua: &Lua,
+    ctx: &Ctx,
+    slot: u32,
+    pid: Pid,
+    args: StartArgs,
+    stack: ffi::StackArgs<'_>,
+) -> Result<(), ErrorValue> {
+    let prepared = ctx.prepare(lua, &args.entry, args.function)?;
+    init(lua, ctx, slot, pid, prepared, ffi::Args::Stack(stack))
 }
 
 enum InitError {
@@ -64,11 +86,21 @@ fn init(
     slot: u32,
     pid: Pid,
     prepared: Rc<Prepared>,
-    args: &Payload,
+    args: ffi::Args<'_>,
 ) -> Result<(), ErrorValue> {
     if prepared.code.imports.is_empty() {
         return init_raw(ctx, slot, pid, prepared, args);
     }
+    let encoded;
+    let args = match args {
+        ffi::Args::Payload(p) => p,
+        ffi::Args::Stack(a) => {
+            encoded = a.encode().ok_or_else(|| {
+                ErrorValue::new(ErrorKind::Internal, "spawn arguments could not be copied")
+            })?;
+            &encoded
+        }
+    };
     let env = (|| -> mlua::Result<(Table, i32)> {
         let env = lua.create_table()?;
         env.set_metatable(Some(prepared.meta.clone()))?;
@@ -110,7 +142,7 @@ fn init_raw(
     slot: u32,
     pid: Pid,
     prepared: Rc<Prepared>,
-    args: &Payload,
+    args: ffi::Args<'_>,
 ) -> Result<(), ErrorValue> {
     let recipe = prepared.recipe;
     let p = Rc::new(ProcState::new(slot, pid, prepared, mlua::ffi::LUA_NOREF));
