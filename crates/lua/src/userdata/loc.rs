@@ -15,21 +15,28 @@ pub struct Loc {
     pub tz: TimeZone,
 }
 
+thread_local! {
+    static UTC: Loc = Loc {
+        name: "UTC".into(),
+        tz: TimeZone::UTC,
+    };
+    static LOCAL: Loc = Loc {
+        name: "Local".into(),
+        tz: TimeZone::system(),
+    };
+}
+
 impl Loc {
     /// Coordinated Universal Time.
     pub fn utc() -> Loc {
-        Loc {
-            name: "UTC".into(),
-            tz: TimeZone::UTC,
-        }
+        UTC.with(Loc::clone)
     }
 
-    /// The machine's zone (the `TZ` variable, else `/etc/localtime`), named `Local`.
+    /// The machine's zone (the `TZ` variable, else `/etc/localtime`), named `Local`: read once
+    /// per worker thread, on first use, and kept (as Go reads `time.Local` once; `time.now()`
+    /// makes one per call, and reading the zone each time cost an allocation and a lookup).
     pub fn local() -> Loc {
-        Loc {
-            name: "Local".into(),
-            tz: TimeZone::system(),
-        }
+        LOCAL.with(Loc::clone)
     }
 
     /// An IANA zone by name; `UTC` and `Local` give those locations.
