@@ -106,6 +106,9 @@ thread_local! {
     /// Registry reference of the C function [`make_process`] calls, made once per VM (a fresh
     /// closure per spawn was garbage the collector had to find).
     static MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
+    /// Registry references of the event tables' key strings ([`EVENT_KEY_NAMES`]), made once
+    /// per VM.
+    static EVENT_KEYS: Cell<[c_int; 7]> = const { Cell::new([ffi::LUA_NOREF; 7]) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,14 +704,38 @@ unsafe fn push_udata<T: Tagged>(l: State, value: T) {
     }
 }
 
-/// Keys of an event table, and of its result table.
-const K_KIND: &std::ffi::CStr = c"kind";
-const K_FROM: &std::ffi::CStr = c"from";
-const K_AT: &std::ffi::CStr = c"at";
-const K_REASON: &std::ffi::CStr = c"reason";
-const K_RESULT: &std::ffi::CStr = c"result";
-const K_VALUE: &std::ffi::CStr = c"value";
-const K_ERROR: &std::ffi::CStr = c"error";
+/// Keys of an event table, and of its result table, by index into [`EVENT_KEYS`].
+const K_KIND: usize = 0;
+const K_FROM: usize = 1;
+const K_AT: usize = 2;
+const K_REASON: usize = 3;
+const K_RESULT: usize = 4;
+const K_VALUE: usize = 5;
+const K_ERROR: usize = 6;
+const EVENT_KEY_NAMES: [&std::ffi::CStr; 7] = [
+    c"kind", c"from", c"at", c"reason", c"result", c"value", c"error",
+];
+
+/// Pops the value at -1 into the table at -2 under event key `key`: the key string kept in the
+/// registry (a C-string key is interned again on every set), or the C string if there is none.
+///
+/// # Safety
+/// Write phase (may raise); a table at -2, the value at -1, one free slot.
+unsafe fn set_event_key(l: State, key: usize) {
+    let r = EVENT_KEYS.get().get(key).copied().unwrap_or(ffi::LUA_NOREF);
+    // SAFETY: see the contract; the key goes between the table and the value.
+    unsafe {
+        if r > 0 {
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+            ffi::lua_insert(l, -2);
+            ffi::lua_rawset(l, -3);
+        } else if let Some(name) = EVENT_KEY_NAMES.get(key) {
+            ffi::lua_rawsetfield(l, -2, name.as_ptr());
+        } else {
+            ffi::lua_settop(l, -2);
+        }
+    }
+}
 
 /// Pushes an event table (SPEC §5.4).
 ///
@@ -717,31 +744,31 @@ const K_ERROR: &std::ffi::CStr = c"error";
 unsafe fn push_event(l: State, e: EventTable) {
     // SAFETY: builds a table on `l` (write phase).
     unsafe {
-        ffi::lua_checkstack(l, 6);
+        ffi::lua_checkstack(l, 8);
         ffi::lua_createtable(l, 0, 4);
         push_bytes(l, e.kind.as_bytes());
-        ffi::lua_rawsetfield(l, -2, K_KIND.as_ptr());
-        push_bytes(l, e.from.as_bytes());
-        ffi::lua_rawsetfield(l, -2, K_FROM.as_ptr());
+        set_event_key(l, K_KIND);
+        push_item(l, e.from);
+        set_event_key(l, K_FROM);
         ffi::lua_pushnumber(l, e.at as f64);
-        ffi::lua_rawsetfield(l, -2, K_AT.as_ptr());
+        set_event_key(l, K_AT);
         if let Some(reason) = &e.reason {
             push_bytes(l, reason.as_bytes());
-            ffi::lua_rawsetfield(l, -2, K_REASON.as_ptr());
+            set_event_key(l, K_REASON);
         }
         if let Some(r) = e.result {
             ffi::lua_createtable(l, 0, 1);
             match r.result() {
                 Ok(p) => {
                     decode_value(l, p, 0);
-                    ffi::lua_rawsetfield(l, -2, K_VALUE.as_ptr());
+                    set_event_key(l, K_VALUE);
                 }
                 Err(err) => {
                     push_error(l, err.clone());
-                    ffi::lua_rawsetfield(l, -2, K_ERROR.as_ptr());
+                    set_event_key(l, K_ERROR);
                 }
             }
-            ffi::lua_rawsetfield(l, -2, K_RESULT.as_ptr());
+            set_event_key(l, K_RESULT);
         }
     }
 }
@@ -1947,6 +1974,25 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     SCRATCH.set(scratch.0 as State);
     MAIN.set(main.0 as State);
     MAKER.set(maker);
+    // SAFETY: interns each key and keeps it by a registry reference for the VM's life; the
+    // references are handed out through the stack as integers.
+    let keys = unsafe {
+        lua.exec_raw::<mlua::Table>((), |l| {
+            ffi::lua_createtable(l, EVENT_KEY_NAMES.len() as c_int, 0);
+            for (i, name) in EVENT_KEY_NAMES.iter().enumerate() {
+                ffi::lua_pushstring(l, name.as_ptr());
+                let r = ffi::lua_ref(l, -1);
+                ffi::lua_settop(l, -2);
+                ffi::lua_pushinteger(l, r as ffi::lua_Integer);
+                ffi::lua_rawseti(l, -2, i as i64 + 1);
+            }
+        })?
+    };
+    let mut refs = [ffi::LUA_NOREF; 7];
+    for (i, r) in refs.iter_mut().enumerate() {
+        *r = keys.raw_get::<c_int>(i + 1)?;
+    }
+    EVENT_KEYS.set(refs);
     Ok(lua)
 }
 

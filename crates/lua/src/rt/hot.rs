@@ -31,7 +31,12 @@ fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
 pub(crate) fn event_table(ctx: &Ctx, ev: Event) -> EventTable {
     EventTable {
         kind: ev.kind.as_str(),
-        from: ctx.pid_string(ev.from),
+        // Not cached when new: a process sends one EXIT, so its string would only evict
+        // others (a process that read its own pid has it cached).
+        from: match ctx.pid_strings.get(ev.from) {
+            Some(r) => Item::Ref(r),
+            None => Item::Str(ctx.pid_string(ev.from).into_bytes().into()),
+        },
         at: ev.at,
         reason: match ev.kind {
             EventKind::Cancel => Some(ev.reason.unwrap_or_default()),

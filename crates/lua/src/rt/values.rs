@@ -114,7 +114,8 @@ impl PayloadData {
 #[derive(Debug)]
 pub(crate) struct EventTable {
     pub(crate) kind: &'static str,
-    pub(crate) from: String,
+    /// The sender's printed pid (usually a cached Lua string, see [`PidStrings`]).
+    pub(crate) from: crate::ffi::Item,
     pub(crate) at: i64,
     pub(crate) reason: Option<Box<str>>,
     pub(crate) result: Option<ExitReason>,
