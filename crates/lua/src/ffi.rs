@@ -51,8 +51,8 @@ use rustc_hash::FxHashMap;
 use starling_core::{ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
 
 use crate::rt::values::{
-    EventTable, LuaDuration, LuaTime, MsgData, PayloadData, PidStrings, TAG_CHAN, TAG_DURATION,
-    Tagged,
+    EventTable, LuaDuration, LuaTime, MsgData, PayloadData, PidStrings, PidText, TAG_CHAN,
+    TAG_DURATION, Tagged,
 };
 
 /// A raw Luau thread.
@@ -748,7 +748,12 @@ unsafe fn push_event(l: State, e: EventTable) {
         ffi::lua_createtable(l, 0, 4);
         push_bytes(l, e.kind.as_bytes());
         set_event_key(l, K_KIND);
-        push_item(l, e.from);
+        match e.from {
+            PidText::Cached(r) => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+            }
+            PidText::Text(t) => push_bytes(l, &t),
+        }
         set_event_key(l, K_FROM);
         ffi::lua_pushnumber(l, e.at as f64);
         set_event_key(l, K_AT);

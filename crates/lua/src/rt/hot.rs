@@ -18,7 +18,7 @@ use crate::ffi::{Item, Kind, Out, RawFn, Stack};
 use crate::rt::chan::{self, Chan, ChanKind, Recv, Sent};
 use crate::rt::sched;
 use crate::rt::task::{self, Got, Special, WaitKind, Waiter};
-use crate::rt::values::{EventTable, LuaDuration, LuaTime, MsgData, PayloadData};
+use crate::rt::values::{EventTable, LuaDuration, LuaTime, MsgData, PayloadData, PidText};
 
 fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
     Out::Raise(format!(
@@ -34,8 +34,8 @@ pub(crate) fn event_table(ctx: &Ctx, ev: Event) -> EventTable {
         // Not cached when new: a process sends one EXIT, so its string would only evict
         // others (a process that read its own pid has it cached).
         from: match ctx.pid_strings.get(ev.from) {
-            Some(r) => Item::Ref(r),
-            None => Item::Str(ctx.pid_string(ev.from).into_bytes().into()),
+            Some(r) => PidText::Cached(r),
+            None => PidText::Text(ctx.pid_string(ev.from).into_bytes().into()),
         },
         at: ev.at,
         reason: match ev.kind {

@@ -114,11 +114,21 @@ impl PayloadData {
 #[derive(Debug)]
 pub(crate) struct EventTable {
     pub(crate) kind: &'static str,
-    /// The sender's printed pid (usually a cached Lua string, see [`PidStrings`]).
-    pub(crate) from: crate::ffi::Item,
+    /// The sender's printed pid.
+    pub(crate) from: PidText,
     pub(crate) at: i64,
     pub(crate) reason: Option<Box<str>>,
     pub(crate) result: Option<ExitReason>,
+}
+
+/// A printed pid to push: a string cached in [`PidStrings`] (its registry reference), or the
+/// text.
+#[derive(Debug)]
+pub(crate) enum PidText {
+    /// The registry reference of the cached string.
+    Cached(c_int),
+    /// The text, not cached.
+    Text(Box<[u8]>),
 }
 
 /// Printed pids kept as Lua strings (registry references), so `msg:from()` and
