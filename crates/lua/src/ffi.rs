@@ -1979,25 +1979,19 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     SCRATCH.set(scratch.0 as State);
     MAIN.set(main.0 as State);
     MAKER.set(maker);
-    // SAFETY: interns each key and keeps it by a registry reference for the VM's life; the
-    // references are handed out through the stack as integers.
-    let keys = unsafe {
-        lua.exec_raw::<mlua::Table>((), |l| {
-            ffi::lua_createtable(l, EVENT_KEY_NAMES.len() as c_int, 0);
-            for (i, name) in EVENT_KEY_NAMES.iter().enumerate() {
+    // SAFETY: interns each key and keeps it by a registry reference for the VM's life (this
+    // thread's VM: invariant 1); setting the thread-local cannot panic.
+    unsafe {
+        lua.exec_raw::<()>((), |l| {
+            let mut refs = [ffi::LUA_NOREF; 7];
+            for (r, name) in refs.iter_mut().zip(EVENT_KEY_NAMES) {
                 ffi::lua_pushstring(l, name.as_ptr());
-                let r = ffi::lua_ref(l, -1);
+                *r = ffi::lua_ref(l, -1);
                 ffi::lua_settop(l, -2);
-                ffi::lua_pushinteger(l, r as ffi::lua_Integer);
-                ffi::lua_rawseti(l, -2, i as i64 + 1);
             }
+            EVENT_KEYS.set(refs);
         })?
     };
-    let mut refs = [ffi::LUA_NOREF; 7];
-    for (i, r) in refs.iter_mut().enumerate() {
-        *r = keys.raw_get::<c_int>(i + 1)?;
-    }
-    EVENT_KEYS.set(refs);
     Ok(lua)
 }
 

@@ -308,11 +308,17 @@ fn threads_parked_in_a_c_yield_are_trimmed_and_resume_intact() {
     assert_eq!(total, (1..=n).map(|i| 3 * i + 11).sum::<i64>());
 }
 
+/// A patch's thread function (`lua_trimparked`, patch 5; `lua_dropthread`, patch 7) on `co`'s
+/// thread.
+fn on_thread(co: &Thread, f: unsafe extern "C-unwind" fn(*mut ffi::lua_State) -> c_int) -> c_int {
+    // SAFETY: `co` is a live coroutine of a VM on this thread, not running (nothing runs while
+    // the test holds it); both functions check the thread's state themselves and never raise.
+    unsafe { f(co.to_pointer() as *mut ffi::lua_State) }
+}
+
 /// `lua_trimparked` (patch 5) on `co`'s thread.
 fn trim_now(co: &Thread) -> c_int {
-    // SAFETY: `co` is a live, suspended coroutine of a VM on this thread (nothing runs while
-    // the test holds it); the function checks the parked state itself and never raises.
-    unsafe { super::lua_trimparked(co.to_pointer() as *mut ffi::lua_State) }
+    on_thread(co, super::lua_trimparked)
 }
 
 #[test]
@@ -603,9 +609,7 @@ fn seen_tables_are_found_in_place_and_past_it() {
 
 /// `lua_dropthread` (patch 7) on `co`'s thread.
 fn drop_now(co: &Thread) -> c_int {
-    // SAFETY: `co` is a live coroutine of a VM on this thread, not running (nothing runs while
-    // the test holds it); the function checks that itself and never raises.
-    unsafe { super::lua_dropthread(co.to_pointer() as *mut ffi::lua_State) }
+    on_thread(co, super::lua_dropthread)
 }
 
 #[test]
