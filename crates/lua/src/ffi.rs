@@ -1019,15 +1019,21 @@ impl Encoder {
         let n = self.tables.len() as u32;
         self.tables.push(Table::default());
         self.seen.insert(p, n);
-        // SAFETY: the walk: `lua_next` on a table at a fixed absolute index, with the key
-        // and value pushed in the slots checked above; raw, no metamethods, no allocation.
+        // SAFETY: the walk: `lua_rawiter` on a table at a fixed absolute index, with the key
+        // and value pushed in the slots checked above (so it never grows the stack); raw, no
+        // metamethods, no allocation. It goes by slot number, where `lua_next` would look
+        // the previous key up again for every step.
         unsafe {
             let t = ffi::lua_absindex(self.s, i);
             let len = ffi::lua_objlen(self.s, t);
             let mut array = vec![Value::Nil; len];
             let mut hash = Vec::new();
-            ffi::lua_pushnil(self.s);
-            while ffi::lua_next(self.s, t) != 0 {
+            let mut at = 0;
+            loop {
+                at = ffi::lua_rawiter(self.s, t, at);
+                if at < 0 {
+                    break;
+                }
                 // key at -2, value at -1
                 let index = match ffi::lua_type(self.s, -2) {
                     ffi::LUA_TNUMBER => {
@@ -1057,7 +1063,7 @@ impl Encoder {
                         }
                     }
                 }
-                ffi::lua_settop(self.s, -2);
+                ffi::lua_settop(self.s, -3);
             }
             while array.last() == Some(&Value::Nil) {
                 array.pop();
