@@ -20,7 +20,7 @@ use crate::envelope::{Envelope, SpawnRequest};
 use crate::log::{Level, LogRecord, LogSink};
 use crate::mailbox::Limits;
 use crate::peers::Peers;
-use crate::pid::{HostId, Pid, parse_pid_text, write_pid, write_remote_pid};
+use crate::pid::{HostId, Pid, parse_pid_text, printed_len, write_pid, write_remote_pid};
 use crate::registry::Registry;
 use crate::remote::Remote;
 use crate::value::{ErrorKind, ErrorValue};
@@ -298,21 +298,28 @@ impl Node {
     }
 
     /// The printed form of a pid.
+    /// Allocated at its exact length, so turning it into a boxed string does not reallocate.
     pub fn format_pid(&self, pid: Pid) -> String {
-        let mut s = String::with_capacity(32);
+        let (node, host) = self.pid_names(pid);
+        let mut s = String::with_capacity(printed_len(node, host, pid.num));
         self.write_pid(&mut s, pid);
         s
     }
 
-    /// Appends the printed form of a pid to `out`: `{host|0x…}` on a single node, with the
-    /// node's name (`{a@host|0x…}`) in a cluster.
-    pub fn write_pid(&self, out: &mut String, pid: Pid) {
+    /// The node name (none for this node on a single node) and host name a pid prints with.
+    fn pid_names(&self, pid: Pid) -> (Option<&str>, &str) {
         let node = if pid.node == 0 {
             self.peers.own_name()
         } else {
             Some(self.peers.name(pid.node).unwrap_or("?"))
         };
-        let host = self.host_name(pid.host);
+        (node, self.host_name(pid.host))
+    }
+
+    /// Appends the printed form of a pid to `out`: `{host|0x…}` on a single node, with the
+    /// node's name (`{a@host|0x…}`) in a cluster.
+    pub fn write_pid(&self, out: &mut String, pid: Pid) {
+        let (node, host) = self.pid_names(pid);
         match node {
             None => write_pid(out, host, pid.num),
             Some(node) => write_remote_pid(out, node, host, pid.num),

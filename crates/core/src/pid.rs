@@ -58,6 +58,12 @@ pub fn write_remote_pid(
         .and_then(|()| out.write_char('}'))
 }
 
+/// Bytes [`write_pid`] (no node) or [`write_remote_pid`] (a node) writes.
+pub fn printed_len(node: Option<&str>, host_name: &str, num: u64) -> usize {
+    let digits = (64 - num.leading_zeros() as usize).div_ceil(4).max(5);
+    node.map_or(0, |n| n.len() + 1) + host_name.len() + "{|0x}".len() + digits
+}
+
 /// `num` in lowercase hex, at least five digits (this sits on the message hot path, where
 /// `format!` costs several times more).
 fn hex_digits(mut num: u64, buf: &mut [u8; 16]) -> &str {
@@ -104,6 +110,18 @@ pub fn parse_pid_text(s: &str) -> Option<PidText<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_length_is_exact() {
+        for num in [0, 1, 0xfffff, 0x100000, 0xabcdef1, u64::MAX] {
+            let mut s = String::new();
+            write_pid(&mut s, "app:processes", num).expect("write to string");
+            assert_eq!(printed_len(None, "app:processes", num), s.len(), "{s}");
+            s.clear();
+            write_remote_pid(&mut s, "n1", "h", num).expect("write to string");
+            assert_eq!(printed_len(Some("n1"), "h", num), s.len(), "{s}");
+        }
+    }
 
     #[test]
     fn prints_padded_lowercase_hex() {

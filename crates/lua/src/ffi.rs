@@ -106,9 +106,10 @@ thread_local! {
     /// Registry reference of the C function [`make_process`] calls, made once per VM (a fresh
     /// closure per spawn was garbage the collector had to find).
     static MAKER: Cell<c_int> = const { Cell::new(ffi::LUA_NOREF) };
-    /// Registry references of the event tables' key strings ([`EVENT_KEY_NAMES`]), made once
-    /// per VM.
-    static EVENT_KEYS: Cell<[c_int; 7]> = const { Cell::new([ffi::LUA_NOREF; 7]) };
+    /// Registry references of the event tables' key and kind strings ([`EVENT_STRINGS`]),
+    /// made once per VM.
+    static EVENT_KEYS: Cell<[c_int; EVENT_STRINGS.len()]> =
+        const { Cell::new([ffi::LUA_NOREF; EVENT_STRINGS.len()]) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,7 +705,8 @@ unsafe fn push_udata<T: Tagged>(l: State, value: T) {
     }
 }
 
-/// Keys of an event table, and of its result table, by index into [`EVENT_KEYS`].
+/// Keys of an event table, and of its result table, and the kinds' values, by index into
+/// [`EVENT_KEYS`].
 const K_KIND: usize = 0;
 const K_FROM: usize = 1;
 const K_AT: usize = 2;
@@ -712,28 +714,60 @@ const K_REASON: usize = 3;
 const K_RESULT: usize = 4;
 const K_VALUE: usize = 5;
 const K_ERROR: usize = 6;
-const EVENT_KEY_NAMES: [&std::ffi::CStr; 7] = [
-    c"kind", c"from", c"at", c"reason", c"result", c"value", c"error",
+const V_EXIT: usize = 7;
+const V_LINK_DOWN: usize = 8;
+const V_CANCEL: usize = 9;
+const EVENT_STRINGS: [&std::ffi::CStr; 10] = [
+    c"kind",
+    c"from",
+    c"at",
+    c"reason",
+    c"result",
+    c"value",
+    c"error",
+    c"pid.exit",
+    c"pid.link.down",
+    c"pid.cancel",
 ];
 
-/// Pops the value at -1 into the table at -2 under event key `key`: the key string kept in the
-/// registry (a C-string key is interned again on every set), or the C string if there is none.
+/// The index in [`EVENT_STRINGS`] of a kind's value (checked against
+/// [`EventKind::as_str`] by a test).
+fn kind_string(kind: starling_core::EventKind) -> usize {
+    match kind {
+        starling_core::EventKind::Exit => V_EXIT,
+        starling_core::EventKind::LinkDown => V_LINK_DOWN,
+        starling_core::EventKind::Cancel => V_CANCEL,
+    }
+}
+
+/// Pushes event string `i`: the string kept in the registry (a C string is hashed and
+/// interned again on every push), or the C string if there is none.
+///
+/// # Safety
+/// Write phase (may raise); one free slot.
+unsafe fn push_event_string(l: State, i: usize) {
+    let r = EVENT_KEYS.get().get(i).copied().unwrap_or(ffi::LUA_NOREF);
+    // SAFETY: see the contract.
+    unsafe {
+        if r > 0 {
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
+        } else {
+            let name = EVENT_STRINGS.get(i).copied().unwrap_or(c"");
+            ffi::lua_pushstring(l, name.as_ptr());
+        }
+    }
+}
+
+/// Pops the value at -1 into the table at -2 under event key `key` ([`push_event_string`]).
 ///
 /// # Safety
 /// Write phase (may raise); a table at -2, the value at -1, one free slot.
 unsafe fn set_event_key(l: State, key: usize) {
-    let r = EVENT_KEYS.get().get(key).copied().unwrap_or(ffi::LUA_NOREF);
     // SAFETY: see the contract; the key goes between the table and the value.
     unsafe {
-        if r > 0 {
-            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, r);
-            ffi::lua_insert(l, -2);
-            ffi::lua_rawset(l, -3);
-        } else if let Some(name) = EVENT_KEY_NAMES.get(key) {
-            ffi::lua_rawsetfield(l, -2, name.as_ptr());
-        } else {
-            ffi::lua_settop(l, -2);
-        }
+        push_event_string(l, key);
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, -3);
     }
 }
 
@@ -746,7 +780,7 @@ unsafe fn push_event(l: State, e: EventTable) {
     unsafe {
         ffi::lua_checkstack(l, 8);
         ffi::lua_createtable(l, 0, 4);
-        push_bytes(l, e.kind.as_bytes());
+        push_event_string(l, kind_string(e.kind));
         set_event_key(l, K_KIND);
         match e.from {
             PidText::Cached(r) => {
@@ -1989,8 +2023,8 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     // thread's VM: invariant 1); setting the thread-local cannot panic.
     unsafe {
         lua.exec_raw::<()>((), |l| {
-            let mut refs = [ffi::LUA_NOREF; 7];
-            for (r, name) in refs.iter_mut().zip(EVENT_KEY_NAMES) {
+            let mut refs = [ffi::LUA_NOREF; EVENT_STRINGS.len()];
+            for (r, name) in refs.iter_mut().zip(EVENT_STRINGS) {
                 ffi::lua_pushstring(l, name.as_ptr());
                 *r = ffi::lua_ref(l, -1);
                 ffi::lua_settop(l, -2);

@@ -668,3 +668,13 @@ fn dropped_threads_free_their_stacks_at_once_and_stay_dead() {
     let v: i64 = lua.load("return 1 + 1").eval().unwrap();
     assert_eq!(v, 2);
 }
+
+/// The kinds' strings kept per VM are the values scripts compare against.
+#[test]
+fn event_kind_strings_match_the_constants() {
+    use starling_core::EventKind;
+    for kind in [EventKind::Exit, EventKind::LinkDown, EventKind::Cancel] {
+        let s = super::EVENT_STRINGS[super::kind_string(kind)];
+        assert_eq!(s.to_str(), Ok(kind.as_str()));
+    }
+}

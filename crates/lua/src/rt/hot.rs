@@ -30,7 +30,7 @@ fn bad_arg(pos: i32, func: &str, want: &str, s: &Stack) -> Out {
 /// The printed form of an event, for the table scripts receive.
 pub(crate) fn event_table(ctx: &Ctx, ev: Event) -> EventTable {
     EventTable {
-        kind: ev.kind.as_str(),
+        kind: ev.kind,
         // Not cached when new: a process sends one EXIT, so its string would only evict
         // others (a process that read its own pid has it cached).
         from: match ctx.pid_strings.get(ev.from) {

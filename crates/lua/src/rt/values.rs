@@ -6,7 +6,7 @@ use std::os::raw::c_int;
 use std::rc::Rc;
 
 use jiff::Timestamp;
-use starling_core::{ExitReason, Payload, Pid, Value};
+use starling_core::{EventKind, ExitReason, Payload, Pid, Value};
 
 use crate::userdata::loc::Loc;
 
@@ -113,7 +113,7 @@ impl PayloadData {
 /// An event as the table scripts receive (SPEC §5.4), with its pid already printed.
 #[derive(Debug)]
 pub(crate) struct EventTable {
-    pub(crate) kind: &'static str,
+    pub(crate) kind: EventKind,
     /// The sender's printed pid.
     pub(crate) from: PidText,
     pub(crate) at: i64,
