@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use starling::{Context, ErrorKind, ErrorValue, EventKind, Payload, Pid, Runtime};
 
-// The allocator the `starling` command uses, so the two columns compare engines, not
-// allocators.
+// The allocator and memory set-up the `starling` command uses, so the two columns compare
+// engines, not allocators.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: starling::memory::Allocator = starling::memory::Allocator;
 
 const HOST: &str = "bench:processes";
 
@@ -263,6 +263,7 @@ fn build(args: Vec<String>) -> Result<Runtime, starling::KindError> {
 }
 
 fn main() {
+    starling::memory::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match build(args) {
         Ok(rt) => rt.run().unwrap_or_else(|e| {

@@ -57,6 +57,8 @@
 //!   are written for.
 //! - [`host`] (`starling-host`): booting a project, services, the terminal, logs.
 
+pub mod memory;
+
 pub use starling_core as core;
 pub use starling_entry as entry;
 pub use starling_host as host;

@@ -1,5 +1,17 @@
-//! The process-wide allocator: mimalloc, called without its aligned entry points when the
-//! alignment asked for is one mimalloc's plain blocks already have.
+//! Process-wide memory set-up for programs that run Starling: the global allocator
+//! ([`Allocator`], mimalloc called without its aligned entry points when the alignment asked
+//! for is one mimalloc's plain blocks already have) and [`disable_transparent_huge_pages`].
+//! The `starling` command uses both; a Rust program embedding the runtime can do the same:
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: starling::memory::Allocator = starling::memory::Allocator;
+//!
+//! fn main() {
+//!     starling::memory::disable_transparent_huge_pages();
+//!     // ... starling::Runtime::new() ...
+//! }
+//! ```
 //!
 //! The `mimalloc` crate sends every request through `mi_malloc_aligned`. In mimalloc 3 that
 //! function takes its fast path only while the size class's free list is non-empty; when the
@@ -10,7 +22,7 @@
 //! of 8 or less, which every mimalloc block has, so they go to `mi_malloc`; Luau (through
 //! mlua) asks for 16, which blocks whose size is a multiple of 16 have.
 //!
-//! The only unsafe code of the binary lives here. Invariants:
+//! The only unsafe code of this crate lives here. Invariants:
 //! - every pointer handed out came from mimalloc (`mi_malloc`, `mi_zalloc`, `mi_realloc` or
 //!   their `_aligned` forms), so `mi_free` and `mi_realloc*` accept it, interior pointers of
 //!   aligned blocks included;
@@ -27,8 +39,27 @@ use std::ffi::c_void;
 
 use libmimalloc_sys as mi;
 
+/// Turns transparent huge pages off for this process (`prctl(PR_SET_THP_DISABLE)`), before
+/// the runtime starts its threads. mimalloc asks for huge pages on its large mappings, and
+/// with the common kernel setting (`defrag=madvise`) a fault there may stop to compact
+/// memory: the spawn shape then ran at half speed in about one run of three, and a Lua
+/// worker's base RSS doubled (BENCHMARKS.md, "Evening of 2026-12-07"). Databases that
+/// care about latency give the same advice. False when the kernel refused (the process
+/// runs on, with huge pages as the system sets them).
+pub fn disable_transparent_huge_pages() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::prctl::set_thp_disable(true).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// mimalloc with plain calls for the common alignments (see the module header).
-pub(crate) struct Allocator;
+#[derive(Debug)]
+pub struct Allocator;
 
 /// The alignment every mimalloc block has (its size classes are multiples of a word).
 const WORD: usize = std::mem::size_of::<usize>();
@@ -162,6 +193,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn huge_pages_can_be_turned_off() {
+        assert!(disable_transparent_huge_pages());
+        assert_eq!(nix::sys::prctl::get_thp_disable(), Ok(true));
     }
 
     #[test]
