@@ -56,6 +56,8 @@
 //! - [`lua`] (`starling-lua`) and [`native`] (`starling-native`): the two engines processes
 //!   are written for.
 //! - [`host`] (`starling-host`): booting a project, services, the terminal, logs.
+//!
+//! [`memory`] is the global allocator and process memory set-up the `starling` command uses.
 
 pub mod memory;
 

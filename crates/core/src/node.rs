@@ -297,12 +297,12 @@ impl Node {
         }
     }
 
-    /// The printed form of a pid.
-    /// Allocated at its exact length, so turning it into a boxed string does not reallocate.
+    /// The printed form of a pid, allocated at its exact length (so turning it into a boxed
+    /// string does not reallocate).
     pub fn format_pid(&self, pid: Pid) -> String {
         let (node, host) = self.pid_names(pid);
         let mut s = String::with_capacity(printed_len(node, host, pid.num));
-        self.write_pid(&mut s, pid);
+        write_named(&mut s, node, host, pid.num);
         s
     }
 
@@ -320,11 +320,7 @@ impl Node {
     /// node's name (`{a@host|0x…}`) in a cluster.
     pub fn write_pid(&self, out: &mut String, pid: Pid) {
         let (node, host) = self.pid_names(pid);
-        match node {
-            None => write_pid(out, host, pid.num),
-            Some(node) => write_remote_pid(out, node, host, pid.num),
-        }
-        .expect("writing to a String");
+        write_named(out, node, host, pid.num);
     }
 
     /// Parses a printed pid. `{node@host|0x…}` parses only in a cluster: this node's own name
@@ -696,4 +692,13 @@ impl Node {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+}
+
+/// Appends a printed pid from its names (see [`Node::write_pid`]).
+fn write_named(out: &mut String, node: Option<&str>, host: &str, num: u64) {
+    match node {
+        None => write_pid(out, host, num),
+        Some(node) => write_remote_pid(out, node, host, num),
+    }
+    .expect("writing to a String");
 }
