@@ -85,41 +85,46 @@ fn aligned(p: *mut c_void, align: usize) -> bool {
     (p as usize) & (align - 1) == 0
 }
 
+/// A block for `layout` from `plain` when its alignment allows (see [`plain_size`]) and the
+/// block has it, else from `aligned_call`.
+///
+/// # Safety
+/// `plain` and `aligned_call` are one mimalloc allocation function and its `_aligned` form;
+/// `layout` is what `GlobalAlloc::alloc` was given.
+#[inline(always)]
+unsafe fn allocate(
+    layout: Layout,
+    plain: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_call: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    let align = layout.align();
+    if let Some(size) = plain_size(layout.size(), align) {
+        // SAFETY: a plain allocation of a valid size; a misaligned block goes back to
+        // mimalloc at once.
+        unsafe {
+            let p = plain(size);
+            if aligned(p, align) {
+                return p.cast();
+            }
+            mi::mi_free(p);
+        }
+    }
+    // SAFETY: the aligned call mimalloc's own crate uses.
+    unsafe { aligned_call(layout.size(), align).cast() }
+}
+
 // SAFETY: every method returns null or a block of at least the layout's size with the
 // layout's alignment (checked before returning), and frees only what it handed out (module
 // header).
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let align = layout.align();
-        if let Some(size) = plain_size(layout.size(), align) {
-            // SAFETY: a plain allocation of a valid size; a misaligned block goes back to
-            // mimalloc at once.
-            unsafe {
-                let p = mi::mi_malloc(size);
-                if aligned(p, align) {
-                    return p.cast();
-                }
-                mi::mi_free(p);
-            }
-        }
-        // SAFETY: the aligned call mimalloc's own crate uses.
-        unsafe { mi::mi_malloc_aligned(layout.size(), align).cast() }
+        // SAFETY: mimalloc's allocation call and its aligned form; `layout` is the caller's.
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let align = layout.align();
-        if let Some(size) = plain_size(layout.size(), align) {
-            // SAFETY: as in `alloc`, zeroed.
-            unsafe {
-                let p = mi::mi_zalloc(size);
-                if aligned(p, align) {
-                    return p.cast();
-                }
-                mi::mi_free(p);
-            }
-        }
-        // SAFETY: the aligned call mimalloc's own crate uses.
-        unsafe { mi::mi_zalloc_aligned(layout.size(), align).cast() }
+        // SAFETY: as in `alloc`, zeroed.
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
