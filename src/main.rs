@@ -2,8 +2,7 @@
 
 mod cli;
 
-// Processes allocate small objects constantly (Luau values, messages, payloads); mimalloc's
-// thread-local free lists serve them several times faster than the system allocator.
+// mimalloc (see `starling::memory`).
 #[global_allocator]
 static ALLOC: starling::memory::Allocator = starling::memory::Allocator;
 
