@@ -392,7 +392,7 @@ impl<'a> Contents<'a> {
                 Value::Int(_) | Value::Float(_) => {
                     c.set_scalar(num_key(number(k).expect("a number")), v)
                 }
-                Value::Str(s) => c.set_scalar(ScalarKey::Str(s.clone()), v),
+                Value::Str(s) => c.set_scalar(ScalarKey::Str(s[..].into()), v),
                 Value::Table(i) => {
                     if v == &Value::Nil {
                         c.tables.remove(i);

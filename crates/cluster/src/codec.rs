@@ -75,7 +75,7 @@ pub(crate) fn message_in(node: &Node, m: WMessage<'_>, src: u32) -> Option<Messa
     };
     Some(Message {
         from,
-        topic: m.topic.into_owned().into_boxed_str(),
+        topic: m.topic.as_ref().into(),
         payload: payload_in(m.payload).ok()?,
     })
 }

@@ -466,7 +466,7 @@ fn value_in(v: WValue<'_>, tables: usize) -> Result<Value, WireError> {
         WValue::Bool(b) => Value::Bool(b),
         WValue::Int(i) => Value::Int(i),
         WValue::Float(f) => Value::Float(f),
-        WValue::Str(s) => Value::Str(s.into_owned().into_boxed_slice()),
+        WValue::Str(s) => Value::Str(s.as_ref().into()),
         WValue::Table(i) if (i as usize) < tables => Value::Table(i),
         WValue::Table(i) => return Err(WireError::TableIndex(i)),
         WValue::Error(e) => Value::Error(Box::new(error_in(e.0)?)),

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
+use crate::bytestr::ShortStr;
 use crate::message::Message;
 use crate::pid::Pid;
 use crate::value::Payload;
@@ -32,7 +33,7 @@ struct Subscription {
     pattern: Box<str>,
     kind: Option<Box<str>>,
     subscriber: Pid,
-    topic: Box<str>,
+    topic: ShortStr,
 }
 
 /// The node's event bus, see the module docs.

@@ -18,6 +18,7 @@
 //! - [`peers`] (the node table) and [`remote`] (the seam a cluster installs): other nodes.
 
 pub mod bus;
+pub mod bytestr;
 pub mod clock;
 pub mod codec;
 pub mod directory;
@@ -39,6 +40,7 @@ pub mod value;
 pub mod worker;
 
 pub use bus::Bus;
+pub use bytestr::{ByteStr, ShortStr};
 pub use clock::{Clock, VirtualClock};
 pub use codec::{PayloadError, from_args, from_payload, from_value, to_args, to_payload};
 pub use directory::Addr;

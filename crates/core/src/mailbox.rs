@@ -123,7 +123,7 @@ impl Mailbox {
         self.add(bytes);
         let q = Queued { item: msg, bytes };
         if let Some(ls) = &mut self.listeners {
-            if let Some(l) = ls.iter_mut().find(|l| l.topic == q.item.topic) {
+            if let Some(l) = ls.iter_mut().find(|l| *l.topic == *q.item.topic) {
                 l.queue.push_back(q);
                 return;
             }

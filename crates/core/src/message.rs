@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::bytestr::ShortStr;
 use crate::pid::Pid;
 use crate::value::{ErrorValue, Payload};
 
@@ -14,8 +15,8 @@ use crate::value::{ErrorValue, Payload};
 pub struct Message {
     /// Sending process, or `None` when the runtime sent it.
     pub from: Option<Pid>,
-    /// Topic string; never starts with `@`.
-    pub topic: Box<str>,
+    /// Topic string; never starts with `@`. Kept in place when short.
+    pub topic: ShortStr,
     /// The values sent.
     pub payload: Payload,
 }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::bytestr::ByteStr;
+
 /// One value inside a [`Payload`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -17,8 +19,8 @@ pub enum Value {
     Int(i64),
     /// Any other number.
     Float(f64),
-    /// A byte string (Lua strings are binary-safe).
-    Str(Box<[u8]>),
+    /// A byte string (Lua strings are binary-safe); short ones are kept in place.
+    Str(ByteStr),
     /// A table: index into [`Payload::tables`].
     Table(u32),
     /// An error object.
@@ -28,7 +30,7 @@ pub enum Value {
 impl Value {
     /// A string value from UTF-8 text.
     pub fn str(s: impl AsRef<str>) -> Value {
-        Value::Str(s.as_ref().as_bytes().into())
+        Value::Str(ByteStr::from(s.as_ref()))
     }
 
     /// A number: `Int` when `f` is integral and fits, else `Float`.
@@ -135,7 +137,7 @@ impl Payload {
 /// Bytes a value holds outside its own slot.
 fn value_bytes(v: &Value) -> usize {
     match v {
-        Value::Str(s) => s.len(),
+        Value::Str(s) => s.heap_len(),
         Value::Error(e) => e.heap_bytes(),
         _ => 0,
     }

@@ -311,9 +311,7 @@ impl Reader {
         lock(&self.screen).editing = false;
         use rustyline::error::ReadlineError;
         Some(match result {
-            Ok(line) => Some(Ok(Payload::one(Value::Str(
-                line.into_bytes().into_boxed_slice(),
-            )))),
+            Ok(line) => Some(Ok(Payload::one(Value::Str(line.into_bytes().into())))),
             Err(ReadlineError::Eof) => Some(Err(eof())),
             Err(ReadlineError::Interrupted) => {
                 let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
@@ -398,7 +396,7 @@ fn read_line(input: &mut impl BufRead, raw: bool) -> Result<Payload, ErrorValue>
             }
         }
     }
-    Ok(Payload::one(Value::Str(buf.into_boxed_slice())))
+    Ok(Payload::one(Value::Str(buf.into())))
 }
 
 fn read_bytes(input: &mut impl BufRead, n: usize) -> Option<Result<Payload, ErrorValue>> {
@@ -408,7 +406,7 @@ fn read_bytes(input: &mut impl BufRead, n: usize) -> Option<Result<Payload, Erro
             Ok(0) => break Err(eof()),
             Ok(k) => {
                 buf.truncate(k);
-                break Ok(Payload::one(Value::Str(buf.into_boxed_slice())));
+                break Ok(Payload::one(Value::Str(buf.into())));
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => break Err(read_failed(e)),

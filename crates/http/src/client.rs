@@ -410,7 +410,7 @@ pub(crate) fn stream_read(shared: &Arc<Shared>, stream: u64, max: usize, reply: 
             if !st.left.is_empty() {
                 let n = max.min(st.left.len());
                 let piece = st.left.split_to(n);
-                break Ok(Payload::one(Value::Str(piece.to_vec().into_boxed_slice())));
+                break Ok(Payload::one(Value::Str(piece[..].into())));
             }
             let Some(b) = st.body.as_mut() else {
                 break Ok(Payload::empty());

@@ -238,7 +238,7 @@ impl ExchangeImpl {
         drop(state);
         for w in waiters {
             let result = match &got {
-                Ok(b) => Ok(Payload::one(Value::Str(b.clone().into_boxed_slice()))),
+                Ok(b) => Ok(Payload::one(Value::Str(b[..].into()))),
                 Err(e) => Err(e.clone()),
             };
             self.shared.wake(w, result);
@@ -424,7 +424,7 @@ impl Exchange for ExchangeImpl {
                 *state = other;
                 drop(state);
                 let result = match self.body_ready() {
-                    Some(Ok(b)) => Ok(Payload::one(Value::Str(b.to_vec().into_boxed_slice()))),
+                    Some(Ok(b)) => Ok(Payload::one(Value::Str(b[..].into()))),
                     Some(Err(e)) => Err(e),
                     None => Err(ErrorValue::new(ErrorKind::Internal, "body unavailable")),
                 };
@@ -462,7 +462,7 @@ impl Exchange for ExchangeImpl {
             };
             for w in waiters {
                 let result = match &got {
-                    Ok(b) => Ok(Payload::one(Value::Str(b.clone().into_boxed_slice()))),
+                    Ok(b) => Ok(Payload::one(Value::Str(b[..].into()))),
                     Err(e) => Err(e.clone()),
                 };
                 ex.shared.wake(w, result);
@@ -537,7 +537,7 @@ impl Exchange for ExchangeImpl {
                 if !r.left.is_empty() {
                     let n = max.min(r.left.len());
                     let piece = r.left.split_to(n);
-                    break Ok(Payload::one(Value::Str(piece.to_vec().into_boxed_slice())));
+                    break Ok(Payload::one(Value::Str(piece[..].into())));
                 }
                 let Some(body) = r.body.as_mut() else {
                     break Ok(Payload::empty());

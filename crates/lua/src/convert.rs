@@ -58,7 +58,7 @@ impl Copier {
             LuaValue::Boolean(b) => Value::Bool(*b),
             LuaValue::Integer(i) => Value::Int(*i),
             LuaValue::Number(n) => Value::number(*n),
-            LuaValue::String(s) => Value::Str(s.as_bytes().to_vec().into_boxed_slice()),
+            LuaValue::String(s) => Value::Str(s.as_bytes().as_ref().into()),
             LuaValue::Table(t) => {
                 let p = t.to_pointer();
                 if let Some(i) = self.seen.get(&p) {

@@ -923,6 +923,7 @@ fn encode_fast(l: State, from: c_int, to: c_int) -> Option<Payload> {
         s: scratch,
         seen: Seen::default(),
         tables: Vec::new(),
+        depth: 0,
     };
     let mut values = Vec::with_capacity((to - from + 1).max(0) as usize);
     let mut ok = true;
@@ -953,6 +954,8 @@ struct Encoder {
     s: State,
     seen: Seen,
     tables: Vec<Table>,
+    /// Tables being walked (the recursion's depth).
+    depth: u32,
 }
 
 /// The tables an encode has walked, by address: the first few in place (a message is
@@ -995,6 +998,10 @@ impl Seen {
 
 /// Scratch slots one nesting level of a table walk uses: the table, a key and a value.
 const SLOTS_PER_LEVEL: c_int = 3;
+
+/// Deepest nesting the recursive walk takes; deeper payloads go by the iterative slow path.
+/// A level costs about 1.5 KB of a debug build's thread stack (threads have 2 MiB).
+const FAST_DEPTH: u32 = 256;
 
 impl Encoder {
     /// The value at `i` of the scratch stack; `None` for the slow path.
@@ -1047,9 +1054,10 @@ impl Encoder {
         }
         // SAFETY: reads the scratch stack height.
         let used = unsafe { ffi::lua_gettop(self.s) };
-        if used + SLOTS_PER_LEVEL + 1 > SCRATCH_SLOTS {
+        if used + SLOTS_PER_LEVEL + 1 > SCRATCH_SLOTS || self.depth >= FAST_DEPTH {
             return None;
         }
+        self.depth += 1;
         let n = self.tables.len() as u32;
         self.tables.push(Table::default());
         self.seen.insert(p, n);
@@ -1106,6 +1114,7 @@ impl Encoder {
                 *slot = Table { array, hash };
             }
         }
+        self.depth -= 1;
         Some(Value::Table(n))
     }
 }

@@ -359,7 +359,7 @@ fn spawner_setup(ctx: &Ctx, me: &Table) -> mlua::Result<Option<Box<SpawnSetup>>>
                 .collect::<mlua::Result<_>>()?;
             setup.messages.push(Message {
                 from: Some(from),
-                topic: topic.into_boxed_str(),
+                topic: topic.into(),
                 payload: convert::to_payload(&vals)?,
             });
         }

@@ -63,7 +63,7 @@ impl Tagged for LuaDuration {
 #[derive(Debug)]
 pub(crate) struct MsgData {
     pub(crate) from: Option<Pid>,
-    pub(crate) topic: Box<str>,
+    pub(crate) topic: starling_core::ShortStr,
     pub(crate) payload: Rc<Payload>,
 }
 

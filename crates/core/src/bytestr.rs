@@ -1,0 +1,293 @@
+//! [`ByteStr`]: the byte string inside a [`crate::Value`], kept in place when short, and
+//! [`ShortStr`], its UTF-8 twin for message topics.
+//!
+//! Most strings a message carries are short (keys, words, printed pids), and a message that
+//! crosses workers is written on one core and read and freed on another: every separate
+//! allocation it holds is a cold cache line for the receiver and a cross-thread free for the
+//! allocator (BENCHMARKS.md, "Where Starling is slow"). Strings of up to [`INLINE`] bytes
+//! therefore live inside the value itself; longer ones in one boxed slice.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+/// Longest string kept in place: with the length byte and the variant's tag it fills the same
+/// 32 bytes a [`crate::Value`] takes anyway.
+pub const INLINE: usize = 30;
+
+/// An immutable byte string (Lua strings are binary-safe): in place up to [`INLINE`] bytes,
+/// else on the heap. Reads as a `[u8]`.
+#[derive(Clone)]
+pub struct ByteStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl ByteStr {
+    /// The empty string.
+    pub const fn new() -> ByteStr {
+        ByteStr(Repr::Inline {
+            len: 0,
+            buf: [0; INLINE],
+        })
+    }
+
+    /// A copy of `bytes`.
+    pub fn copy_from(bytes: &[u8]) -> ByteStr {
+        match <[u8; INLINE]>::try_from(bytes) {
+            Ok(buf) => ByteStr(Repr::Inline {
+                len: INLINE as u8,
+                buf,
+            }),
+            Err(_) if bytes.len() < INLINE => {
+                let mut buf = [0; INLINE];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                ByteStr(Repr::Inline {
+                    len: bytes.len() as u8,
+                    buf,
+                })
+            }
+            Err(_) => ByteStr(Repr::Heap(bytes.into())),
+        }
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..*len as usize],
+            Repr::Heap(b) => b,
+        }
+    }
+
+    /// Bytes held outside the value itself (for memory limits): 0 when in place.
+    pub fn heap_len(&self) -> usize {
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(b) => b.len(),
+        }
+    }
+
+    /// The bytes as an owned vector.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.0 {
+            Repr::Inline { .. } => self.as_bytes().to_vec(),
+            Repr::Heap(b) => b.into_vec(),
+        }
+    }
+}
+
+impl Default for ByteStr {
+    fn default() -> ByteStr {
+        ByteStr::new()
+    }
+}
+
+impl Deref for ByteStr {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for ByteStr {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for ByteStr {
+    fn eq(&self, other: &ByteStr) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ByteStr {}
+
+impl PartialEq<[u8]> for ByteStr {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_bytes() == other
+    }
+}
+
+impl Hash for ByteStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl fmt::Debug for ByteStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self.as_bytes()) {
+            Ok(s) => fmt::Debug::fmt(s, f),
+            Err(_) => fmt::Debug::fmt(self.as_bytes(), f),
+        }
+    }
+}
+
+impl From<&[u8]> for ByteStr {
+    fn from(b: &[u8]) -> ByteStr {
+        ByteStr::copy_from(b)
+    }
+}
+
+impl From<&str> for ByteStr {
+    fn from(s: &str) -> ByteStr {
+        ByteStr::copy_from(s.as_bytes())
+    }
+}
+
+impl From<Box<[u8]>> for ByteStr {
+    fn from(b: Box<[u8]>) -> ByteStr {
+        if b.len() <= INLINE {
+            ByteStr::copy_from(&b)
+        } else {
+            ByteStr(Repr::Heap(b))
+        }
+    }
+}
+
+impl From<Vec<u8>> for ByteStr {
+    fn from(v: Vec<u8>) -> ByteStr {
+        if v.len() <= INLINE {
+            ByteStr::copy_from(&v)
+        } else {
+            ByteStr(Repr::Heap(v.into_boxed_slice()))
+        }
+    }
+}
+
+impl From<String> for ByteStr {
+    fn from(s: String) -> ByteStr {
+        ByteStr::from(s.into_bytes())
+    }
+}
+
+/// A UTF-8 string kept in place up to [`INLINE`] bytes (a message's topic). Reads as a `str`.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ShortStr(ByteStr);
+
+impl ShortStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Built only from `str`, so this never falls back.
+        std::str::from_utf8(self.0.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl Deref for ShortStr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ShortStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for ShortStr {
+    fn eq(&self, other: &str) -> bool {
+        self.0.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for ShortStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_bytes() == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ShortStr {
+    fn from(s: &str) -> ShortStr {
+        ShortStr(ByteStr::from(s))
+    }
+}
+
+impl From<String> for ShortStr {
+    fn from(s: String) -> ShortStr {
+        ShortStr(ByteStr::from(s))
+    }
+}
+
+impl From<Box<str>> for ShortStr {
+    fn from(s: Box<str>) -> ShortStr {
+        ShortStr(ByteStr::from(s.into_boxed_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_strings_stay_in_place_and_long_ones_go_to_the_heap() {
+        for len in [0, 1, 11, INLINE - 1, INLINE, INLINE + 1, 100] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            for s in [
+                ByteStr::copy_from(&bytes),
+                ByteStr::from(bytes.clone()),
+                ByteStr::from(bytes.clone().into_boxed_slice()),
+            ] {
+                assert_eq!(s.as_bytes(), &bytes[..], "len {len}");
+                assert_eq!(s.len(), len);
+                let heap = if len <= INLINE { 0 } else { len };
+                assert_eq!(s.heap_len(), heap, "len {len}");
+                assert_eq!(s.clone().into_vec(), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn equality_and_hash_go_by_the_bytes() {
+        use std::collections::hash_map::DefaultHasher;
+        let long = "x".repeat(INLINE + 5);
+        let a = ByteStr::from(long.as_str());
+        let b = ByteStr::from(long.clone().into_bytes());
+        assert_eq!(a, b);
+        let h = |s: &ByteStr| {
+            let mut d = DefaultHasher::new();
+            s.hash(&mut d);
+            d.finish()
+        };
+        assert_eq!(h(&a), h(&b));
+        assert_ne!(ByteStr::from("a"), ByteStr::from("b"));
+        assert_eq!(format!("{:?}", ByteStr::from("hi")), "\"hi\"");
+    }
+
+    #[test]
+    fn short_strs_read_back_as_text() {
+        let long = "topic/".repeat(10);
+        for t in ["", "echo", "echo_response", long.as_str()] {
+            let s = ShortStr::from(t);
+            assert_eq!(&*s, t);
+            assert_eq!(s, t);
+            assert_eq!(s.to_string(), t);
+            assert_eq!(ShortStr::from(t.to_string()), s);
+            assert_eq!(ShortStr::from(Box::<str>::from(t)), s);
+        }
+    }
+
+    #[test]
+    fn a_value_stays_32_bytes() {
+        assert!(std::mem::size_of::<crate::Value>() <= 32);
+    }
+}
