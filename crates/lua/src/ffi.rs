@@ -369,8 +369,8 @@ pub(crate) enum Item {
     Bool(bool),
     /// A number.
     Num(f64),
-    /// A string.
-    Str(Box<[u8]>),
+    /// A string (short ones in place).
+    Str(starling_core::ByteStr),
     /// A printed pid, kept in the pid string cache once pushed.
     PidStr(Box<[u8]>, Rc<PidStrings>, starling_core::Pid),
     /// A value the body left on the stack at this index.
@@ -411,12 +411,12 @@ pub(crate) enum Item {
 /// What a C function does once its body ran.
 #[derive(Debug)]
 pub(crate) enum Out {
-    /// Return these values.
-    Items(Vec<Item>),
     /// Return one value (no vector for the common case).
     One(Item),
     /// Return two values.
     Two(Item, Item),
+    /// Return three values (a select's case, value and flag).
+    Three(Item, Item, Item),
     /// Return the `n` values the body pushed.
     Pushed(c_int),
     /// Wait: yield PENDING; the function's continuation answers when the wait completes.
@@ -547,13 +547,11 @@ unsafe fn write(l: State, nargs: c_int, out: Out) -> c_int {
                 push_item(l, b);
                 2
             }
-            Out::Items(items) => {
-                let n = items.len() as c_int;
-                ffi::lua_checkstack(l, n + 2);
-                for item in items {
-                    push_item(l, item);
-                }
-                n
+            Out::Three(a, b, c) => {
+                push_item(l, a);
+                push_item(l, b);
+                push_item(l, c);
+                3
             }
             Out::Block => {
                 ffi::lua_pushlightuserdata(l, PENDING);

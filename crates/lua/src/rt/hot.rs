@@ -8,9 +8,11 @@
 
 use std::rc::Rc;
 
+use smallvec::SmallVec;
+
 use starling_core::{
-    ErrorKind, ErrorValue, Event, EventKind, Message, Payload, ReplyTo, SpawnFlags, SpawnRequest,
-    Spawned,
+    ByteStr, ErrorKind, ErrorValue, Event, EventKind, Message, Payload, ReplyTo, SpawnFlags,
+    SpawnRequest, Spawned,
 };
 
 use crate::engine::{Ctx, INIT_BLOCK};
@@ -211,7 +213,7 @@ pub(crate) fn answer(_s: &mut Stack) -> Out {
             Err(msg) => Out::Raise(msg),
         },
         WaitKind::Select => match item_of(&ctx, got) {
-            Ok(item) => Out::Items(vec![Item::Num(case as f64 + 1.0), item, Item::Bool(ok)]),
+            Ok(item) => Out::Three(Item::Num(case as f64 + 1.0), item, Item::Bool(ok)),
             Err(msg) => Out::Raise(msg),
         },
         WaitKind::Call => match got {
@@ -387,7 +389,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
         d
     };
     let n = s.len(1) as i32;
-    let mut cases = Vec::with_capacity(n.max(0) as usize);
+    let mut cases: SmallVec<[_; 4]> = SmallVec::with_capacity(n.max(0) as usize);
     for i in 1..=n {
         match read_case(s, i, refs.case_meta_id) {
             Some(c) => cases.push(c),
@@ -404,7 +406,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
             s.pop(s.top() - base);
             match sent {
                 Err(msg) => return Out::Raise(msg),
-                Ok(Sent::Done) => return Out::Items(vec![index, Item::Nil, Item::Bool(true)]),
+                Ok(Sent::Done) => return Out::Three(index, Item::Nil, Item::Bool(true)),
                 Ok(Sent::Full) => continue,
             }
         }
@@ -429,7 +431,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
                 Recv::OnStack(at) => Some(Item::At(at)),
                 Recv::Got(got, ok) => {
                     return match item_of(&ctx, got) {
-                        Ok(item) => Out::Items(vec![index, item, Item::Bool(ok)]),
+                        Ok(item) => Out::Three(index, item, Item::Bool(ok)),
                         Err(msg) => Out::Raise(msg),
                     };
                 }
@@ -437,7 +439,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
             },
         };
         if let Some(item) = got {
-            return Out::Items(vec![index, item, Item::Bool(true)]);
+            return Out::Three(index, item, Item::Bool(true));
         }
     }
     if has_default {
@@ -811,15 +813,30 @@ fn case_map(s: &Stack, upper: bool) -> Out {
             } else {
                 text.to_lowercase()
             };
-            t.into_bytes()
+            ByteStr::from(t)
         }
         _ if upper && !b.iter().any(u8::is_ascii_lowercase) => return Out::One(Item::At(1)),
         _ if !upper && !b.iter().any(u8::is_ascii_uppercase) => return Out::One(Item::At(1)),
-        _ if upper => b.to_ascii_uppercase(),
-        _ => b.to_ascii_lowercase(),
+        // Short strings are mapped in place (no allocation).
+        _ if b.len() <= SHORT => {
+            let mut buf = [0u8; SHORT];
+            let buf = &mut buf[..b.len()];
+            buf.copy_from_slice(b);
+            if upper {
+                buf.make_ascii_uppercase();
+            } else {
+                buf.make_ascii_lowercase();
+            }
+            ByteStr::copy_from(buf)
+        }
+        _ if upper => b.to_ascii_uppercase().into(),
+        _ => b.to_ascii_lowercase().into(),
     };
-    Out::One(Item::Str(out.into_boxed_slice()))
+    Out::One(Item::Str(out))
 }
+
+/// Strings [`case_map`] maps without allocating.
+const SHORT: usize = starling_core::bytestr::INLINE;
 
 /// `string.upper(s)`.
 pub(crate) fn string_upper(s: &mut Stack) -> Out {
