@@ -27,6 +27,7 @@ pub mod envelope;
 pub mod log;
 pub mod mailbox;
 pub mod message;
+mod name_cache;
 pub mod node;
 mod node_down;
 pub mod peers;

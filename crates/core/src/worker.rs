@@ -39,6 +39,7 @@ use crate::engine::{Engine, Router, Step, Wakeup, panic_error};
 use crate::envelope::{Envelope, RelationOp, ReplyTo, SpawnSetup};
 use crate::mailbox::Limits;
 use crate::message::{Event, EventKind, ExitReason, ExitResult, Message, unix_now};
+use crate::name_cache::NameCache;
 use crate::node::{HostKind, Node};
 use crate::pid::{HostId, Pid};
 use crate::process::{ProcCore, RunState};
@@ -144,6 +145,8 @@ pub struct Local {
     pub(crate) terminal: bool,
     pub(crate) router: Router,
     clock: Clock,
+    /// Names this worker sent to (see [`Local::lookup_name`]).
+    names: RefCell<NameCache>,
 }
 
 impl std::fmt::Debug for Local {
@@ -263,7 +266,18 @@ impl Local {
             stop: Cell::new(false),
             router: setup.router.clone(),
             clock: setup.clock.clone(),
+            names: RefCell::new(NameCache::default()),
         })
+    }
+
+    /// The pid registered as `name`, as [`crate::Registry::lookup`] gives it, from this
+    /// worker's copy while the LOCAL names have not changed (no node-wide lock per send by
+    /// name; `crate::name_cache`).
+    pub fn lookup_name(&self, name: &str) -> Option<Pid> {
+        match self.names.try_borrow_mut() {
+            Ok(mut c) => c.lookup(&self.node.registry, name),
+            Err(_) => self.node.registry.lookup(name),
+        }
     }
 
     /// The node.
@@ -601,6 +615,9 @@ impl Local {
     /// Registers `name` for `pid` (SPEC §5.6).
     pub fn register(&self, name: &str, pid: Pid) -> Result<(), RegisterError> {
         self.node.registry.insert(name, pid)?;
+        // Pairs with the fence in `Registry::release`: an exit that skipped the lock (it saw
+        // no names for `pid`) removed `pid` from the directory before, and this sees it gone.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if !self.node.is_alive(pid) {
             // It ended meanwhile: its exit may have released names before we inserted.
             self.node.registry.release(pid);

@@ -252,7 +252,7 @@ impl Ctx {
                 Some(pid)
             }
             Err(starling_core::PidError::UnknownHost) => None,
-            Err(_) => node.registry.lookup(text),
+            Err(_) => self.local.lookup_name(text),
         }
     }
 

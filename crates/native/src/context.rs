@@ -320,7 +320,7 @@ impl Context {
 
     /// The process registered under `name`.
     pub fn lookup(&self, name: &str) -> Option<Pid> {
-        self.node().registry.lookup(name)
+        self.inner.local.lookup_name(name)
     }
 
     // ----- time, tasks, blocking work -----
