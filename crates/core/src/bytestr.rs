@@ -37,21 +37,16 @@ impl ByteStr {
 
     /// A copy of `bytes`.
     pub fn copy_from(bytes: &[u8]) -> ByteStr {
-        match <[u8; INLINE]>::try_from(bytes) {
-            Ok(buf) => ByteStr(Repr::Inline {
-                len: INLINE as u8,
-                buf,
-            }),
-            Err(_) if bytes.len() < INLINE => {
-                let mut buf = [0; INLINE];
-                buf[..bytes.len()].copy_from_slice(bytes);
-                ByteStr(Repr::Inline {
-                    len: bytes.len() as u8,
-                    buf,
-                })
-            }
-            Err(_) => ByteStr(Repr::Heap(bytes.into())),
+        let len = bytes.len();
+        if len > INLINE {
+            return ByteStr(Repr::Heap(bytes.into()));
         }
+        let mut buf = [0; INLINE];
+        buf[..len].copy_from_slice(bytes);
+        ByteStr(Repr::Inline {
+            len: len as u8,
+            buf,
+        })
     }
 
     /// The bytes.
@@ -171,10 +166,26 @@ impl From<String> for ByteStr {
 pub struct ShortStr(ByteStr);
 
 impl ShortStr {
-    /// The text.
+    /// The text (checked as UTF-8 on each call; [`ShortStr::as_bytes`] and
+    /// [`ShortStr::len`] are not).
     pub fn as_str(&self) -> &str {
         // Built only from `str`, so this never falls back.
         std::str::from_utf8(self.0.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

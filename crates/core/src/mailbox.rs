@@ -123,7 +123,10 @@ impl Mailbox {
         self.add(bytes);
         let q = Queued { item: msg, bytes };
         if let Some(ls) = &mut self.listeners {
-            if let Some(l) = ls.iter_mut().find(|l| *l.topic == *q.item.topic) {
+            if let Some(l) = ls
+                .iter_mut()
+                .find(|l| l.topic.as_bytes() == q.item.topic.as_bytes())
+            {
                 l.queue.push_back(q);
                 return;
             }
@@ -207,10 +210,14 @@ impl Mailbox {
             return;
         }
         let mut queue = VecDeque::new();
-        if self.messages.iter().any(|q| &*q.item.topic == topic) {
+        if self
+            .messages
+            .iter()
+            .any(|q| q.item.topic.as_bytes() == topic.as_bytes())
+        {
             let mut rest = VecDeque::with_capacity(self.messages.len());
             for q in self.messages.drain(..) {
-                if &*q.item.topic == topic {
+                if q.item.topic.as_bytes() == topic.as_bytes() {
                     queue.push_back(q);
                 } else {
                     rest.push_back(q);
