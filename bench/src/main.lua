@@ -12,7 +12,7 @@ local HOST = "bench:processes"
 local STALL = "30s"
 
 local function usage()
-    return nil, "usage: bench:main spawn N | idlehold N | selecthold N | echo C M | soak C M | pingpong N | busy | hello"
+    return nil, "usage: bench:main spawn N | idlehold N | selecthold N | echo C M | soak C M | pingpong N | crossping KIND N | busy | hello"
 end
 
 local function count(s)
@@ -234,6 +234,16 @@ local function soak(c, m)
     end
 end
 
+-- Both processes are spawned from here (the terminal host), so each goes to the least-loaded
+-- worker: the ponger to one, the driver to another when there are two.
+local function crossping(kind, n)
+    local ponger, err = process.spawn_monitored("bench:crossping_ponger", HOST, kind)
+    if err then
+        return nil, err
+    end
+    return run_driver("bench:crossping_driver", ponger, kind, n)
+end
+
 local function busy()
     local loops = 16
     for _ = 1, loops do
@@ -258,6 +268,12 @@ local function main(mode, a, b)
             return usage()
         end
         return echo(c, m)
+    elseif mode == "crossping" then
+        local n = count(b)
+        if (a ~= "scalar" and a ~= "string" and a ~= "table") or not n or n == 0 then
+            return usage()
+        end
+        return crossping(a, n)
     elseif mode == "soak" then
         local c, m = count(a), count(b)
         if not c or not m or c == 0 or m == 0 then
