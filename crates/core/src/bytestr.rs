@@ -15,7 +15,7 @@ use std::ops::Deref;
 /// 32 bytes a [`crate::Value`] takes anyway.
 pub const INLINE: usize = 30;
 
-/// An immutable byte string (Lua strings are binary-safe): in place up to [`INLINE`] bytes,
+/// An owned byte string (Lua strings are binary-safe): in place up to [`INLINE`] bytes,
 /// else on the heap. Reads as a `[u8]`.
 #[derive(Clone)]
 pub struct ByteStr(Repr);
@@ -53,6 +53,14 @@ impl ByteStr {
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, buf } => &buf[..*len as usize],
+            Repr::Heap(b) => b,
+        }
+    }
+
+    /// The bytes, to change in place (the length stays).
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            Repr::Inline { len, buf } => &mut buf[..*len as usize],
             Repr::Heap(b) => b,
         }
     }
@@ -263,6 +271,12 @@ mod tests {
                 let heap = if len <= INLINE { 0 } else { len };
                 assert_eq!(s.heap_len(), heap, "len {len}");
                 assert_eq!(s.clone().into_vec(), bytes);
+                let mut m = s.clone();
+                m.as_mut_bytes()
+                    .iter_mut()
+                    .for_each(|b| *b = b.wrapping_add(1));
+                let plus: Vec<u8> = bytes.iter().map(|b| b.wrapping_add(1)).collect();
+                assert_eq!(m.as_bytes(), &plus[..], "changed in place, len {len}");
             }
         }
     }

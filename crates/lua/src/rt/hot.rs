@@ -817,26 +817,19 @@ fn case_map(s: &Stack, upper: bool) -> Out {
         }
         _ if upper && !b.iter().any(u8::is_ascii_lowercase) => return Out::One(Item::At(1)),
         _ if !upper && !b.iter().any(u8::is_ascii_uppercase) => return Out::One(Item::At(1)),
-        // Short strings are mapped in place (no allocation).
-        _ if b.len() <= SHORT => {
-            let mut buf = [0u8; SHORT];
-            let buf = &mut buf[..b.len()];
-            buf.copy_from_slice(b);
+        // One copy, mapped where it lies (a short string allocates nothing).
+        _ => {
+            let mut s = ByteStr::copy_from(b);
             if upper {
-                buf.make_ascii_uppercase();
+                s.as_mut_bytes().make_ascii_uppercase();
             } else {
-                buf.make_ascii_lowercase();
+                s.as_mut_bytes().make_ascii_lowercase();
             }
-            ByteStr::copy_from(buf)
+            s
         }
-        _ if upper => b.to_ascii_uppercase().into(),
-        _ => b.to_ascii_lowercase().into(),
     };
     Out::One(Item::Str(out))
 }
-
-/// Strings [`case_map`] maps without allocating.
-const SHORT: usize = starling_core::bytestr::INLINE;
 
 /// `string.upper(s)`.
 pub(crate) fn string_upper(s: &mut Stack) -> Out {
