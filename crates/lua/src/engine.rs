@@ -37,6 +37,11 @@ pub(crate) struct Refs {
     pub(crate) events: c_int,
     pub(crate) inbox_case: c_int,
     pub(crate) events_case: c_int,
+    /// Those two cases' identities and their channels' state (see `select`).
+    pub(crate) inbox_case_id: *const std::ffi::c_void,
+    pub(crate) events_case_id: *const std::ffi::c_void,
+    pub(crate) inbox_st: Rc<RefCell<crate::rt::chan::ChanState>>,
+    pub(crate) events_st: Rc<RefCell<crate::rt::chan::ChanState>>,
     /// Metatable of select cases (registry reference) and its identity.
     pub(crate) case_meta: c_int,
     pub(crate) case_meta_id: *const std::ffi::c_void,

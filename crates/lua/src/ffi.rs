@@ -285,6 +285,12 @@ impl Stack {
         unsafe { ffi::lua_settop(self.l, -n - 1) }
     }
 
+    /// The identity of the value at `i` (null for a value that is not an object).
+    pub(crate) fn pointer(&self, i: c_int) -> *const c_void {
+        // SAFETY: reads a value's address.
+        unsafe { ffi::lua_topointer(self.l, i) }
+    }
+
     /// The metatable identity of the value at `i` (null when it has none).
     pub(crate) fn metatable_id(&mut self, i: c_int) -> *const c_void {
         // SAFETY: pushes the metatable (an existing value) and pops it again.

@@ -55,6 +55,12 @@ pub(crate) struct MadeSpecials {
     pub(crate) events: c_int,
     pub(crate) inbox_case: c_int,
     pub(crate) events_case: c_int,
+    /// The two receive cases' identities and their channels' state, so `select` knows them
+    /// without reading their fields.
+    pub(crate) inbox_case_id: *const c_void,
+    pub(crate) events_case_id: *const c_void,
+    pub(crate) inbox_st: Rc<RefCell<ChanState>>,
+    pub(crate) events_st: Rc<RefCell<ChanState>>,
     pub(crate) case_meta: c_int,
     pub(crate) case_meta_id: *const c_void,
 }
@@ -103,27 +109,36 @@ pub(crate) fn make_specials(lua: &Lua) -> mlua::Result<MadeSpecials> {
     let case_meta_id = case_meta.to_pointer();
     let case_meta_ref = ffi::make_ref(lua, &case_meta)?;
 
+    let inbox_st = ChanState::new(ChanKind::Inbox, 0, None);
+    let events_st = ChanState::new(ChanKind::Events, 0, None);
     let inbox = ffi::new_udata(
         lua,
         Chan {
-            st: ChanState::new(ChanKind::Inbox, 0, None),
+            st: inbox_st.clone(),
         },
     )?;
     let events = ffi::new_udata(
         lua,
         Chan {
-            st: ChanState::new(ChanKind::Events, 0, None),
+            st: events_st.clone(),
         },
     )?;
-    let case = |ch: &AnyUserData| -> mlua::Result<c_int> {
+    let case = |ch: &AnyUserData| -> mlua::Result<(c_int, *const c_void)> {
         let t = lua.create_table()?;
         t.raw_set(1, ch.clone())?;
         t.set_metatable(Some(case_meta.clone()))?;
-        ffi::make_ref(lua, seal(&t))
+        let t = seal(&t);
+        Ok((ffi::make_ref(lua, &t)?, t.to_pointer()))
     };
+    let (inbox_case, inbox_case_id) = case(&inbox)?;
+    let (events_case, events_case_id) = case(&events)?;
     Ok(MadeSpecials {
-        inbox_case: case(&inbox)?,
-        events_case: case(&events)?,
+        inbox_case,
+        events_case,
+        inbox_case_id,
+        events_case_id,
+        inbox_st,
+        events_st,
         inbox: ffi::make_ref(lua, inbox)?,
         events: ffi::make_ref(lua, events)?,
         case_meta: case_meta_ref,

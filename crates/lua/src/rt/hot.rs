@@ -15,7 +15,7 @@ use starling_core::{
     SpawnRequest, Spawned,
 };
 
-use crate::engine::{Ctx, INIT_BLOCK};
+use crate::engine::{Ctx, INIT_BLOCK, Refs};
 use crate::ffi::{Item, Kind, Out, RawFn, Stack};
 use crate::rt::chan::{self, Chan, ChanKind, Recv, Sent};
 use crate::rt::sched;
@@ -340,14 +340,30 @@ struct Case {
     send: bool,
 }
 
-/// Reads case `i` of the cases table at index 1; pushes nothing it leaves behind.
-fn read_case(s: &mut Stack, i: i32, meta: *const std::ffi::c_void) -> Option<Case> {
+/// Reads case `i` of the cases table at index 1; pushes nothing it leaves behind. The VM's
+/// inbox and events receive cases (one each, made once) are known by identity alone.
+fn read_case(s: &mut Stack, i: i32, refs: &Refs) -> Option<Case> {
     if s.geti(1, i) != Kind::Table {
         s.pop(1);
         return None;
     }
     let case = s.top();
-    if s.metatable_id(case) != meta {
+    let id = s.pointer(case);
+    let special = if id == refs.inbox_case_id {
+        Some(&refs.inbox_st)
+    } else if id == refs.events_case_id {
+        Some(&refs.events_st)
+    } else {
+        None
+    };
+    if let Some(st) = special {
+        s.pop(1);
+        return Some(Case {
+            st: st.clone(),
+            send: false,
+        });
+    }
+    if s.metatable_id(case) != refs.case_meta_id {
         s.pop(1);
         return None;
     }
@@ -391,7 +407,7 @@ pub(crate) fn select(s: &mut Stack) -> Out {
     let n = s.len(1) as i32;
     let mut cases: SmallVec<[_; 4]> = SmallVec::with_capacity(n.max(0) as usize);
     for i in 1..=n {
-        match read_case(s, i, refs.case_meta_id) {
+        match read_case(s, i, refs) {
             Some(c) => cases.push(c),
             None => return Out::Raise("invalid case".into()),
         }
