@@ -1064,6 +1064,10 @@ impl Encoder {
         }
         self.depth += 1;
         let n = self.tables.len() as u32;
+        // Most messages hold one table: the arena grows from one slot, not four.
+        if self.tables.len() == self.tables.capacity() {
+            self.tables.reserve_exact(self.tables.len().max(1));
+        }
         self.tables.push(Table::default());
         self.seen.insert(p, n);
         // SAFETY: the walk: `lua_rawiter` on a table at a fixed absolute index, with the key
@@ -1073,7 +1077,11 @@ impl Encoder {
         unsafe {
             let t = ffi::lua_absindex(self.s, i);
             let len = ffi::lua_objlen(self.s, t);
-            let mut array = vec![Value::Nil; len];
+            let mut array = if len == 0 {
+                Vec::new()
+            } else {
+                vec![Value::Nil; len]
+            };
             let mut hash = Vec::new();
             let mut at = 0;
             loop {
