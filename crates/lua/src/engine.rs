@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use rustc_hash::FxHashMap;
-use starling_core::{ErrorKind, ErrorValue, HostKind, Local, Pid};
+use starling_core::{ErrorKind, ErrorValue, HostId, HostKind, Local, Pid};
 
 use crate::program::{Code, CodeKind, Program};
 use crate::rt::prepared::Prepared;
@@ -75,8 +75,18 @@ pub(crate) struct Ctx {
     pub(crate) pid_strings: Rc<PidStrings>,
     /// Destinations of sends already parsed as pids (a direct-mapped cache by text).
     dests: RefCell<Vec<Option<DestSlot>>>,
+    /// The last spawn target resolved from its names (see [`Ctx::spawn_target`]).
+    spawn_target: RefCell<Option<SpawnTarget>>,
     /// The VM (weak: the VM's functions hold the context).
     lua: OnceCell<mlua::WeakLua>,
+}
+
+/// An entry id and a host name as a script passed them to a spawn, and what they named.
+struct SpawnTarget {
+    id: Box<[u8]>,
+    host_name: Box<[u8]>,
+    entry: Arc<str>,
+    host: HostId,
 }
 
 /// One destination cache slot: the text as sent, and the pid it names.
@@ -113,8 +123,41 @@ impl Ctx {
             watchdog: DEFAULT_WATCHDOG,
             pid_strings: Rc::new(PidStrings::new()),
             dests: RefCell::new(vec![None; DEST_SLOTS]),
+            spawn_target: RefCell::new(None),
             lua: OnceCell::new(),
         }
+    }
+
+    /// The entry and host a spawn names by `id` and `host_name` (`None` when either is not
+    /// UTF-8 or the host is unknown; an unknown entry comes back as given, for the spawn to
+    /// report). The last target of a worker's VM is kept, so a relay spawning the same entry
+    /// again skips the UTF-8 checks and both lookups; only this node's own hosts are kept (a
+    /// `node@host` name resolves through the cluster, which changes).
+    pub(crate) fn spawn_target(&self, id: &[u8], host_name: &[u8]) -> Option<(Arc<str>, HostId)> {
+        if let Some(t) = self.spawn_target.borrow().as_ref() {
+            if *t.id == *id && *t.host_name == *host_name {
+                return Some((t.entry.clone(), t.host));
+            }
+        }
+        let (Ok(id_text), Ok(host_text)) =
+            (std::str::from_utf8(id), std::str::from_utf8(host_name))
+        else {
+            return None;
+        };
+        let host = self.local.node().host_id(host_text)?;
+        let entry: Arc<str> = match self.program.get(id_text) {
+            Some(code) => code.id.clone(),
+            None => id_text.into(),
+        };
+        if !host_text.contains('@') {
+            *self.spawn_target.borrow_mut() = Some(SpawnTarget {
+                id: id.into(),
+                host_name: host_name.into(),
+                entry: entry.clone(),
+                host,
+            });
+        }
+        Some((entry, host))
     }
 
     /// Remembers the VM this context belongs to.

@@ -629,20 +629,12 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
         let (Some(id), Some(host)) = (s.bytes(1), s.bytes(2)) else {
             return Out::Fallback;
         };
-        let (Ok(id), Ok(host)) = (std::str::from_utf8(id), std::str::from_utf8(host)) else {
+        let Some((entry, host)) = ctx.spawn_target(id, host) else {
             return Out::Fallback;
         };
-        let node = ctx.local.node();
-        let Some(host) = node.host_id(host) else {
-            return Out::Fallback;
-        };
-        if !node.host_running(host) {
+        if !ctx.local.node().host_running(host) {
             return Out::Fallback;
         }
-        let entry: std::sync::Arc<str> = match ctx.program.get(id) {
-            Some(code) => code.id.clone(),
-            None => id.into(),
-        };
         (entry, host)
     };
     // A child made here, at once, takes scalar arguments straight from this stack.
