@@ -82,9 +82,26 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
     // os: only time, date, clock, difftime.
     let std_os: Table = g.get("os")?;
     let os = lua.create_table()?;
-    for name in ["time", "date", "clock", "difftime"] {
+    for name in ["date", "clock", "difftime"] {
         os.raw_set(name, std_os.get::<Value>(name)?)?;
     }
+    // `os.time()` reads the same clock as the `at` of EXIT events and `time.now()`: Luau's
+    // calls C's `time`, which on Linux reads a clock that lags the precise one by up to a
+    // timer tick, so near a second boundary an event's `at` could be after a later
+    // `os.time()`. With a date table it is Luau's.
+    let std_time: mlua::Function = std_os.get("time")?;
+    os.raw_set(
+        "time",
+        lua.create_function(move |_, args: MultiValue| {
+            if args.front().is_none_or(Value::is_nil) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                return Ok(Value::Number(now as f64));
+            }
+            std_time.call::<Value>(args)
+        })?,
+    )?;
     g.raw_set("os", os)?;
 
     // string.upper/lower: Unicode simple case mapping for valid UTF-8 (SPEC §11.11); an error
