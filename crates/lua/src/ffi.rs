@@ -887,7 +887,62 @@ pub(crate) fn hand_payload(p: Payload) {
 /// never grows `l`'s stack (and so never raises): the fast walk, else the payload maker in a
 /// protected call. `None` only when both fail (out of memory).
 fn encode(l: State, from: c_int, to: c_int) -> Option<Payload> {
-    encode_fast(l, from, to).or_else(|| encode_slow(l, from, to))
+    encode_scalars(l, from, to)
+        .or_else(|| encode_fast(l, from, to))
+        .or_else(|| encode_slow(l, from, to))
+}
+
+/// The values at `from..=to` when each is nil, a boolean, a number or a string (an exit's
+/// `return 0`, a scalar message), read where they are: no scratch thread, no walk.
+fn encode_scalars(l: State, from: c_int, to: c_int) -> Option<Payload> {
+    let types = from..=to;
+    // SAFETY: reads types of values of `l` (invariant 1).
+    if !types
+        .clone()
+        .all(|i| is_scalar(unsafe { ffi::lua_type(l, i) }))
+    {
+        return None;
+    }
+    let mut values = Vec::with_capacity(types.clone().count());
+    for i in types {
+        // SAFETY: as above; each value is a scalar.
+        values.push(unsafe { scalar(l, i, ffi::lua_type(l, i)) });
+    }
+    Some(Payload {
+        values,
+        tables: Vec::new(),
+    })
+}
+
+#[inline(always)]
+fn is_scalar(t: c_int) -> bool {
+    matches!(
+        t,
+        ffi::LUA_TNIL | ffi::LUA_TBOOLEAN | ffi::LUA_TNUMBER | ffi::LUA_TINTEGER | ffi::LUA_TSTRING
+    )
+}
+
+/// The scalar of type `t` (see [`is_scalar`]) at `i` of `s`; nil for any other type.
+///
+/// # Safety
+/// `i` is a valid index of the live thread `s` and `t` the type of the value there.
+#[inline(always)]
+unsafe fn scalar(s: State, i: c_int, t: c_int) -> Value {
+    // SAFETY: each read matches the value's type (the caller's contract); none converts in
+    // place, allocates or raises.
+    unsafe {
+        match t {
+            ffi::LUA_TBOOLEAN => Value::Bool(ffi::lua_toboolean(s, i) != 0),
+            ffi::LUA_TNUMBER => Value::number(ffi::lua_tonumberx(s, i, std::ptr::null_mut())),
+            ffi::LUA_TINTEGER => Value::Int(ffi::lua_tointeger64(s, i, std::ptr::null_mut())),
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(s, i, &mut len);
+                Value::Str(std::slice::from_raw_parts(p as *const u8, len).into())
+            }
+            _ => Value::Nil,
+        }
+    }
 }
 
 /// The slow path of [`encode`]: the payload maker, called protected on the scratch thread.
@@ -1014,26 +1069,8 @@ impl Encoder {
         // SAFETY: reads a value on the scratch thread.
         let t = unsafe { ffi::lua_type(self.s, i) };
         Some(match t {
-            ffi::LUA_TNIL => Value::Nil,
-            // SAFETY: the value is a boolean.
-            ffi::LUA_TBOOLEAN => Value::Bool(unsafe { ffi::lua_toboolean(self.s, i) } != 0),
-            ffi::LUA_TNUMBER => {
-                // SAFETY: the value is a number.
-                Value::number(unsafe { ffi::lua_tonumberx(self.s, i, std::ptr::null_mut()) })
-            }
-            ffi::LUA_TINTEGER => {
-                // SAFETY: the value is an integer.
-                Value::Int(unsafe { ffi::lua_tointeger64(self.s, i, std::ptr::null_mut()) })
-            }
-            ffi::LUA_TSTRING => {
-                let mut len = 0usize;
-                // SAFETY: a string: no conversion, bytes valid while on the stack.
-                let bytes = unsafe {
-                    let p = ffi::lua_tolstring(self.s, i, &mut len);
-                    std::slice::from_raw_parts(p as *const u8, len)
-                };
-                Value::Str(bytes.into())
-            }
+            // SAFETY: a value of the scratch thread, of type `t`.
+            t if is_scalar(t) => unsafe { scalar(self.s, i, t) },
             ffi::LUA_TTABLE => return self.table(i),
             // Error objects are mlua userdata: the slow path knows them; any other userdata
             // (and functions, threads) becomes nil.
