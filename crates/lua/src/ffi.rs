@@ -896,11 +896,11 @@ fn encode(l: State, from: c_int, to: c_int) -> Option<Payload> {
 /// `return 0`, a scalar message), read where they are: no scratch thread, no walk.
 fn encode_scalars(l: State, from: c_int, to: c_int) -> Option<Payload> {
     let types = from..=to;
-    // SAFETY: reads types of values of `l` (invariant 1).
-    if !types
-        .clone()
-        .all(|i| is_scalar(unsafe { ffi::lua_type(l, i) }))
-    {
+    let scalar_at = |i| {
+        // SAFETY: reads the type of a value of `l` (invariant 1).
+        is_scalar(unsafe { ffi::lua_type(l, i) })
+    };
+    if !types.clone().all(scalar_at) {
         return None;
     }
     let mut values = Vec::with_capacity(types.clone().count());
