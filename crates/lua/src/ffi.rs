@@ -895,18 +895,20 @@ fn encode(l: State, from: c_int, to: c_int) -> Option<Payload> {
 /// The values at `from..=to` when each is nil, a boolean, a number or a string (an exit's
 /// `return 0`, a scalar message), read where they are: no scratch thread, no walk.
 fn encode_scalars(l: State, from: c_int, to: c_int) -> Option<Payload> {
-    let types = from..=to;
-    let scalar_at = |i| {
-        // SAFETY: reads the type of a value of `l` (invariant 1).
-        is_scalar(unsafe { ffi::lua_type(l, i) })
-    };
-    if !types.clone().all(scalar_at) {
-        return None;
-    }
-    let mut values = Vec::with_capacity(types.clone().count());
-    for i in types {
-        // SAFETY: as above; each value is a scalar.
-        values.push(unsafe { scalar(l, i, ffi::lua_type(l, i)) });
+    let mut values = Vec::new();
+    for i in from..=to {
+        // SAFETY: reads a value of `l` (invariant 1); `scalar` is given its type.
+        let v = unsafe {
+            let t = ffi::lua_type(l, i);
+            if !is_scalar(t) {
+                return None;
+            }
+            scalar(l, i, t)
+        };
+        if values.capacity() == 0 {
+            values = Vec::with_capacity((to - i + 1) as usize);
+        }
+        values.push(v);
     }
     Some(Payload {
         values,
