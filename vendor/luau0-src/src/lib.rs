@@ -163,11 +163,12 @@ impl Build {
         config.define("LUA_VECTOR_SIZE", &*self.vector_size.to_string());
         config.define("LUA_API", "extern \"C\"");
         // STARLING: initial thread sizes (upstream: 8 CallInfos, 2 * LUA_MINSTACK = 40 slots).
-        // A parked Starling process today is 7 frames deep and fits in 36 slots; 4 and 28
-        // would make every parked thread grow (measured +470 bytes each). See
+        // Parked threads are trimmed (patches 4 and 5), so these only decide whether a
+        // short-lived process grows its stack: 48 slots fit the Echo worker without a
+        // reallocation and stay within Luau's own size classes (1,024 bytes). See
         // STARLING-PATCHES.md, patch 2, before changing them.
         config.define("BASIC_CI_SIZE", "8");
-        config.define("BASIC_STACK_SIZE", "36");
+        config.define("BASIC_STACK_SIZE", "48");
 
         if self.use_longjmp {
             config.define("LUA_USE_LONGJMP", "1");
