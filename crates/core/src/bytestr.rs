@@ -174,6 +174,13 @@ impl From<String> for ByteStr {
 pub struct ShortStr(ByteStr);
 
 impl ShortStr {
+    /// A copy of `bytes` when they are UTF-8 (ASCII, the usual case for a topic, is checked
+    /// first: it is cheaper than a UTF-8 check).
+    pub fn from_utf8(bytes: &[u8]) -> Option<ShortStr> {
+        (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok())
+            .then(|| ShortStr(ByteStr::copy_from(bytes)))
+    }
+
     /// The text (checked as UTF-8 on each call; [`ShortStr::as_bytes`] and
     /// [`ShortStr::len`] are not).
     pub fn as_str(&self) -> &str {
@@ -308,7 +315,16 @@ mod tests {
             assert_eq!(s.to_string(), t);
             assert_eq!(ShortStr::from(t.to_string()), s);
             assert_eq!(ShortStr::from(Box::<str>::from(t)), s);
+            assert_eq!(ShortStr::from_utf8(t.as_bytes()), Some(s));
         }
+    }
+
+    #[test]
+    fn short_strs_from_bytes_take_utf8_only() {
+        let text = "h\u{e9}llo \u{1f426}";
+        assert_eq!(ShortStr::from_utf8(text.as_bytes()).as_deref(), Some(text));
+        assert_eq!(ShortStr::from_utf8(b"ab\xffcd"), None);
+        assert_eq!(ShortStr::from_utf8(b"\xc3"), None);
     }
 
     #[test]

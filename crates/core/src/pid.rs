@@ -33,12 +33,11 @@ impl Pid {
 
 /// Writes the user-facing form of a pid given its host's entry id.
 pub fn write_pid(out: &mut impl fmt::Write, host_name: &str, num: u64) -> fmt::Result {
-    let mut hex = [0u8; 16];
     out.write_char('{')?;
     out.write_str(host_name)?;
     out.write_str("|0x")?;
-    out.write_str(hex_digits(num, &mut hex))
-        .and_then(|()| out.write_char('}'))
+    write_hex(out, num)?;
+    out.write_char('}')
 }
 
 /// Writes the form of a pid with its node's name: `{node@host|0x…}`.
@@ -48,14 +47,13 @@ pub fn write_remote_pid(
     host_name: &str,
     num: u64,
 ) -> fmt::Result {
-    let mut hex = [0u8; 16];
     out.write_char('{')?;
     out.write_str(node)?;
     out.write_char('@')?;
     out.write_str(host_name)?;
     out.write_str("|0x")?;
-    out.write_str(hex_digits(num, &mut hex))
-        .and_then(|()| out.write_char('}'))
+    write_hex(out, num)?;
+    out.write_char('}')
 }
 
 /// Bytes [`write_pid`] (no node) or [`write_remote_pid`] (a node) writes.
@@ -64,17 +62,16 @@ pub fn printed_len(node: Option<&str>, host_name: &str, num: u64) -> usize {
     node.map_or(0, |n| n.len() + 1) + host_name.len() + "{|0x}".len() + digits
 }
 
-/// `num` in lowercase hex, at least five digits (this sits on the message hot path, where
-/// `format!` costs several times more).
-fn hex_digits(mut num: u64, buf: &mut [u8; 16]) -> &str {
+/// Writes `num` in lowercase hex, at least five digits (this sits on the message hot path,
+/// where `format!` costs several times more, and a UTF-8 check of the digits more than the
+/// digits themselves).
+fn write_hex(out: &mut impl fmt::Write, num: u64) -> fmt::Result {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut i = buf.len();
-    while num > 0 || buf.len() - i < 5 {
-        i -= 1;
-        buf[i] = DIGITS[(num & 0xf) as usize];
-        num >>= 4;
+    let digits = (64 - num.leading_zeros()).div_ceil(4).max(5);
+    for i in (0..digits).rev() {
+        out.write_char(char::from(DIGITS[((num >> (4 * i)) & 0xf) as usize]))?;
     }
-    std::str::from_utf8(&buf[i..]).expect("hex digits are ASCII")
+    Ok(())
 }
 
 /// The parts of a printed pid, before the host name is resolved.

@@ -11,8 +11,8 @@ use std::rc::Rc;
 use smallvec::SmallVec;
 
 use starling_core::{
-    ByteStr, ErrorKind, ErrorValue, Event, EventKind, Message, Payload, ReplyTo, SpawnFlags,
-    SpawnRequest, Spawned,
+    ByteStr, ErrorKind, ErrorValue, Event, EventKind, Message, Payload, ReplyTo, ShortStr,
+    SpawnFlags, SpawnRequest, Spawned,
 };
 
 use crate::engine::{Ctx, INIT_BLOCK, Refs};
@@ -98,12 +98,12 @@ pub(crate) fn send(s: &mut Stack) -> Out {
     }) else {
         return Out::Fallback;
     };
-    let Some(topic) = s.bytes(2).and_then(|t| std::str::from_utf8(t).ok()) else {
+    let Some(topic) = s.bytes(2).and_then(ShortStr::from_utf8) else {
         return Out::Fallback;
     };
     let msg = Message {
         from: Some(p.pid),
-        topic: topic.into(),
+        topic,
         payload,
     };
     match ctx.local.send(to, msg) {
@@ -814,8 +814,15 @@ fn case_map(s: &Stack, upper: bool) -> Out {
     let Some(b) = s.bytes(1) else {
         return Out::Fallback;
     };
-    let out = match std::str::from_utf8(b) {
-        Ok(text) if !text.is_ascii() => {
+    // Text that is not ASCII maps by Unicode's rules; ASCII (checked first: it is the usual
+    // case and cheaper than a UTF-8 check) and bytes that are not UTF-8 map byte by byte.
+    let unicode = if b.is_ascii() {
+        None
+    } else {
+        std::str::from_utf8(b).ok()
+    };
+    let out = match unicode {
+        Some(text) => {
             let t = if upper {
                 text.to_uppercase()
             } else {
