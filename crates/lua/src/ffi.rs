@@ -2295,7 +2295,23 @@ fn watchdog_message(l: State, ran: Duration) -> String {
 
 unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
     // gc >= 0: a garbage collection step; -1: a VM interrupt point, or a check inside C code
-    // (pattern matching) that Luau makes non-yieldable.
+    // (pattern matching) that Luau makes non-yieldable. The VM calls this at every call and
+    // loop back edge, so the countdown is all that runs here; the rest is out of line.
+    if gc < 0 {
+        let left = COUNTDOWN.get() - 1;
+        if left > 0 {
+            COUNTDOWN.set(left);
+            return;
+        }
+    }
+    // SAFETY: the same call, from Luau, with the same arguments.
+    unsafe { interrupt_slow(l, gc) }
+}
+
+/// [`interrupt`] past its countdown, or at a collection step.
+#[cold]
+#[inline(never)]
+unsafe extern "C-unwind" fn interrupt_slow(l: State, gc: c_int) {
     if gc >= 0 {
         // Collection steps come with allocation, so the heap is checked here, not at every
         // instruction: a loop doubling a string is caught after a few steps all the same.
@@ -2305,11 +2321,6 @@ unsafe extern "C-unwind" fn interrupt(l: State, gc: c_int) {
             ARM_PENDING.set(true);
             COUNTDOWN.set(0);
         }
-        return;
-    }
-    let left = COUNTDOWN.get() - 1;
-    if left > 0 {
-        COUNTDOWN.set(left);
         return;
     }
     COUNTDOWN.set(check_every());
