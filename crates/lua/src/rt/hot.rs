@@ -667,9 +667,7 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
             None => crate::rt::spawn::start(&lua, &ctx, slot, pid, args),
         });
     match spawned {
-        // Cached: the child on this VM reading its own pid, and its parent reading its EXIT,
-        // then push this string instead of printing and interning the pid again.
-        Ok(Spawned::Done(child)) => Out::One(ctx.pid_item(child)),
+        Ok(Spawned::Done(child)) => Out::One(Item::Str(ctx.pid_string(child).into_bytes().into())),
         Ok(Spawned::Pending(_)) => {
             let Some(task) = ctx.task() else {
                 return Out::Raise(
