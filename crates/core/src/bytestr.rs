@@ -169,6 +169,34 @@ impl From<String> for ByteStr {
     }
 }
 
+/// Formats a short string in place: [`fmt::Write`] fails once the text would pass [`INLINE`]
+/// bytes, so a caller that knows the length (a printed pid) formats without an allocation.
+#[derive(Default)]
+pub(crate) struct InlineWriter {
+    len: usize,
+    buf: [u8; INLINE],
+}
+
+impl InlineWriter {
+    /// The text written so far.
+    pub(crate) fn finish(self) -> ByteStr {
+        ByteStr(Repr::Inline {
+            len: self.len as u8,
+            buf: self.buf,
+        })
+    }
+}
+
+impl fmt::Write for InlineWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// A UTF-8 string kept in place up to [`INLINE`] bytes (a message's topic). Reads as a `str`.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct ShortStr(ByteStr);
@@ -317,6 +345,18 @@ mod tests {
             assert_eq!(ShortStr::from(Box::<str>::from(t)), s);
             assert_eq!(ShortStr::from_utf8(t.as_bytes()), Some(s));
         }
+    }
+
+    #[test]
+    fn inline_writer_formats_up_to_inline_bytes() {
+        use std::fmt::Write;
+        let mut w = InlineWriter::default();
+        write!(w, "{{app|0x{:05x}}}", 31).expect("fits");
+        assert_eq!(w.finish().as_bytes(), b"{app|0x0001f}");
+        let mut w = InlineWriter::default();
+        assert!(w.write_str(&"x".repeat(INLINE)).is_ok());
+        assert!(w.write_char('y').is_err());
+        assert_eq!(w.finish().as_bytes(), "x".repeat(INLINE).as_bytes());
     }
 
     #[test]

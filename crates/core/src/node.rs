@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
+use crate::bytestr::{ByteStr, INLINE, InlineWriter};
 use crate::directory::{Addr, Directory};
 use crate::envelope::{Envelope, SpawnRequest};
 use crate::log::{Level, LogRecord, LogSink};
@@ -304,6 +305,19 @@ impl Node {
         let mut s = String::with_capacity(printed_len(node, host, pid.num));
         write_named(&mut s, node, host, pid.num);
         s
+    }
+
+    /// [`Node::format_pid`] as a [`ByteStr`], written in place when it fits (a pid printed for
+    /// a Lua process, on the message path, needs no `String`).
+    pub fn pid_bytes(&self, pid: Pid) -> ByteStr {
+        let (node, host) = self.pid_names(pid);
+        if printed_len(node, host, pid.num) <= INLINE {
+            let mut w = InlineWriter::default();
+            if write_named_to(&mut w, node, host, pid.num).is_ok() {
+                return w.finish();
+            }
+        }
+        ByteStr::from(self.format_pid(pid))
     }
 
     /// The node name (none for this node on a single node) and host name a pid prints with.
@@ -696,9 +710,18 @@ impl Node {
 
 /// Appends a printed pid from its names (see [`Node::write_pid`]).
 fn write_named(out: &mut String, node: Option<&str>, host: &str, num: u64) {
+    write_named_to(out, node, host, num).expect("writing to a String");
+}
+
+/// [`write_named`] to any writer.
+fn write_named_to(
+    out: &mut impl std::fmt::Write,
+    node: Option<&str>,
+    host: &str,
+    num: u64,
+) -> std::fmt::Result {
     match node {
         None => write_pid(out, host, num),
         Some(node) => write_remote_pid(out, node, host, num),
     }
-    .expect("writing to a String");
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use rustc_hash::FxHashMap;
-use starling_core::{ErrorKind, ErrorValue, HostId, HostKind, Local, Pid};
+use starling_core::{ByteStr, ErrorKind, ErrorValue, HostId, HostKind, Local, Pid};
 
 use crate::program::{Code, CodeKind, Program};
 use crate::rt::prepared::Prepared;
@@ -308,16 +308,17 @@ impl Ctx {
     pub(crate) fn pid_item(&self, pid: Pid) -> crate::ffi::Item {
         match self.pid_strings.get(pid) {
             Some(r) => crate::ffi::Item::Ref(r),
-            None => crate::ffi::Item::PidStr(
-                self.pid_string(pid).into_bytes().into(),
-                self.pid_strings.clone(),
-                pid,
-            ),
+            None => crate::ffi::Item::PidStr(self.pid_bytes(pid), self.pid_strings.clone(), pid),
         }
     }
 
     pub(crate) fn pid_string(&self, pid: Pid) -> String {
         self.local.node().format_pid(pid)
+    }
+
+    /// [`Ctx::pid_string`] as a [`ByteStr`] (in place when short: no allocation).
+    pub(crate) fn pid_bytes(&self, pid: Pid) -> ByteStr {
+        self.local.node().pid_bytes(pid)
     }
 
     pub(crate) fn proc(&self, slot: u32) -> Option<Rc<ProcState>> {

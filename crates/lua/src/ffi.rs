@@ -379,7 +379,7 @@ pub(crate) enum Item {
     /// A string (short ones in place).
     Str(starling_core::ByteStr),
     /// A printed pid, kept in the pid string cache once pushed.
-    PidStr(Box<[u8]>, Rc<PidStrings>, starling_core::Pid),
+    PidStr(starling_core::ByteStr, Rc<PidStrings>, starling_core::Pid),
     /// A value the body left on the stack at this index.
     At(c_int),
     /// A registry value (a cached string, a case table).

@@ -37,7 +37,7 @@ pub(crate) fn event_table(ctx: &Ctx, ev: Event) -> EventTable {
         // others (a process that read its own pid has it cached).
         from: match ctx.pid_strings.get(ev.from) {
             Some(r) => PidText::Cached(r),
-            None => PidText::Text(ctx.pid_string(ev.from).into_bytes().into()),
+            None => PidText::Text(ctx.pid_bytes(ev.from)),
         },
         at: ev.at,
         reason: match ev.kind {
@@ -667,7 +667,7 @@ fn spawn_with(s: &mut Stack, flags: SpawnFlags) -> Out {
             None => crate::rt::spawn::start(&lua, &ctx, slot, pid, args),
         });
     match spawned {
-        Ok(Spawned::Done(child)) => Out::One(Item::Str(ctx.pid_string(child).into_bytes().into())),
+        Ok(Spawned::Done(child)) => Out::One(Item::Str(ctx.pid_bytes(child))),
         Ok(Spawned::Pending(_)) => {
             let Some(task) = ctx.task() else {
                 return Out::Raise(

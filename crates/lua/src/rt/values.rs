@@ -128,7 +128,7 @@ pub(crate) enum PidText {
     /// The registry reference of the cached string.
     Cached(c_int),
     /// The text, not cached.
-    Text(Box<[u8]>),
+    Text(starling_core::ByteStr),
 }
 
 /// Printed pids kept as Lua strings (registry references), so `msg:from()` and
