@@ -1070,6 +1070,11 @@ impl Encoder {
     fn value(&mut self, i: c_int) -> Option<Value> {
         // SAFETY: reads a value on the scratch thread.
         let t = unsafe { ffi::lua_type(self.s, i) };
+        self.typed(i, t)
+    }
+
+    /// [`Encoder::value`] when the value's type `t` is known.
+    fn typed(&mut self, i: c_int, t: c_int) -> Option<Value> {
         Some(match t {
             // SAFETY: a value of the scratch thread, of type `t`.
             t if is_scalar(t) => unsafe { scalar(self.s, i, t) },
@@ -1128,8 +1133,10 @@ impl Encoder {
                 if at < 0 {
                     break;
                 }
-                // key at -2, value at -1
-                let index = match ffi::lua_type(self.s, -2) {
+                // key at -2, value at -1; each type is read once.
+                let kt = ffi::lua_type(self.s, -2);
+                let vt = ffi::lua_type(self.s, -1);
+                let index = match kt {
                     ffi::LUA_TNUMBER => {
                         let k = ffi::lua_tonumberx(self.s, -2, std::ptr::null_mut());
                         (k.fract() == 0.0 && k >= 1.0 && k <= len as f64).then_some(k as usize)
@@ -1138,7 +1145,7 @@ impl Encoder {
                 };
                 match index {
                     Some(k) => {
-                        let v = self.value(-1)?;
+                        let v = self.typed(-1, vt)?;
                         if let Some(slot) = array.get_mut(k - 1) {
                             *slot = v;
                         }
@@ -1146,10 +1153,10 @@ impl Encoder {
                     None => {
                         // Both halves are checked before either is copied (a dropped value
                         // must not copy its key into the arena for nothing).
-                        if crosses(self.s, -2) && crosses(self.s, -1) {
-                            let k = self.value(-2)?;
+                        if crosses(self.s, -2, kt) && crosses(self.s, -1, vt) {
+                            let k = self.typed(-2, kt)?;
                             if k != Value::Nil {
-                                let v = self.value(-1)?;
+                                let v = self.typed(-1, vt)?;
                                 if v != Value::Nil {
                                     hash.push((k, v));
                                 }
@@ -1171,10 +1178,9 @@ impl Encoder {
     }
 }
 
-/// True when the value at `i` copies to something other than nil.
-fn crosses(s: State, i: c_int) -> bool {
-    // SAFETY: reads a type.
-    match unsafe { ffi::lua_type(s, i) } {
+/// True when the value at `i`, of type `t`, copies to something other than nil.
+fn crosses(s: State, i: c_int, t: c_int) -> bool {
+    match t {
         ffi::LUA_TBOOLEAN
         | ffi::LUA_TNUMBER
         | ffi::LUA_TINTEGER
@@ -1238,6 +1244,7 @@ unsafe fn decode_value(l: State, p: &Payload, index: usize) {
             return;
         };
         if p.tables.is_empty() {
+            ffi::lua_checkstack(l, 3);
             push_scalar(l, v, Built::None);
             return;
         }
@@ -1285,11 +1292,11 @@ unsafe fn decode_value(l: State, p: &Payload, index: usize) {
 /// Pushes a payload value; a table is one of the built ones.
 ///
 /// # Safety
-/// Write phase (may raise); the built tables are where `built` says.
+/// Write phase (may raise); the built tables are where `built` says; the stack has a free
+/// slot (a decode checks its stack once, not for every value).
 unsafe fn push_scalar(l: State, v: &Value, built: Built) {
-    // SAFETY: pushes one value on `l` (write phase).
+    // SAFETY: pushes one value on `l` (write phase) into a slot the caller checked.
     unsafe {
-        ffi::lua_checkstack(l, 3);
         match v {
             Value::Nil => ffi::lua_pushnil(l),
             Value::Bool(b) => ffi::lua_pushboolean(l, *b as c_int),
