@@ -195,6 +195,18 @@ impl fmt::Write for InlineWriter {
         self.len = end;
         Ok(())
     }
+
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        // One byte at a time for ASCII (a pid's digits), without encoding it first.
+        match (u8::try_from(c), self.buf.get_mut(self.len)) {
+            (Ok(b), Some(slot)) if b.is_ascii() => {
+                *slot = b;
+                self.len += 1;
+                Ok(())
+            }
+            _ => self.write_str(c.encode_utf8(&mut [0; 4])),
+        }
+    }
 }
 
 /// A UTF-8 string kept in place up to [`INLINE`] bytes (a message's topic). Reads as a `str`.
@@ -352,10 +364,12 @@ mod tests {
         use std::fmt::Write;
         let mut w = InlineWriter::default();
         write!(w, "{{app|0x{:05x}}}", 31).expect("fits");
-        assert_eq!(w.finish().as_bytes(), b"{app|0x0001f}");
+        w.write_char('\u{e9}').expect("fits");
+        assert_eq!(w.finish().as_bytes(), "{app|0x0001f}\u{e9}".as_bytes());
         let mut w = InlineWriter::default();
         assert!(w.write_str(&"x".repeat(INLINE)).is_ok());
         assert!(w.write_char('y').is_err());
+        assert!(w.write_char('\u{e9}').is_err());
         assert_eq!(w.finish().as_bytes(), "x".repeat(INLINE).as_bytes());
     }
 
