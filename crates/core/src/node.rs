@@ -725,3 +725,24 @@ fn write_named_to(
         Some(node) => write_remote_pid(out, node, host, num),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_bytes_prints_as_format_pid_does() {
+        let mut b = Node::builder();
+        let short = b.host("app:p", HostKind::Process);
+        let long = b.host("a.rather.long.namespace:processes", HostKind::Process);
+        let node = b.build();
+        for host in [short, long] {
+            for num in [0, 1, 0xfffff, 0x100000, u64::MAX] {
+                let pid = Pid::local(host, num);
+                let bytes = node.pid_bytes(pid);
+                assert_eq!(bytes.as_bytes(), node.format_pid(pid).as_bytes());
+                assert_eq!(node.parse_pid(&node.format_pid(pid)), Ok(pid));
+            }
+        }
+    }
+}
