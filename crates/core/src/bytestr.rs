@@ -169,16 +169,31 @@ impl From<String> for ByteStr {
     }
 }
 
-/// Formats a short string in place: [`fmt::Write`] fails once the text would pass [`INLINE`]
-/// bytes, so a caller that knows the length (a printed pid) formats without an allocation.
-#[derive(Default)]
-pub(crate) struct InlineWriter {
+/// Text formatted into a fixed buffer of `N` bytes: [`fmt::Write`] fails once the text would
+/// pass `N`, so a caller that expects short text (a number, a printed pid) formats without
+/// an allocation and falls back to a `String` only when it does not fit.
+pub(crate) struct FixedWriter<const N: usize> {
     len: usize,
-    buf: [u8; INLINE],
+    buf: [u8; N],
 }
 
-impl InlineWriter {
-    /// The text written so far.
+impl<const N: usize> FixedWriter<N> {
+    /// An empty buffer.
+    pub(crate) fn new() -> Self {
+        FixedWriter {
+            len: 0,
+            buf: [0; N],
+        }
+    }
+
+    /// The text written so far (UTF-8: only whole `str`s and chars are written).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl FixedWriter<INLINE> {
+    /// The text written so far, as a [`ByteStr`] kept in place.
     pub(crate) fn finish(self) -> ByteStr {
         ByteStr(Repr::Inline {
             len: self.len as u8,
@@ -187,7 +202,7 @@ impl InlineWriter {
     }
 }
 
-impl fmt::Write for InlineWriter {
+impl<const N: usize> fmt::Write for FixedWriter<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len + s.len();
         let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
@@ -360,13 +375,13 @@ mod tests {
     }
 
     #[test]
-    fn inline_writer_formats_up_to_inline_bytes() {
+    fn fixed_writer_formats_up_to_its_size() {
         use std::fmt::Write;
-        let mut w = InlineWriter::default();
+        let mut w = FixedWriter::<INLINE>::new();
         write!(w, "{{app|0x{:05x}}}", 31).expect("fits");
         w.write_char('\u{e9}').expect("fits");
         assert_eq!(w.finish().as_bytes(), "{app|0x0001f}\u{e9}".as_bytes());
-        let mut w = InlineWriter::default();
+        let mut w = FixedWriter::<INLINE>::new();
         assert!(w.write_str(&"x".repeat(INLINE)).is_ok());
         assert!(w.write_char('y').is_err());
         assert!(w.write_char('\u{e9}').is_err());

@@ -83,6 +83,7 @@ use serde::ser::{
 };
 use serde::{Deserialize, forward_to_deserialize_any};
 
+use crate::bytestr::FixedWriter;
 use crate::node::{PidError, with_current};
 use crate::pid::{Pid, write_pid, write_remote_pid};
 use crate::value::{ErrorValue, Payload, Table, Value};
@@ -1828,16 +1829,13 @@ fn with_display<R>(value: impl fmt::Display, f: impl FnOnce(&str) -> R) -> R {
 
 /// Formatted text: on the stack when short, as most is (numbers, pids), else on the heap.
 enum Text {
-    Stack(StackText),
+    Stack(FixedWriter<64>),
     Heap(String),
 }
 
 impl Text {
     fn of(value: impl fmt::Display) -> Text {
-        let mut buf = StackText {
-            bytes: [0; 64],
-            len: 0,
-        };
+        let mut buf = FixedWriter::new();
         match fmt::write(&mut buf, format_args!("{value}")) {
             Ok(()) => Text::Stack(buf),
             Err(_) => Text::Heap(value.to_string()),
@@ -1846,25 +1844,9 @@ impl Text {
 
     fn as_str(&self) -> &str {
         match self {
-            // Only whole `str`s are written to the buffer, so it is always UTF-8.
-            Text::Stack(buf) => std::str::from_utf8(&buf.bytes[..buf.len]).unwrap_or_default(),
+            // Only whole `str`s and chars are written to the buffer, so it is always UTF-8.
+            Text::Stack(buf) => std::str::from_utf8(buf.as_bytes()).unwrap_or_default(),
             Text::Heap(s) => s,
         }
-    }
-}
-
-/// A fixed buffer that fails (rather than grows) when the text does not fit.
-struct StackText {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }

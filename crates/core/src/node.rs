@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
-use crate::bytestr::{ByteStr, INLINE, InlineWriter};
+use crate::bytestr::{ByteStr, FixedWriter, INLINE};
 use crate::directory::{Addr, Directory};
 use crate::envelope::{Envelope, SpawnRequest};
 use crate::log::{Level, LogRecord, LogSink};
@@ -312,7 +312,7 @@ impl Node {
     pub fn pid_bytes(&self, pid: Pid) -> ByteStr {
         let (node, host) = self.pid_names(pid);
         if printed_len(node, host, pid.num) <= INLINE {
-            let mut w = InlineWriter::default();
+            let mut w = FixedWriter::<INLINE>::new();
             if write_named_to(&mut w, node, host, pid.num).is_ok() {
                 return w.finish();
             }

@@ -94,10 +94,7 @@ pub(crate) fn install(lua: &Lua, ctx: &Rc<Ctx>, g: &Table) -> mlua::Result<()> {
         "time",
         lua.create_function(move |_, args: MultiValue| {
             if args.front().is_none_or(Value::is_nil) {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                return Ok(Value::Number(now as f64));
+                return Ok(Value::Number(starling_core::message::unix_now() as f64));
             }
             std_time.call::<Value>(args)
         })?,
