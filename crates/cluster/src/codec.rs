@@ -64,7 +64,7 @@ pub(crate) fn message_out<'a>(node: &'a Node, m: &'a Message) -> WMessage<'a> {
     WMessage {
         from: m.from.map(|p| pid_out(node, p)),
         topic: Cow::Borrowed(&m.topic),
-        payload: payload_out(&m.payload),
+        payload: wire::body_out(&m.payload),
     }
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn message_in(node: &Node, m: WMessage<'_>, src: u32) -> Option<Messa
     Some(Message {
         from,
         topic: m.topic.as_ref().into(),
-        payload: payload_in(m.payload).ok()?,
+        payload: payload_in(m.payload).ok()?.into(),
     })
 }
 

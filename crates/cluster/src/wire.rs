@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use starling_core::{ErrorKind, ErrorValue, Payload, Table, Value};
+use starling_core::{ErrorKind, ErrorValue, MessageBody, Payload, Table, Value};
 
 /// Most bytes of item stream one frame carries (NATS servers accept 1 MiB by default).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -437,6 +437,38 @@ pub fn payload_out(p: &Payload) -> WPayload<'_> {
                     .collect(),
             })
             .collect(),
+    }
+}
+
+/// The wire form of a message's values: borrowed from a tree, owned when they were flattened
+/// for a trip between workers (a flat body holds no error values).
+pub fn body_out(b: &MessageBody) -> WPayload<'_> {
+    match b {
+        MessageBody::Values(p) => payload_out(p),
+        MessageBody::Flat(f) => {
+            let p = f.to_payload();
+            fn owned(v: &Value) -> WValue<'static> {
+                match v {
+                    Value::Nil | Value::Error(_) => WValue::Nil,
+                    Value::Bool(b) => WValue::Bool(*b),
+                    Value::Int(i) => WValue::Int(*i),
+                    Value::Float(f) => WValue::Float(*f),
+                    Value::Str(s) => WValue::Str(Cow::Owned(s.to_vec())),
+                    Value::Table(i) => WValue::Table(*i),
+                }
+            }
+            WPayload {
+                values: p.values.iter().map(owned).collect(),
+                tables: p
+                    .tables
+                    .iter()
+                    .map(|t| WTable {
+                        array: t.array.iter().map(owned).collect(),
+                        hash: t.hash.iter().map(|(k, v)| (owned(k), owned(v))).collect(),
+                    })
+                    .collect(),
+            }
+        }
     }
 }
 

@@ -338,7 +338,7 @@ fn a_monitor_across_nodes_sees_messages_then_the_exit() {
                 msg: starling_core::Message {
                     from: None,
                     topic: "go".into(),
-                    payload: Payload::empty(),
+                    payload: Payload::empty().into(),
                 },
             })
     );
@@ -679,7 +679,7 @@ fn tell(w: &World, n: usize, pid: Pid, topic: &str) {
                 msg: starling_core::Message {
                     from: None,
                     topic: topic.into(),
-                    payload: Payload::empty(),
+                    payload: Payload::empty().into(),
                 },
             })
     );

@@ -76,7 +76,7 @@ fn programs(done: mpsc::Sender<()>) -> Programs {
                     // The first message names the ponger; every later one is a pong.
                     while let Some(m) = cx.message() {
                         let peer = if m.topic.as_ref() == "start" {
-                            Pid::local(cx.pid.host, int_arg(&m.payload, 0))
+                            Pid::local(cx.pid.host, int_arg(&m.payload.to_payload(), 0))
                         } else {
                             m.from.expect("pongs have a sender")
                         };
@@ -165,7 +165,7 @@ impl Rig {
         let msg = Message {
             from: None,
             topic: "start".into(),
-            payload: Payload::one(Value::Int(arg as i64)),
+            payload: Payload::one(Value::Int(arg as i64)).into(),
         };
         self.node.post(to, |slot| starling_core::Envelope::Message {
             to,

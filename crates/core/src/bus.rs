@@ -123,7 +123,7 @@ impl Bus {
             let msg = Message {
                 from,
                 topic: s.topic.clone(),
-                payload: make(),
+                payload: make().into(),
             };
             let to = s.subscriber;
             if post(to, msg) {

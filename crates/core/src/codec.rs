@@ -74,8 +74,8 @@
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Unexpected,
-    VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
+    Unexpected, VariantAccess, Visitor,
 };
 use serde::ser::{
     self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant,
@@ -84,6 +84,7 @@ use serde::ser::{
 use serde::{Deserialize, forward_to_deserialize_any};
 
 use crate::bytestr::FixedWriter;
+use crate::message::MessageBody;
 use crate::node::{PidError, with_current};
 use crate::pid::{Pid, write_pid, write_remote_pid};
 use crate::value::{ErrorValue, Payload, Table, Value};
@@ -278,6 +279,18 @@ impl Payload {
     /// Decodes this payload's values as arguments (see [`from_args`]).
     pub fn decode_args<'de, T: Deserialize<'de>>(&'de self) -> Result<T, PayloadError> {
         from_args(self)
+    }
+}
+
+impl MessageBody {
+    /// Decodes the values (see [`Payload::decode`]).
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        self.to_payload().decode()
+    }
+
+    /// Decodes the values as arguments (see [`Payload::decode_args`]).
+    pub fn decode_args<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        self.to_payload().decode_args()
     }
 }
 

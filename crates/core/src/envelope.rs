@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::message::{Event, ExitReason, ExitResult, Message};
+use crate::message::{Event, ExitReason, ExitResult, Message, MessageBody};
 use crate::pid::{HostId, Pid};
 use crate::value::{ErrorValue, Payload};
 
@@ -168,7 +168,7 @@ pub(crate) fn message_of(env: Envelope) -> Message {
         _ => Message {
             from: None,
             topic: "".into(),
-            payload: Payload::empty(),
+            payload: MessageBody::default(),
         },
     }
 }

@@ -328,12 +328,12 @@ mod tests {
         Message {
             from: None,
             topic: topic.into(),
-            payload: Payload::one(Value::Int(n)),
+            payload: Payload::one(Value::Int(n)).into(),
         }
     }
 
     fn num(m: Option<Message>) -> i64 {
-        match m.map(|m| m.payload.values[0].clone()) {
+        match m.map(|m| m.payload.into_payload().values[0].clone()) {
             Some(Value::Int(n)) => n,
             other => panic!("unexpected {other:?}"),
         }
@@ -445,7 +445,7 @@ mod tests {
         let big = Message {
             from: None,
             topic: "x".into(),
-            payload: Payload::one(Value::Str(vec![b'z'; 20_000].into())),
+            payload: Payload::one(Value::Str(vec![b'z'; 20_000].into())).into(),
         };
         m.push_message(big);
         assert_eq!(m.over(bytes), Some(Overflow::Bytes(10_000)));

@@ -487,15 +487,26 @@ impl Local {
             // Supervisors and watchers have pids but no mailbox.
             return Ok(());
         }
-        let env = Envelope::Message {
-            to,
-            slot: addr.slot,
-            msg,
-        };
         if self.is_local(addr) {
-            self.apply(env);
+            self.apply(Envelope::Message {
+                to,
+                slot: addr.slot,
+                msg,
+            });
         } else {
-            self.node.post_addr(addr, env);
+            // To another thread: the values go as one buffer (`crate::flat`).
+            let msg = Message {
+                payload: msg.payload.flattened(),
+                ..msg
+            };
+            self.node.post_addr(
+                addr,
+                Envelope::Message {
+                    to,
+                    slot: addr.slot,
+                    msg,
+                },
+            );
         }
         Ok(())
     }

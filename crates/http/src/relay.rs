@@ -240,7 +240,7 @@ impl Endpoint {
         let msg = Msg {
             from: Some(self.pid),
             topic: topic.into(),
-            payload,
+            payload: payload.into(),
         };
         self.shared
             .node()
@@ -436,12 +436,12 @@ fn websocket(
                 env = ep.rx.recv() => match env {
                     Some(Envelope::Message { msg, .. }) => match &*msg.topic {
                         "ws.close" => {
-                            let _ = ws.send(close(&payload_text(&msg.payload), CloseCode::Normal)).await;
+                            let _ = ws.send(close(&payload_text(&msg.payload.to_payload()), CloseCode::Normal)).await;
                             break;
                         }
-                        "ws.control" => control(&mut ep, &mut cfg, &msg.payload),
+                        "ws.control" => control(&mut ep, &mut cfg, &msg.payload.to_payload()),
                         topic => {
-                            let text = json!({"topic": topic, "data": payload_json(&msg.payload)}).to_string();
+                            let text = json!({"topic": topic, "data": payload_json(&msg.payload.to_payload())}).to_string();
                             if ws.send(Message::Text(text.into())).await.is_err() {
                                 break;
                             }
@@ -530,11 +530,11 @@ fn sse(shared: &Arc<Shared>, host: HostId, mut cfg: Config) -> Response<Body> {
                 env = ep.rx.recv() => match env {
                     Some(Envelope::Message { msg, .. }) => match &*msg.topic {
                         "sse.close" => break,
-                        "sse.control" => control(&mut ep, &mut cfg, &msg.payload),
+                        "sse.control" => control(&mut ep, &mut cfg, &msg.payload.to_payload()),
                         topic if topic == cfg.topic => {
                             count += 1;
                             last = tokio::time::Instant::now();
-                            if tx.send(sse_event(topic, &payload_json(&msg.payload))).await.is_err() {
+                            if tx.send(sse_event(topic, &payload_json(&msg.payload.to_payload()))).await.is_err() {
                                 break;
                             }
                         }

@@ -49,7 +49,8 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, LuaOptions, StdLib, ffi};
 use rustc_hash::FxHashMap;
-use starling_core::{ErrorValue, MAX_ERROR_DEPTH, Payload, Table, Value};
+use starling_core::flat::{Flat, Token};
+use starling_core::{ErrorValue, MAX_ERROR_DEPTH, MessageBody as MsgBody, Payload, Table, Value};
 
 use crate::rt::values::{
     EventTable, LuaDuration, LuaTime, MsgData, PayloadData, PidStrings, PidText, TAG_CHAN,
@@ -389,7 +390,7 @@ pub(crate) enum Item {
     /// The topic of the message userdata at this stack index.
     MsgTopic(c_int),
     /// An array of payload objects, one per value of the payload.
-    PayloadArray(Rc<Payload>),
+    PayloadArray(Rc<MsgBody>),
     /// A new tagged userdata holding a payload.
     Payload(PayloadData),
     /// A new tagged userdata holding a Time.
@@ -397,9 +398,9 @@ pub(crate) enum Item {
     /// A new tagged userdata holding a Duration.
     Duration(LuaDuration),
     /// The value at `index` of a payload, as Lua values.
-    Decode(Rc<Payload>, u32),
+    Decode(Rc<MsgBody>, u32),
     /// Every value of a payload: nothing, one value, or an array of the values.
-    DecodeAll(Payload),
+    DecodeAll(MsgBody),
     /// An event table (SPEC §5.4).
     Event(Box<EventTable>),
     /// An error object.
@@ -620,7 +621,7 @@ unsafe fn push_item(l: State, item: Item) {
                 }
             }
             Item::PayloadArray(p) => {
-                let n = p.values.len();
+                let n = p.len();
                 ffi::lua_createtable(l, n.min(1 << 24) as c_int, 0);
                 for i in 0..n {
                     push_udata(
@@ -635,7 +636,7 @@ unsafe fn push_item(l: State, item: Item) {
             }
             Item::Payload(p) => push_udata(l, p),
             Item::Decode(p, i) => decode_value(l, &p, i as usize),
-            Item::DecodeAll(p) => match p.values.len() {
+            Item::DecodeAll(p) => match p.len() {
                 0 => ffi::lua_pushnil(l),
                 1 => decode_value(l, &p, 0),
                 n => {
@@ -804,7 +805,7 @@ unsafe fn push_event(l: State, e: EventTable) {
             ffi::lua_createtable(l, 0, 1);
             match r.result() {
                 Ok(p) => {
-                    decode_value(l, p, 0);
+                    decode_tree(l, p, 0);
                     set_event_key(l, K_VALUE);
                 }
                 Err(err) => {
@@ -1231,11 +1232,131 @@ impl Built {
     }
 }
 
-/// Pushes value `index` of `p` as a Lua value (nil when absent).
+/// Pushes value `index` of `b` as a Lua value (nil when absent).
 ///
 /// # Safety
 /// Write phase on the running thread `l` (may raise).
-unsafe fn decode_value(l: State, p: &Payload, index: usize) {
+unsafe fn decode_value(l: State, b: &MsgBody, index: usize) {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        match b {
+            MsgBody::Values(p) => decode_tree(l, p, index),
+            MsgBody::Flat(f) => decode_flat(l, f, index),
+        }
+    }
+}
+
+/// Pushes value `index` of a flat body (nil when absent or malformed).
+///
+/// # Safety
+/// Write phase on the running thread `l` (may raise).
+unsafe fn decode_flat(l: State, f: &Flat, index: usize) {
+    // SAFETY: the stack is checked once for the deepest nesting (three slots a level: the
+    // table, a key, a value) plus the table of opened tables; `FlatDecode` pushes within that.
+    unsafe {
+        let Some(mut r) = f.value(index) else {
+            ffi::lua_pushnil(l);
+            return;
+        };
+        ffi::lua_checkstack(l, 3 * f.depth() as c_int + 6);
+        let base = ffi::lua_gettop(l);
+        let opened = if f.has_refs() {
+            ffi::lua_createtable(l, 4, 0);
+            Some(base + 1)
+        } else {
+            None
+        };
+        let mut d = FlatDecode { l, opened, next: 0 };
+        if d.value(&mut r, 0).is_none() {
+            // Malformed: nil, never a half-built value.
+            ffi::lua_settop(l, base);
+            ffi::lua_pushnil(l);
+            return;
+        }
+        if opened.is_some() {
+            ffi::lua_replace(l, base + 1);
+        }
+    }
+}
+
+/// A flat body being pushed as Lua values.
+struct FlatDecode {
+    l: State,
+    /// Stack index of the array of tables opened so far (only when the body has references).
+    opened: Option<c_int>,
+    next: c_int,
+}
+
+impl FlatDecode {
+    /// Pushes the next value; `None` when the buffer is malformed (what was pushed for it
+    /// stays; the caller resets the stack).
+    ///
+    /// # Safety
+    /// Write phase; the stack has three free slots for each level below `depth` (see
+    /// [`decode_flat`]).
+    unsafe fn value(
+        &mut self,
+        r: &mut starling_core::flat::Reader<'_>,
+        depth: usize,
+    ) -> Option<()> {
+        let l = self.l;
+        // SAFETY: pushes into slots the caller checked; table writes are raw.
+        unsafe {
+            match r.token()? {
+                Token::Nil => ffi::lua_pushnil(l),
+                Token::Bool(b) => ffi::lua_pushboolean(l, b as c_int),
+                Token::Int(i) => ffi::lua_pushnumber(l, i as f64),
+                Token::Float(x) => ffi::lua_pushnumber(l, x),
+                Token::Str(s) => push_bytes(l, s),
+                Token::Ref(n) => match self.opened {
+                    Some(at) => {
+                        ffi::lua_rawgeti_(l, at, n as c_int + 1);
+                    }
+                    None => return None,
+                },
+                Token::Table { array, pairs } => {
+                    if depth >= starling_core::flat::MAX_DEPTH {
+                        return None;
+                    }
+                    ffi::lua_createtable(
+                        l,
+                        array.min(1 << 24) as c_int,
+                        pairs.min(1 << 24) as c_int,
+                    );
+                    if let Some(at) = self.opened {
+                        self.next += 1;
+                        ffi::lua_pushvalue(l, -1);
+                        ffi::lua_rawseti_(l, at, self.next);
+                    }
+                    for k in 0..array {
+                        self.value(r, depth + 1)?;
+                        ffi::lua_rawseti_(l, -2, k as c_int + 1);
+                    }
+                    for _ in 0..pairs {
+                        self.value(r, depth + 1)?;
+                        self.value(r, depth + 1)?;
+                        let kt = ffi::lua_type(l, -2);
+                        let bad_key = kt == ffi::LUA_TNIL
+                            || (kt == ffi::LUA_TNUMBER
+                                && ffi::lua_tonumberx(l, -2, std::ptr::null_mut()).is_nan());
+                        if bad_key || ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+                            ffi::lua_settop(l, -3);
+                            continue;
+                        }
+                        ffi::lua_rawset(l, -3);
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// Pushes value `index` of the tree `p` as a Lua value (nil when absent).
+///
+/// # Safety
+/// Write phase on the running thread `l` (may raise).
+unsafe fn decode_tree(l: State, p: &Payload, index: usize) {
     // SAFETY: builds values on `l` in the write phase; every index into the
     // arena is checked (a malformed payload decodes to nils, never panics).
     unsafe {
@@ -1422,7 +1543,7 @@ unsafe extern "C-unwind" fn make(l: State) -> c_int {
                 let n = args.values.len();
                 ffi::lua_checkstack(t, n as c_int + 4);
                 for i in 0..n {
-                    decode_value(t, args, i);
+                    decode_tree(t, args, i);
                 }
             }
             Args::Stack(a) => {
@@ -1585,7 +1706,7 @@ pub(crate) fn new_thread(
             let n = args.values.len();
             ffi::lua_checkstack(t, n as c_int + 4);
             for i in 0..n {
-                decode_value(t, &args, i);
+                decode_tree(t, &args, i);
             }
             ffi::lua_settop(l, 0);
             ffi::lua_pushlightuserdata(l, t as *mut c_void);

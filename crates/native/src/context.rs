@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use starling_core::codec::PayloadError;
 use starling_core::{
-    ErrorKind, ErrorValue, Event, Level, LogRecord, Message, Node, Payload, Pid, ReplyTo,
-    SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
+    ErrorKind, ErrorValue, Event, Level, LogRecord, Message, MessageBody, Node, Payload, Pid,
+    ReplyTo, SpawnFlags, SpawnRequest, SpawnSetup, Spawned,
 };
 
 use crate::error::{RegisterError, RelationError, SendError, SpawnError};
@@ -132,18 +132,19 @@ impl Context {
         self.send_payload(to, topic, payload)
     }
 
-    /// Sends an already built payload (several values, or one received and passed on).
+    /// Sends an already built payload (several values), or a received message's
+    /// `msg.payload` passed on.
     pub fn send_payload<'a>(
         &self,
         to: impl Into<Dest<'a>>,
         topic: &str,
-        payload: Payload,
+        payload: impl Into<MessageBody>,
     ) -> Result<(), SendError> {
         let to = self.resolve(to.into())?;
         let msg = Message {
             from: Some(self.inner.pid),
             topic: topic.into(),
-            payload,
+            payload: payload.into(),
         };
         self.inner
             .local

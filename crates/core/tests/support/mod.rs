@@ -79,7 +79,7 @@ impl Cx<'_> {
         let msg = Message {
             from: Some(self.pid),
             topic: topic.into(),
-            payload: Payload::empty(),
+            payload: Payload::empty().into(),
         };
         self.local.send(to, msg).is_ok()
     }

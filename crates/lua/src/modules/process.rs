@@ -88,7 +88,7 @@ fn send(lua: &Lua, ctx: &Ctx, args: MultiValue) -> mlua::Result<MultiValue> {
     let msg = Message {
         from: Some(p.pid),
         topic: (*topic).into(),
-        payload,
+        payload: payload.into(),
     };
     match ctx.local.send(to, msg) {
         Ok(()) => Ok(ok_true()),
@@ -360,7 +360,7 @@ fn spawner_setup(ctx: &Ctx, me: &Table) -> mlua::Result<Option<Box<SpawnSetup>>>
             setup.messages.push(Message {
                 from: Some(from),
                 topic: topic.into(),
-                payload: convert::to_payload(&vals)?,
+                payload: convert::to_payload(&vals)?.into(),
             });
         }
     }

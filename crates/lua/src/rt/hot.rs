@@ -59,7 +59,7 @@ fn item_of(ctx: &Ctx, got: Got) -> Result<Item, String> {
         Got::Values(m) => Item::DecodeAll(m.payload),
         Got::Event(e) => Item::Event(Box::new(event_table(ctx, e))),
         Got::Stored(store, key) => Item::Stored(store, key),
-        Got::Result(Ok(p)) => Item::Decode(Rc::new(p), 0),
+        Got::Result(Ok(p)) => Item::Decode(Rc::new(p.into()), 0),
         Got::Result(Err(e)) => Item::Error(e),
         Got::Raise(msg) => return Err(msg),
     })
@@ -104,7 +104,7 @@ pub(crate) fn send(s: &mut Stack) -> Out {
     let msg = Message {
         from: Some(p.pid),
         topic,
-        payload,
+        payload: payload.into(),
     };
     match ctx.local.send(to, msg) {
         Ok(()) => Out::One(Item::Bool(true)),
@@ -217,7 +217,7 @@ pub(crate) fn answer(_s: &mut Stack) -> Out {
             Err(msg) => Out::Raise(msg),
         },
         WaitKind::Call => match got {
-            Got::Result(Ok(p)) => Out::One(Item::Decode(Rc::new(p), 0)),
+            Got::Result(Ok(p)) => Out::One(Item::Decode(Rc::new(p.into()), 0)),
             Got::Result(Err(e)) => Out::Two(Item::Nil, Item::Error(e)),
             Got::Raise(msg) => Out::Raise(msg),
             other => match item_of(&ctx, other) {
@@ -532,7 +532,7 @@ pub(crate) fn msg_payload(s: &mut Stack) -> Out {
         return bad_arg(1, "payload", "message", s);
     };
     let p = m.payload.clone();
-    match p.values.len() {
+    match p.len() {
         0 => Out::One(Item::Nil),
         1 => Out::One(Item::Payload(PayloadData {
             payload: p,

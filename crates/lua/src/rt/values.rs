@@ -6,7 +6,7 @@ use std::os::raw::c_int;
 use std::rc::Rc;
 
 use jiff::Timestamp;
-use starling_core::{EventKind, ExitReason, Payload, Pid, Value};
+use starling_core::{EventKind, ExitReason, MessageBody, Payload, Pid, Value};
 
 use crate::userdata::loc::Loc;
 
@@ -64,7 +64,7 @@ impl Tagged for LuaDuration {
 pub(crate) struct MsgData {
     pub(crate) from: Option<Pid>,
     pub(crate) topic: starling_core::ShortStr,
-    pub(crate) payload: Rc<Payload>,
+    pub(crate) payload: Rc<MessageBody>,
 }
 
 impl Tagged for MsgData {
@@ -84,7 +84,7 @@ impl From<starling_core::Message> for MsgData {
 /// A payload object (SPEC §6.1): value `index` of a shared payload.
 #[derive(Debug, Clone)]
 pub(crate) struct PayloadData {
-    pub(crate) payload: Rc<Payload>,
+    pub(crate) payload: Rc<MessageBody>,
     pub(crate) index: u32,
 }
 
@@ -96,16 +96,20 @@ impl PayloadData {
     /// A payload object for the only value of `p`.
     pub(crate) fn of(p: Payload) -> PayloadData {
         PayloadData {
-            payload: Rc::new(p),
+            payload: Rc::new(MessageBody::Values(p)),
             index: 0,
         }
     }
 
     /// Its format string (SPEC §6.1).
     pub(crate) fn format(&self) -> &'static str {
-        match self.payload.values.get(self.index as usize) {
-            Some(Value::Error(_)) => "golang/error",
-            _ => "lua/any",
+        match &*self.payload {
+            MessageBody::Values(p) => match p.values.get(self.index as usize) {
+                Some(Value::Error(_)) => "golang/error",
+                _ => "lua/any",
+            },
+            // A flat body never holds an error value.
+            MessageBody::Flat(_) => "lua/any",
         }
     }
 }
