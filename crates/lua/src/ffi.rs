@@ -1258,7 +1258,11 @@ unsafe fn decode_flat(l: State, f: &Flat, index: usize) {
             ffi::lua_pushnil(l);
             return;
         };
-        ffi::lua_checkstack(l, 3 * f.depth() as c_int + 6);
+        if ffi::lua_checkstack(l, 3 * f.depth() as c_int + 6) == 0 {
+            // A thread at Luau's stack ceiling: nil (a C function always has a free slot).
+            ffi::lua_pushnil(l);
+            return;
+        }
         let base = ffi::lua_gettop(l);
         let opened = if f.has_refs() {
             ffi::lua_createtable(l, 4, 0);
