@@ -16,13 +16,16 @@
 //!   here independently of `convert.rs`; the arena holds only tables the values reach;
 //! - a payload rebuilds into Lua values unless a table has a nil or NaN key, which Lua cannot
 //!   store; rebuilt values copy back to the same payload, and again to the same one after that;
-//! - `first_from_payload` agrees with the first value of `from_payload`.
+//! - `first_from_payload` agrees with the first value of `from_payload`;
+//! - a payload that flattens (`starling_core::flat`, how messages cross workers) reads back as
+//!   the same values, and flattens again to the same bytes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use arbitrary::{Result, Unstructured};
 use mlua::{Lua, Table as LuaTable, Value as LuaValue};
+use starling_core::flat::Flat;
 use starling_core::{ErrorKind, ErrorValue, Payload, Table, Value};
 use starling_lua::fuzzing::{first_from_payload, from_payload, to_payload};
 use starling_lua::userdata::error::LuaErrorObject;
@@ -41,7 +44,10 @@ pub fn run(data: &[u8]) {
         let _ = if u.arbitrary::<bool>().unwrap_or(false) {
             lua_graph(lua, &mut u)
         } else {
-            payload(&mut u, 2).map(|p| check_round_trip(lua, &p))
+            payload(&mut u, 2).map(|p| {
+                check_flat(&p);
+                check_round_trip(lua, &p)
+            })
         };
     });
 }
@@ -122,6 +128,19 @@ fn has_unstorable_key(p: &Payload) -> bool {
             .iter()
             .any(|(k, _)| matches!(k, Value::Nil) || matches!(k, Value::Float(f) if f.is_nan()))
     })
+}
+
+fn check_flat(p: &Payload) {
+    let Some(f) = Flat::encode(p) else {
+        return;
+    };
+    assert_eq!(f.len(), p.values.len(), "flat value count");
+    let back = f.to_payload();
+    assert_same(p, &back);
+    assert!(
+        Flat::encode(&back) == Some(f),
+        "flattening the read-back payload gave other bytes\n{p:?}"
+    );
 }
 
 fn check_round_trip(lua: &Lua, p: &Payload) {

@@ -386,6 +386,100 @@ fn a_message_arrives_before_the_exit_that_follows_it() {
     );
 }
 
+/// The Echo request's shape: `{sender = "...", data = "hello world"}`.
+fn request_payload() -> Payload {
+    Payload {
+        values: vec![Value::Table(0)],
+        tables: vec![starling_core::Table {
+            array: Vec::new(),
+            hash: vec![
+                (Value::str("sender"), Value::str("{t:a|0x00001}")),
+                (Value::str("data"), Value::str("hello world")),
+            ],
+        }],
+    }
+}
+
+#[test]
+fn a_table_message_to_another_worker_travels_as_one_buffer() {
+    let seen = log();
+    let s = seen.clone();
+    let programs: Programs = Arc::new(move |entry, args| -> Option<Behaviour> {
+        let s = s.clone();
+        match entry {
+            "sender" => {
+                let to = match args.values.first() {
+                    Some(Value::Int(n)) => {
+                        starling_core::Pid::local(starling_core::HostId(0), *n as u64)
+                    }
+                    _ => return None,
+                };
+                let mut sent = false;
+                Some(Box::new(move |cx| {
+                    if !sent {
+                        sent = true;
+                        for dest in [to, cx.pid] {
+                            let msg = starling_core::Message::new(
+                                Some(cx.pid),
+                                "req".into(),
+                                request_payload(),
+                            );
+                            assert!(cx.local.send(dest, msg).is_ok());
+                        }
+                    }
+                    match cx.message() {
+                        Some(m) => {
+                            push(&s, format!("same worker: {}", kind_of(&m)));
+                            assert_eq!(m.payload.into_payload(), request_payload());
+                            Step::Exit(ExitReason::normal(Payload::empty()))
+                        }
+                        None => Step::Blocked,
+                    }
+                }))
+            }
+            "receiver" => {
+                let mut started = false;
+                Some(Box::new(move |cx| {
+                    if !started {
+                        started = true;
+                        let mut req = cx.request(
+                            "sender",
+                            starling_core::HostId(1),
+                            SpawnFlags::default(),
+                            1,
+                        );
+                        req.args = Payload::one(Value::Int(cx.pid.num as i64));
+                        cx.spawn(req).expect("requested");
+                    }
+                    match cx.message() {
+                        Some(m) => {
+                            push(&s, format!("other worker: {}", kind_of(&m)));
+                            assert_eq!(*m.payload.to_payload(), request_payload());
+                            Step::Exit(ExitReason::normal(Payload::empty()))
+                        }
+                        None => Step::Blocked,
+                    }
+                }))
+            }
+            _ => None,
+        }
+    });
+    let h = Harness::new(&["t:a", "t:b"], programs);
+    h.spawn("receiver", 0, Payload::empty());
+    h.run();
+    let mut got = lines(&seen);
+    got.sort();
+    assert_eq!(got, vec!["other worker: flat", "same worker: values"]);
+}
+
+/// Which form a message's values came in.
+fn kind_of(m: &starling_core::Message) -> &'static str {
+    match &m.payload {
+        starling_core::MessageBody::Flat(_) => "flat",
+        starling_core::MessageBody::Values(_) => "values",
+    }
+}
+
 #[test]
 fn a_process_over_its_mailbox_limit_is_killed_and_its_monitor_told() {
     let seen = log();
