@@ -423,52 +423,40 @@ pub fn value_out(v: &Value) -> WValue<'_> {
 
 /// The wire form of a payload.
 pub fn payload_out(p: &Payload) -> WPayload<'_> {
-    WPayload {
-        values: p.values.iter().map(value_out).collect(),
-        tables: p
-            .tables
-            .iter()
-            .map(|t| WTable {
-                array: t.array.iter().map(value_out).collect(),
-                hash: t
-                    .hash
-                    .iter()
-                    .map(|(k, v)| (value_out(k), value_out(v)))
-                    .collect(),
-            })
-            .collect(),
-    }
+    tree_out(p, value_out)
 }
 
 /// The wire form of a message's values: borrowed from a tree, owned when they were flattened
 /// for a trip between workers (a flat body holds no error values).
 pub fn body_out(b: &MessageBody) -> WPayload<'_> {
+    fn owned(v: &Value) -> WValue<'static> {
+        match v {
+            Value::Nil | Value::Error(_) => WValue::Nil,
+            Value::Bool(b) => WValue::Bool(*b),
+            Value::Int(i) => WValue::Int(*i),
+            Value::Float(f) => WValue::Float(*f),
+            Value::Str(s) => WValue::Str(Cow::Owned(s.to_vec())),
+            Value::Table(i) => WValue::Table(*i),
+        }
+    }
     match b {
         MessageBody::Values(p) => payload_out(p),
-        MessageBody::Flat(f) => {
-            let p = f.to_payload();
-            fn owned(v: &Value) -> WValue<'static> {
-                match v {
-                    Value::Nil | Value::Error(_) => WValue::Nil,
-                    Value::Bool(b) => WValue::Bool(*b),
-                    Value::Int(i) => WValue::Int(*i),
-                    Value::Float(f) => WValue::Float(*f),
-                    Value::Str(s) => WValue::Str(Cow::Owned(s.to_vec())),
-                    Value::Table(i) => WValue::Table(*i),
-                }
-            }
-            WPayload {
-                values: p.values.iter().map(owned).collect(),
-                tables: p
-                    .tables
-                    .iter()
-                    .map(|t| WTable {
-                        array: t.array.iter().map(owned).collect(),
-                        hash: t.hash.iter().map(|(k, v)| (owned(k), owned(v))).collect(),
-                    })
-                    .collect(),
-            }
-        }
+        MessageBody::Flat(f) => tree_out(&f.to_payload(), owned),
+    }
+}
+
+/// A payload's values and tables, each value written by `value`.
+fn tree_out<'p, 'w>(p: &'p Payload, value: impl Fn(&'p Value) -> WValue<'w>) -> WPayload<'w> {
+    WPayload {
+        values: p.values.iter().map(&value).collect(),
+        tables: p
+            .tables
+            .iter()
+            .map(|t| WTable {
+                array: t.array.iter().map(&value).collect(),
+                hash: t.hash.iter().map(|(k, v)| (value(k), value(v))).collect(),
+            })
+            .collect(),
     }
 }
 
@@ -593,6 +581,22 @@ mod tests {
             ],
         };
         assert_eq!(round_trip(&p), p);
+    }
+
+    #[test]
+    fn a_flat_body_goes_on_the_wire_as_its_values() {
+        let p = Payload {
+            values: vec![Value::Table(0), Value::Int(-7)],
+            tables: vec![Table {
+                array: vec![Value::Float(1.5)],
+                hash: vec![(Value::str("data"), Value::Str(vec![0, 255].into()))],
+            }],
+        };
+        let flat = MessageBody::from(p.clone()).flattened();
+        assert!(matches!(flat, MessageBody::Flat(_)));
+        let bytes = encode(&body_out(&flat));
+        let back = payload_in(decode::<WPayload<'_>>(&bytes).expect("decodes")).expect("valid");
+        assert_eq!(back, p);
     }
 
     #[test]

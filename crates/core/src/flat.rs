@@ -30,6 +30,8 @@ use crate::value::{Payload, Table, Value};
 pub const MAX_DEPTH: usize = 64;
 
 const HEADER: usize = 6;
+/// Tables a [`Flat::encode`] tracks without allocating.
+const FEW_TABLES: usize = 8;
 const FLAG_REFS: u8 = 1;
 
 const T_NIL: u8 = 0;
@@ -86,10 +88,20 @@ impl Flat {
     /// documentation).
     pub fn encode(p: &Payload) -> Option<Flat> {
         let n = u32::try_from(p.values.len()).ok()?;
+        // A message's few tables are tracked on the stack: no allocation besides the buffer.
+        let mut few = [u32::MAX; FEW_TABLES];
+        let mut many = Vec::new();
+        let opened = match few.get_mut(..p.tables.len()) {
+            Some(few) => few,
+            None => {
+                many.resize(p.tables.len(), u32::MAX);
+                &mut many[..]
+            }
+        };
         let mut w = Writer {
             p,
             out: Vec::with_capacity(HEADER + 16 * p.values.len() + 48 * p.tables.len()),
-            opened: vec![u32::MAX; p.tables.len()],
+            opened,
             next: 0,
             refs: false,
             depth: 0,
@@ -287,7 +299,7 @@ struct Writer<'a> {
     p: &'a Payload,
     out: Vec<u8>,
     /// For each arena table, the order in which it opened (`u32::MAX`: not yet).
-    opened: Vec<u32>,
+    opened: &'a mut [u32],
     next: u32,
     refs: bool,
     depth: usize,

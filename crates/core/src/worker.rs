@@ -487,26 +487,25 @@ impl Local {
             // Supervisors and watchers have pids but no mailbox.
             return Ok(());
         }
-        if self.is_local(addr) {
-            self.apply(Envelope::Message {
-                to,
-                slot: addr.slot,
-                msg,
-            });
+        let local = self.is_local(addr);
+        let msg = if local {
+            msg
         } else {
             // To another thread: the values go as one buffer (`crate::flat`).
-            let msg = Message {
+            Message {
                 payload: msg.payload.flattened(),
                 ..msg
-            };
-            self.node.post_addr(
-                addr,
-                Envelope::Message {
-                    to,
-                    slot: addr.slot,
-                    msg,
-                },
-            );
+            }
+        };
+        let env = Envelope::Message {
+            to,
+            slot: addr.slot,
+            msg,
+        };
+        if local {
+            self.apply(env);
+        } else {
+            self.node.post_addr(addr, env);
         }
         Ok(())
     }

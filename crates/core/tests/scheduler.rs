@@ -20,6 +20,18 @@ fn log() -> Log {
     Arc::new(Mutex::new(Vec::new()))
 }
 
+/// The pid of host 0 whose number is `args`'s first value (how a test hands a child the pid
+/// it must talk to).
+fn first_pid_of_host_0(args: &Payload) -> Option<starling_core::Pid> {
+    match args.values.first() {
+        Some(Value::Int(n)) => Some(starling_core::Pid::local(
+            starling_core::HostId(0),
+            *n as u64,
+        )),
+        _ => None,
+    }
+}
+
 fn push(log: &Log, s: impl Into<String>) {
     log.lock().expect("log").push(s.into());
 }
@@ -334,12 +346,7 @@ fn a_message_arrives_before_the_exit_that_follows_it() {
     let programs: Programs = Arc::new(move |entry, args| -> Option<Behaviour> {
         match entry {
             "sender" => {
-                let to = match args.values.first() {
-                    Some(Value::Int(n)) => {
-                        starling_core::Pid::local(starling_core::HostId(0), *n as u64)
-                    }
-                    _ => return None,
-                };
+                let to = first_pid_of_host_0(args)?;
                 Some(Box::new(move |cx| {
                     assert!(cx.send(to, "last words"));
                     Step::Exit(ExitReason::normal(Payload::empty()))
@@ -408,12 +415,7 @@ fn a_table_message_to_another_worker_travels_as_one_buffer() {
         let s = s.clone();
         match entry {
             "sender" => {
-                let to = match args.values.first() {
-                    Some(Value::Int(n)) => {
-                        starling_core::Pid::local(starling_core::HostId(0), *n as u64)
-                    }
-                    _ => return None,
-                };
+                let to = first_pid_of_host_0(args)?;
                 let mut sent = false;
                 Some(Box::new(move |cx| {
                     if !sent {
